@@ -1,0 +1,205 @@
+"""Command line: a short pipeline of plain functions (configure → provision → run → report).
+
+User errors print one line and exit 2; failed checks exit 1; Ctrl-C/SIGTERM exit 130 after
+everything the run started has been stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import NoReturn
+
+import harness
+from harness.config import DockerImages, ExternalTargets, RunConfig, build_config
+from harness.errors import HarnessError
+from harness.progress import Progress
+from harness.results.model import RunResults, RunStatus, SideInfo, write_results
+from harness.scenarios_runner import run_scenarios
+from harness.session import RunSession
+from reports.markdown import write_markdown
+
+PROG = "mlflow-upgrade-harness"
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog=PROG, description=harness.__doc__)
+    parser.add_argument("--version", action="version", version=f"{PROG} {harness.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    run = commands.add_parser("run", help="verify an upgrade: provision, run scenarios, report")
+    run.add_argument("--from", dest="from_spec", required=True, metavar="SPEC",
+                     help="old MLflow: version (2.9.2), pip specifier, wheel file or VCS URL")
+    run.add_argument("--to", dest="to_spec", required=True, metavar="SPEC", help="new MLflow")
+    run.add_argument("--out", default="upgrade-report", help="output folder (default: %(default)s)")
+    run.add_argument("--from-extra", action="append", default=[], metavar="REQ",
+                     help="extra requirement for the old side (repeatable; -r FILE reads a file)")
+    run.add_argument("--to-extra", action="append", default=[], metavar="REQ",
+                     help="extra requirement for the new side")
+    run.add_argument("--provider", default="auto", choices=["auto", "local", "docker", "external"],
+                     help="where PostgreSQL and S3 come from (default: auto)")
+    run.add_argument("--cache-dir", help="environment cache (default: ~/.cache/mlflow-upgrade-harness)")
+    resolve = run.add_mutually_exclusive_group()
+    resolve.add_argument("--as-of-release", action="store_true",
+                         help="resolve dependencies as of each MLflow version's release date")
+    resolve.add_argument("--exclude-newer", metavar="DATE",
+                         help="resolve dependencies as of DATE (YYYY-MM-DD)")
+    run.add_argument("--postgres-dsn", help="external provider: postgresql://user:pw@host:port/db")
+    run.add_argument("--s3-endpoint", help="external provider: S3 endpoint URL")
+    run.add_argument("--s3-bucket", help="external provider: bucket to create for the run")
+    run.add_argument("--postgres-image", default="postgres:16", help="docker provider image")
+    run.add_argument("--s3-image", "--minio-image", dest="s3_image", default="minio/minio:latest",
+                     help="docker provider S3 image")
+    run.add_argument("-k", dest="select", metavar="EXPR", help="only scenarios matching EXPR")
+    run.add_argument("--server-workers", type=int, default=2, help="workers per MLflow server")
+    run.add_argument("--quiet", action="store_true", help="no progress lines")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    return build_config(
+        from_spec=args.from_spec,
+        to_spec=args.to_spec,
+        out_dir=args.out,
+        from_extras=args.from_extra,
+        to_extras=args.to_extra,
+        cache_dir=args.cache_dir,
+        provider=args.provider,
+        as_of_release=args.as_of_release,
+        exclude_newer=args.exclude_newer,
+        external=ExternalTargets(
+            postgres_dsn=args.postgres_dsn,
+            s3_endpoint=args.s3_endpoint,
+            # Credentials come from the environment, never from the command line.
+            s3_access_key=os.environ.get("AWS_ACCESS_KEY_ID"),
+            s3_secret_key=os.environ.get("AWS_SECRET_ACCESS_KEY"),
+            s3_bucket=args.s3_bucket,
+        ),
+        docker=DockerImages(
+            postgres=args.postgres_image,
+            s3=args.s3_image,
+            s3_kind="moto" if "moto" in args.s3_image else "minio",
+        ),
+        select=args.select,
+        server_workers=args.server_workers,
+    )
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def new_results(config: RunConfig) -> RunResults:
+    return RunResults(
+        run_id=config.run_id,
+        started_at=_now(),
+        harness_version=harness.__version__,
+        sides=[SideInfo(role=s.role, spec=s.spec.raw) for s in config.sides],
+        machine={
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count() or 0,
+        },
+    )
+
+
+def execute(config: RunConfig, progress: Progress) -> RunResults:
+    """Provision, run scenarios and tear down; never raises for user or infrastructure errors."""
+    results = new_results(config)
+    started = time.monotonic()
+    try:
+        with RunSession(config, progress) as session:
+            session.provision()
+            results.services = {
+                "provider": session.provider.value if session.provider else "",
+                "postgresql": type(session.postgres).__name__,
+                "s3": type(session.s3).__name__,
+            }
+            for info in results.sides:
+                runtime = session.sides[info.role]
+                info.mlflow_version = runtime.version
+                info.env_digest = runtime.env.digest
+                info.env_reused = runtime.env.reused
+                info.env_build_s = runtime.env.build_seconds
+                info.packages = runtime.env.packages
+                info.server_startup_s = round(runtime.server.startup_seconds, 2)
+                info.client_preload_s = float(runtime.client.info.get("preload_seconds", 0.0))
+            with progress.phase("scenarios"):
+                outcome = run_scenarios(session, config)
+            results.checks, results.diff = outcome.checks, outcome.diff
+            if outcome.interrupted:
+                raise KeyboardInterrupt
+            results.status = RunStatus.PASSED if outcome.all_passed else RunStatus.FAILED
+            if outcome.usage_error:
+                results.status, results.error = RunStatus.ERROR, outcome.usage_error
+    except KeyboardInterrupt:
+        results.status, results.error = RunStatus.INTERRUPTED, "interrupted (Ctrl-C or SIGTERM)"
+    except HarnessError as error:
+        results.status, results.error = RunStatus.ERROR, str(error)
+        logs = getattr(error, "logs", "")
+        if logs:
+            results.error += "\n" + "\n".join(logs.splitlines()[-15:])
+    results.finished_at = _now()
+    results.duration_s = round(time.monotonic() - started, 2)
+    results.phases = dict(progress.durations)
+    return results
+
+
+def run_command(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    progress = Progress(quiet=args.quiet)
+    progress.say(
+        f"run {config.run_id}: {config.from_side.spec.raw} → {config.to_side.spec.raw}, "
+        f"output in {config.out_dir}"
+    )
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        results = execute(config, progress)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    write_results(results, config.out_dir / "results.json")
+    write_markdown(results, config.out_dir / "report.md")
+    counts = results.counts()
+    summary = (
+        f"{results.status.value}: {counts['passed']} passed, {counts['failed']} failed, "
+        f"{counts['error']} errors in {results.duration_s:.0f}s — "
+        f"{Path(config.out_dir) / 'report.md'}"
+    )
+    if results.status in (RunStatus.ERROR, RunStatus.INTERRUPTED):
+        sys.stderr.write(f"{PROG}: {results.error.splitlines()[0]}\n")
+    progress.say(summary)
+    return results.exit_code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            return run_command(args)
+    except HarnessError as error:
+        sys.stderr.write(f"{PROG}: error: {error}\n")
+        return error.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted\n")
+        return 130
+    parser.error(f"unknown command {args.command!r}")

@@ -1,0 +1,150 @@
+"""Run configuration, validated once at the edge into typed objects."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from harness.envs.spec import MlflowSpec, parse_extra, parse_spec
+from harness.errors import UsageError
+
+
+class Provider(str, Enum):
+    AUTO = "auto"
+    LOCAL = "local"
+    DOCKER = "docker"
+    EXTERNAL = "external"
+
+
+SIDES = ("from", "to")
+
+
+@dataclass(frozen=True)
+class SideConfig:
+    """One side of the upgrade: `from` (old) or `to` (new)."""
+
+    role: str
+    spec: MlflowSpec
+    extras: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExternalTargets:
+    postgres_dsn: str | None = None
+    s3_endpoint: str | None = None
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_bucket: str | None = None
+
+
+@dataclass(frozen=True)
+class DockerImages:
+    postgres: str = "postgres:16"
+    s3: str = "minio/minio:latest"
+    s3_kind: str = "minio"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    sides: tuple[SideConfig, SideConfig]
+    out_dir: Path
+    cache_dir: Path
+    provider: Provider = Provider.AUTO
+    as_of_release: bool = False
+    exclude_newer: str | None = None
+    external: ExternalTargets = field(default_factory=ExternalTargets)
+    docker: DockerImages = field(default_factory=DockerImages)
+    keep_going: bool = True
+    select: str | None = None
+    server_workers: int = 2
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
+
+    @property
+    def from_side(self) -> SideConfig:
+        return self.sides[0]
+
+    @property
+    def to_side(self) -> SideConfig:
+        return self.sides[1]
+
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "mlflow-upgrade-harness"
+
+
+def build_config(
+    *,
+    from_spec: str,
+    to_spec: str,
+    out_dir: str,
+    from_extras: list[str] | None = None,
+    to_extras: list[str] | None = None,
+    cache_dir: str | None = None,
+    provider: str = "auto",
+    as_of_release: bool = False,
+    exclude_newer: str | None = None,
+    external: ExternalTargets | None = None,
+    docker: DockerImages | None = None,
+    select: str | None = None,
+    server_workers: int = 2,
+) -> RunConfig:
+    """Validate raw option values into a RunConfig; raises UsageError/SpecError on bad input."""
+    sides = (
+        SideConfig("from", parse_spec(from_spec), _extras(from_extras)),
+        SideConfig("to", parse_spec(to_spec), _extras(to_extras)),
+    )
+    try:
+        chosen = Provider(provider)
+    except ValueError:
+        names = ", ".join(p.value for p in Provider)
+        raise UsageError(f"unknown provider {provider!r}: choose one of {names}") from None
+    if exclude_newer is not None and not _DATE.match(exclude_newer):
+        raise UsageError(f"--exclude-newer takes a date YYYY-MM-DD, not {exclude_newer!r}")
+    if exclude_newer is not None and as_of_release:
+        raise UsageError("--exclude-newer and --as-of-release contradict each other: pick one")
+    if not 1 <= server_workers <= 16:
+        raise UsageError("--server-workers must be between 1 and 16")
+    targets = external or ExternalTargets()
+    if chosen is Provider.EXTERNAL and not (targets.postgres_dsn and targets.s3_endpoint):
+        raise UsageError("--provider external needs --postgres-dsn and --s3-endpoint")
+    out = Path(out_dir).expanduser()
+    _check_writable(out)
+    return RunConfig(
+        sides=sides,
+        out_dir=out.resolve(),
+        cache_dir=Path(cache_dir).expanduser().resolve() if cache_dir else default_cache_dir(),
+        provider=chosen,
+        as_of_release=as_of_release,
+        exclude_newer=exclude_newer,
+        external=targets,
+        docker=docker or DockerImages(),
+        select=select,
+        server_workers=server_workers,
+    )
+
+
+def _extras(raw: list[str] | None) -> tuple[str, ...]:
+    found: list[str] = []
+    for item in raw or []:
+        found.extend(parse_extra(item))
+    return tuple(found)
+
+
+def _check_writable(out: Path) -> None:
+    probe = out
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise UsageError(f"--out {str(out)!r}: {str(probe)!r} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {str(out)!r} is not writable")

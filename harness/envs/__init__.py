@@ -1,0 +1,1 @@
+"""MLflow environments: one uv virtualenv per (python, requirements), cached by hash."""

@@ -1,0 +1,229 @@
+"""The pytest plugin: fixtures that give a scenario a running server per version and a client.
+
+Used two ways: `mlflow-upgrade-harness run` provisions first and hands its session in; or
+`pytest -p harness.plugin scenarios/ --mlflow-from 2.9.2 --mlflow-to 3.4.0` provisions itself.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.agent.client import Agent
+from harness.config import SIDES, build_config
+from harness.errors import ClientCallError, HarnessError
+from harness.progress import Progress
+from harness.results.model import CheckResult, Status
+from harness.session import RunSession, SideRuntime
+
+SESSION_KEY = pytest.StashKey["RunSession"]()
+COLLECTOR_KEY = pytest.StashKey["Collector"]()
+CLIENTS_DIR = Path(__file__).resolve().parent.parent / "scenarios" / "clients"
+
+
+@dataclass
+class Collector:
+    """Gathers one CheckResult per scenario test and side."""
+
+    checks: list[CheckResult] = field(default_factory=list)
+    observations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failing_calls: dict[str, str] = field(default_factory=dict)
+    interrupted: bool = False
+
+
+@dataclass
+class Client:
+    """Runs functions from `scenarios/clients/<module>.py` in a side's MLflow environment."""
+
+    side: SideRuntime
+    agent: Agent
+    nodeid: str
+    collector: Collector
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.side.server.url
+
+    def call(self, target: str, timeout: float = 300.0, **kwargs: Any) -> Any:
+        """`call("tracking:roundtrip", prefix=…)`; the tracking URI is passed as `tracking_uri`."""
+        module, _, function = target.partition(":")
+        path = CLIENTS_DIR / f"{module}.py"
+        try:
+            return self.agent.call(
+                path, function, timeout=timeout, tracking_uri=self.tracking_uri, **kwargs
+            )
+        except ClientCallError as error:
+            self.collector.failing_calls.setdefault(self.nodeid, f"{target}: {error}")
+            raise
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mlflow-upgrade-harness")
+    group.addoption("--mlflow-from", help="old MLflow spec (e.g. 2.9.2)")
+    group.addoption("--mlflow-to", help="new MLflow spec (e.g. 3.4.0)")
+    group.addoption("--harness-out", default="harness-out", help="folder for logs")
+    group.addoption("--harness-provider", default="auto")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[COLLECTOR_KEY] = Collector()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "side" in metafunc.fixturenames:
+        metafunc.parametrize("side", list(SIDES), ids=lambda role: str(role), scope="session")
+
+
+@pytest.fixture(scope="session")
+def harness_session(request: pytest.FixtureRequest) -> Iterator[RunSession]:
+    """The provisioned run: handed in by the CLI, or built from --mlflow-from/--mlflow-to."""
+    config = request.config
+    if SESSION_KEY in config.stash:
+        yield config.stash[SESSION_KEY]
+        return
+    old, new = config.getoption("--mlflow-from"), config.getoption("--mlflow-to")
+    if not old or not new:
+        pytest.skip("scenarios need --mlflow-from and --mlflow-to (or mlflow-upgrade-harness run)")
+    try:
+        run_config = build_config(
+            from_spec=old,
+            to_spec=new,
+            out_dir=config.getoption("--harness-out"),
+            provider=config.getoption("--harness-provider"),
+        )
+    except HarnessError as error:
+        raise pytest.UsageError(str(error)) from None
+    with RunSession(run_config, Progress()) as session:
+        session.provision()
+        yield session
+
+
+@pytest.fixture(scope="session")
+def run_prefix(harness_session: RunSession) -> str:
+    """A name prefix unique to this run, so runs never collide on a shared server."""
+    return f"muh-{harness_session.config.run_id}"
+
+
+@pytest.fixture(scope="session")
+def mlflow_side(harness_session: RunSession, side: str) -> SideRuntime:
+    """The side under test: its environment, server and client."""
+    return harness_session.sides[side]
+
+
+@pytest.fixture
+def mlflow_client(
+    mlflow_side: SideRuntime, request: pytest.FixtureRequest
+) -> Client:
+    """Client code runs in the side's own MLflow version, against the side's server."""
+    collector = request.config.stash[COLLECTOR_KEY]
+    return Client(mlflow_side, mlflow_side.client, request.node.nodeid, collector)
+
+
+@pytest.fixture
+def observe(request: pytest.FixtureRequest) -> Callable[[dict[str, Any]], None]:
+    """Record observations (raw; normalized when diffed) for this test and side."""
+    collector = request.config.stash[COLLECTOR_KEY]
+    nodeid = request.node.nodeid
+
+    def record(observations: dict[str, Any]) -> None:
+        collector.observations.setdefault(nodeid, {}).update(observations)
+
+    return record
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    side = _side_of(item)
+    if side is None:
+        return report
+    is_setup_failure = report.when == "setup" and not report.passed
+    if report.when == "call" or is_setup_failure or (report.when == "teardown" and report.failed):
+        _record(item, report, side)
+    return report
+
+
+def _side_of(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return None
+    side = callspec.params.get("side")
+    return str(side) if side in SIDES else None
+
+
+def _record(item: pytest.Item, report: pytest.TestReport, side: str) -> None:
+    collector = item.config.stash[COLLECTOR_KEY]
+    session = item.config.stash.get(SESSION_KEY, None)
+    runtime = session.sides.get(side) if session is not None else None
+    if report.passed:
+        status = Status.PASSED
+    elif report.skipped:
+        status = Status.SKIPPED
+    else:
+        status = Status.FAILED if report.when == "call" else Status.ERROR
+    message, details, logs = "", "", {}
+    if status is Status.SKIPPED and isinstance(report.longrepr, tuple):
+        message = str(report.longrepr[2])
+    elif status in (Status.FAILED, Status.ERROR):
+        crash = getattr(report.longrepr, "reprcrash", None)
+        message = str(getattr(crash, "message", "") or report.longreprtext.splitlines()[-1:])
+        details = report.longreprtext[-4000:]
+        if runtime is not None:
+            logs = {
+                f"server {runtime.version}": runtime.server.logs(30),
+                f"client {runtime.version}": _tail(runtime.client.log_path, 30),
+            }
+    module = item.path.stem
+    existing = [c for c in collector.checks if c.test == item.nodeid]
+    if existing and existing[0].status is not Status.PASSED:
+        return  # keep the first failure (call) over a later teardown error
+    collector.checks = [c for c in collector.checks if c.test != item.nodeid]
+    collector.checks.append(
+        CheckResult(
+            scenario=module.removeprefix("test_"),
+            test=item.nodeid,
+            side=side,
+            mlflow_version=runtime.version if runtime else "",
+            status=status,
+            duration_s=round(report.duration, 3),
+            message=message.strip()[:500],
+            failing_call=collector.failing_calls.get(item.nodeid, "")[:500],
+            details=details,
+            logs=logs,
+            observations=collector.observations.get(item.nodeid, {}),
+        )
+    )
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+class SessionInjector:
+    """Registered by the CLI: hands its provisioned session to the fixtures."""
+
+    def __init__(self, session: RunSession) -> None:
+        self.session = session
+        self.collector = Collector()
+        self.started = time.monotonic()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[SESSION_KEY] = self.session
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.collector = session.config.stash[COLLECTOR_KEY]
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        self.collector.interrupted = True

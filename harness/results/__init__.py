@@ -1,0 +1,1 @@
+"""The result model every report writer consumes."""

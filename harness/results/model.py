@@ -1,0 +1,152 @@
+"""Results of one run: format-versioned, JSON in and out. See docs/results-format.md."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UsageError
+
+FORMAT_VERSION = 1
+
+
+class Status(str, Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
+class RunStatus(str, Enum):
+    PASSED = "passed"  # every check passed
+    FAILED = "failed"  # a check failed: exit 1
+    ERROR = "error"  # usage or infrastructure problem: exit 2
+    INTERRUPTED = "interrupted"  # Ctrl-C / SIGTERM: exit 130
+
+
+EXIT_CODES = {RunStatus.PASSED: 0, RunStatus.FAILED: 1, RunStatus.ERROR: 2, RunStatus.INTERRUPTED: 130}
+
+
+@dataclass
+class CheckResult:
+    """One scenario test on one side (server version + its own client version)."""
+
+    scenario: str
+    test: str
+    side: str
+    mlflow_version: str
+    status: Status
+    duration_s: float
+    message: str = ""
+    failing_call: str = ""
+    details: str = ""
+    logs: dict[str, str] = field(default_factory=dict)
+    observations: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DiffEntry:
+    """One field whose normalized observation differs between the two sides."""
+
+    test: str
+    path: str
+    old: Any
+    new: Any
+
+
+@dataclass
+class SideInfo:
+    role: str
+    spec: str
+    mlflow_version: str = ""
+    env_digest: str = ""
+    env_reused: bool = False
+    env_build_s: float = 0.0
+    server_startup_s: float = 0.0
+    client_preload_s: float = 0.0
+    packages: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RunResults:
+    run_id: str
+    started_at: str
+    harness_version: str
+    sides: list[SideInfo]
+    status: RunStatus = RunStatus.ERROR
+    finished_at: str = ""
+    duration_s: float = 0.0
+    error: str = ""
+    services: dict[str, str] = field(default_factory=dict)
+    phases: dict[str, float] = field(default_factory=dict)
+    checks: list[CheckResult] = field(default_factory=list)
+    diff: list[DiffEntry] = field(default_factory=list)
+    machine: dict[str, Any] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+    def counts(self) -> dict[str, int]:
+        found = {status.value: 0 for status in Status}
+        for check in self.checks:
+            found[check.status.value] += 1
+        return found
+
+    def to_json(self) -> str:
+        return json.dumps(_plain(self), indent=2, sort_keys=False)
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def write_results(results: RunResults, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(results.to_json() + "\n")
+    tmp.replace(path)
+
+
+def load_results(path: Path) -> RunResults:
+    """Read a results file; refuses format versions this harness does not know."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise UsageError(f"cannot read results file {str(path)!r}: {error}") from None
+    version = data.get("format_version") if isinstance(data, dict) else None
+    if version != FORMAT_VERSION:
+        raise UsageError(
+            f"{str(path)!r} has results format {version!r}; this harness reads format "
+            f"{FORMAT_VERSION}"
+        )
+    return RunResults(
+        run_id=data["run_id"],
+        started_at=data["started_at"],
+        harness_version=data["harness_version"],
+        sides=[SideInfo(**s) for s in data["sides"]],
+        status=RunStatus(data["status"]),
+        finished_at=data.get("finished_at", ""),
+        duration_s=data.get("duration_s", 0.0),
+        error=data.get("error", ""),
+        services=data.get("services", {}),
+        phases=data.get("phases", {}),
+        checks=[
+            CheckResult(**{**c, "status": Status(c["status"])}) for c in data.get("checks", [])
+        ],
+        diff=[DiffEntry(**d) for d in data.get("diff", [])],
+        machine=data.get("machine", {}),
+    )

@@ -1,0 +1,1 @@
+"""Process-level plumbing: child processes, cancellation, ports and waiting."""

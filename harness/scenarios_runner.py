@@ -1,0 +1,82 @@
+"""Runs the scenario modules with pytest, in-process, against a provisioned session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+import scenarios
+from harness.config import RunConfig
+from harness import plugin
+from harness.plugin import Collector, SessionInjector
+from harness.results.model import CheckResult, DiffEntry, Status
+from harness.results.normalize import diff
+from harness.session import RunSession
+
+
+@dataclass
+class ScenarioOutcome:
+    checks: list[CheckResult] = field(default_factory=list)
+    diff: list[DiffEntry] = field(default_factory=list)
+    interrupted: bool = False
+    usage_error: str = ""
+
+    @property
+    def all_passed(self) -> bool:
+        return bool(self.checks) and all(
+            c.status in (Status.PASSED, Status.SKIPPED) for c in self.checks
+        )
+
+
+def scenarios_dir() -> Path:
+    return Path(scenarios.__file__).resolve().parent
+
+
+def pytest_args(config: RunConfig) -> list[str]:
+    folder = scenarios_dir()
+    ini = resources.files("harness").joinpath("scenario_pytest.ini")
+    args = [
+        str(folder),
+        "-p", "no:cacheprovider",
+        "-c", str(ini),
+        "--rootdir", str(folder),
+        "--import-mode=importlib",
+        "--no-header",
+        "-q",
+        "--tb=short",
+    ]
+    if config.select:
+        args += ["-k", config.select]
+    return args
+
+
+def run_scenarios(session: RunSession, config: RunConfig) -> ScenarioOutcome:
+    injector = SessionInjector(session)
+    code = pytest.main(pytest_args(config), plugins=[plugin, injector])
+    collector: Collector = injector.collector
+    outcome = ScenarioOutcome(checks=collector.checks, interrupted=collector.interrupted)
+    if code == pytest.ExitCode.INTERRUPTED:
+        outcome.interrupted = True
+    elif code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        outcome.usage_error = f"no scenario matched -k {config.select!r}"
+    elif code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
+        outcome.usage_error = f"pytest could not run the scenarios (exit {int(code)})"
+    outcome.diff = cross_version_diff(outcome.checks)
+    return outcome
+
+
+def cross_version_diff(checks: list[CheckResult]) -> list[DiffEntry]:
+    """Pair each test's `from` and `to` results and diff their normalized observations."""
+    by_test: dict[str, dict[str, CheckResult]] = {}
+    for check in checks:
+        key = check.test.replace(f"[{check.side}]", "")
+        by_test.setdefault(key, {})[check.side] = check
+    entries = []
+    for test, pair in sorted(by_test.items()):
+        if "from" in pair and "to" in pair:
+            old, new = pair["from"].observations, pair["to"].observations
+            entries += [DiffEntry(test, path, a, b) for path, a, b in diff(old, new)]
+    return entries

@@ -1,0 +1,92 @@
+"""The one interface every service implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+
+class Service(ABC):
+    """start / stop / url / logs, usable as a context manager that stops on a failed start."""
+
+    name: str = "service"
+
+    @abstractmethod
+    def start(self) -> Self:
+        """Start and block until ready (bounded), or raise ServiceError with logs attached."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Stop and remove everything this service created. Safe to call twice."""
+
+    @abstractmethod
+    def logs(self, lines: int = 40) -> str:
+        """The service's recent output, for failure reports."""
+
+    def __enter__(self) -> Self:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """Where artifacts go, and the credentials only the servers get."""
+
+    endpoint_url: str
+    access_key: str
+    secret_key: str
+    bucket: str
+    region: str = "us-east-1"
+
+    def server_env(self) -> dict[str, str]:
+        return {
+            "MLFLOW_S3_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_DEFAULT_REGION": self.region,
+        }
+
+    def uri(self, prefix: str) -> str:
+        return f"s3://{self.bucket}/{prefix.strip('/')}"
+
+
+class PostgresService(Service):
+    """A PostgreSQL server on which the run creates and drops its own databases."""
+
+    name = "postgresql"
+
+    @abstractmethod
+    def dsn(self, database: str) -> str:
+        """A postgresql:// URI for `database` on this server (contains the password)."""
+
+    @abstractmethod
+    def create_database(self, database: str, template: str | None = None) -> str:
+        """Create `database` (optionally as a copy of `template`); returns its DSN."""
+
+    @abstractmethod
+    def drop_database(self, database: str) -> None:
+        """Drop `database` if it exists."""
+
+
+class S3Service(Service):
+    """An S3-compatible store with one bucket for the run."""
+
+    name = "s3"
+
+    @property
+    @abstractmethod
+    def location(self) -> S3Location:
+        """Endpoint, credentials and the run's bucket."""

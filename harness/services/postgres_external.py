@@ -1,0 +1,59 @@
+"""A PostgreSQL server the user runs, given as a DSN; the run creates and drops its own databases."""
+
+from __future__ import annotations
+
+import urllib.parse
+from typing import Self
+
+from harness.errors import UsageError
+from harness.services.base import PostgresService
+from harness.services.pg_admin import PgServer
+
+
+def parse_dsn(dsn: str) -> PgServer:
+    """`postgresql://user:password@host:port/dbname` → connection facts (dbname = admin db)."""
+    parsed = urllib.parse.urlsplit(dsn)
+    if parsed.scheme not in {"postgresql", "postgres"} or not parsed.hostname:
+        raise UsageError("--postgres-dsn must look like postgresql://user:password@host:port/db")
+    try:
+        port = parsed.port or 5432
+    except ValueError:
+        raise UsageError("--postgres-dsn has a malformed port") from None
+    return PgServer(
+        host=parsed.hostname,
+        port=port,
+        user=urllib.parse.unquote(parsed.username or "postgres"),
+        password=urllib.parse.unquote(parsed.password or ""),
+        admin_database=parsed.path.lstrip("/") or "postgres",
+    )
+
+
+class ExternalPostgres(PostgresService):
+    def __init__(self, dsn: str) -> None:
+        self.server = parse_dsn(dsn)
+        self._created: list[str] = []
+
+    def start(self) -> Self:
+        self.server.ping()
+        return self
+
+    def stop(self) -> None:
+        for database in reversed(self._created):
+            self.server.drop_database(database)
+        self._created.clear()
+
+    def logs(self, lines: int = 40) -> str:
+        return ""
+
+    def dsn(self, database: str) -> str:
+        return self.server.dsn(database)
+
+    def create_database(self, database: str, template: str | None = None) -> str:
+        self.server.create_database(database, template)
+        self._created.append(database)
+        return self.dsn(database)
+
+    def drop_database(self, database: str) -> None:
+        self.server.drop_database(database)
+        if database in self._created:
+            self._created.remove(database)

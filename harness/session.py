@@ -1,0 +1,174 @@
+"""Provisioning for one run: environments, one PostgreSQL, one S3, a server and a client per side.
+
+Independent things start in parallel (both environments, PostgreSQL and S3; then both servers
+and both clients). Everything is torn down in reverse order, on success, failure or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from harness.agent.client import Agent
+from harness.config import Provider, RunConfig, SideConfig
+from harness.envs.builder import EnvRequest, MlflowEnv, ensure_env
+from harness.envs.known import load_known
+from harness.progress import Progress
+from harness.providers import docker_available, make_postgres, make_s3, resolve_provider
+from harness.runtime.processes import REGISTRY
+from harness.services.base import PostgresService, S3Service
+from harness.services.mlflow_server import MlflowServer
+
+T = TypeVar("T")
+RUN_DIR_PREFIX = "mlflow-upgrade-harness-run-"
+
+
+@dataclass
+class SideRuntime:
+    """Everything one side of the upgrade has while scenarios run."""
+
+    config: SideConfig
+    env: MlflowEnv
+    server: MlflowServer
+    client: Agent
+    database: str
+
+    @property
+    def role(self) -> str:
+        return self.config.role
+
+    @property
+    def version(self) -> str:
+        return self.env.mlflow_version
+
+
+@dataclass
+class RunSession:
+    config: RunConfig
+    progress: Progress
+    provider: Provider | None = None
+    workdir: Path | None = None
+    postgres: PostgresService | None = None
+    s3: S3Service | None = None
+    envs: dict[str, MlflowEnv] = field(default_factory=dict)
+    sides: dict[str, SideRuntime] = field(default_factory=dict)
+    _stack: ExitStack = field(default_factory=ExitStack)
+
+    @property
+    def log_dir(self) -> Path:
+        return self.config.out_dir / "logs"
+
+    def __enter__(self) -> Self:
+        REGISTRY.reset()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop everything this session started; idempotent."""
+        with self.progress.phase("teardown"):
+            try:
+                self._stack.close()
+            finally:
+                REGISTRY.stop_everything()
+                if self.workdir is not None:
+                    shutil.rmtree(self.workdir, ignore_errors=True)
+                    self.workdir = None
+
+    def provision(self) -> None:
+        """Build environments and start services; raises HarnessError with logs on failure."""
+        config = self.config
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"{RUN_DIR_PREFIX}{config.run_id}-"))
+        with self.progress.phase("choose provider"):
+            self.provider = resolve_provider(config.provider, docker_available)
+        self.progress.say(f"provider: {self.provider.value}")
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="provision") as pool:
+            env_futures = {
+                side.role: pool.submit(self._build_env, side) for side in config.sides
+            }
+            pg_future = pool.submit(self._start_service, "PostgreSQL", self._make_postgres)
+            s3_future = pool.submit(self._start_service, "S3", self._make_s3)
+            self.postgres = _result(pg_future)
+            self.s3 = _result(s3_future)
+            self.envs = {role: _result(f) for role, f in env_futures.items()}
+            side_futures = {
+                side.role: pool.submit(self._start_side, side) for side in config.sides
+            }
+            self.sides = {role: _result(f) for role, f in side_futures.items()}
+
+    def _make_postgres(self) -> PostgresService:
+        assert self.provider is not None and self.workdir is not None
+        return make_postgres(self.provider, self.config, self.workdir)
+
+    def _make_s3(self) -> S3Service:
+        assert self.provider is not None and self.workdir is not None
+        return make_s3(self.provider, self.config, self.workdir)
+
+    def _start_service(self, what: str, factory: Callable[[], T]) -> T:
+        service: Any = factory()
+        with self.progress.phase(f"start {what} ({type(service).__name__})"):
+            self._stack.callback(service.stop)
+            service.start()
+        return service  # type: ignore[no-any-return]
+
+    def _build_env(self, side: SideConfig) -> MlflowEnv:
+        exclude_newer = self.config.exclude_newer
+        if self.config.as_of_release:
+            exclude_newer = load_known().exclude_newer(side.spec.version)
+        request = EnvRequest(side.spec, side.extras, exclude_newer=exclude_newer)
+        with self.progress.phase(f"environment {side.role} = {side.spec.label}"):
+            env = ensure_env(request, self.config.cache_dir, self.log_dir)
+        how = "reused" if env.reused else f"built in {env.build_seconds:.1f}s"
+        self.progress.say(f"environment {side.role}: mlflow {env.mlflow_version} ({how})")
+        return env
+
+    def _start_side(self, side: SideConfig) -> SideRuntime:
+        assert self.postgres is not None and self.s3 is not None
+        env = self.envs[side.role]
+        database = f"muh_{self.config.run_id}_{side.role}"
+        backend = self.postgres.create_database(database)
+        server = MlflowServer(
+            label=f"{side.role}-{env.mlflow_version}",
+            env_bin=env.bin,
+            backend_uri=backend,
+            s3=self.s3.location,
+            artifacts_prefix=f"{side.role}-artifacts",
+            log_dir=self.log_dir,
+            workers=self.config.server_workers,
+        )
+        client = Agent(
+            name=f"{side.role}-{env.mlflow_version}",
+            python=env.python,
+            log_path=self.log_dir / f"client-{side.role}-{env.mlflow_version}.log",
+        )
+        self._stack.callback(client.stop)
+        self._stack.callback(server.stop)
+        with self.progress.phase(f"start mlflow {env.mlflow_version} server + client ({side.role})"):
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                client_started = pool.submit(client.start)
+                server.start()
+                _result(client_started)
+        return SideRuntime(side, env, server, client, database)
+
+
+def _result(future: Future[T]) -> T:
+    """Wait for a future; stop everything first if the wait is interrupted."""
+    try:
+        return future.result()
+    except BaseException:
+        REGISTRY.stop_everything()
+        raise

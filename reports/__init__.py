@@ -1,0 +1,1 @@
+"""Report writers: each one turns a RunResults into one file. They never import MLflow."""

@@ -1,0 +1,90 @@
+"""report.md: fits a CI job summary or a pull-request comment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.results.model import RunResults, RunStatus, Status
+
+_VERDICT = {
+    RunStatus.PASSED: "✅ **Safe to upgrade** — every check passed on both versions.",
+    RunStatus.FAILED: "❌ **Not safe to upgrade** — checks failed (see Failures).",
+    RunStatus.ERROR: "⚠️ **No verdict** — the harness could not complete the run.",
+    RunStatus.INTERRUPTED: "⚠️ **No verdict** — the run was interrupted.",
+}
+_ICON = {Status.PASSED: "✅", Status.FAILED: "❌", Status.ERROR: "💥", Status.SKIPPED: "⏭️"}
+
+
+def _cell(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(results: RunResults) -> str:
+    old, new = results.sides[0], results.sides[1]
+    lines = [
+        f"# MLflow upgrade check: {old.mlflow_version or old.spec} → "
+        f"{new.mlflow_version or new.spec}",
+        "",
+        _VERDICT[results.status],
+        "",
+    ]
+    if results.error:
+        lines += [f"> {_cell(results.error)}", ""]
+    counts = results.counts()
+    lines += [
+        f"Checks: {counts['passed']} passed, {counts['failed']} failed, "
+        f"{counts['error']} errors, {counts['skipped']} skipped · "
+        f"run `{results.run_id}` · {results.duration_s:.0f}s",
+        "",
+    ]
+    failures = [c for c in results.checks if c.status in (Status.FAILED, Status.ERROR)]
+    if failures:
+        lines += ["## Failures", ""]
+        for check in failures:
+            lines += [f"### {check.scenario} on {check.side} ({check.mlflow_version})", ""]
+            lines += [f"- **Error:** `{_cell(check.message)}`"]
+            if check.failing_call:
+                lines += [f"- **Failing call:** `{_cell(check.failing_call)}`"]
+            for name, text in check.logs.items():
+                if text.strip():
+                    lines += ["", f"<details><summary>{name} log</summary>", "", "```"]
+                    lines += text.splitlines()[-20:] + ["```", "</details>"]
+            lines += [""]
+    if results.checks:
+        lines += ["## Scenarios", "", "| Scenario | Side | MLflow | Result | Time |"]
+        lines += ["|---|---|---|---|---|"]
+        for check in results.checks:
+            lines.append(
+                f"| {_cell(check.scenario)} | {check.side} | {check.mlflow_version} | "
+                f"{_ICON[check.status]} {check.status.value} | {check.duration_s:.1f}s |"
+            )
+        lines += [""]
+    lines += ["## Old vs new", ""]
+    if results.diff:
+        lines += ["| Test | Field | Old | New |", "|---|---|---|---|"]
+        for entry in results.diff:
+            lines.append(
+                f"| {_cell(entry.test)} | `{_cell(entry.path)}` | `{_cell(entry.old)}` | "
+                f"`{_cell(entry.new)}` |"
+            )
+    else:
+        lines += ["No differences in normalized observations."]
+    lines += ["", "## Environment", "", "| Side | Spec | MLflow | Environment | Server start |"]
+    lines += ["|---|---|---|---|---|"]
+    for side in results.sides:
+        how = "cached" if side.env_reused else f"built {side.env_build_s:.0f}s"
+        lines.append(
+            f"| {side.role} | `{_cell(side.spec)}` | {side.mlflow_version} | "
+            f"`{side.env_digest}` ({how}) | {side.server_startup_s:.1f}s |"
+        )
+    services = ", ".join(f"{k}: {v}" for k, v in results.services.items())
+    lines += ["", f"Services: {services or 'not started'}", ""]
+    if results.phases:
+        phases = " · ".join(f"{name} {sec:.1f}s" for name, sec in results.phases.items())
+        lines += [f"Phases: {phases}", ""]
+    return "\n".join(lines)
+
+
+def write_markdown(results: RunResults, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_markdown(results))
