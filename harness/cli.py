@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="extra requirement for the new side")
     run.add_argument("--provider", default="auto", choices=["auto", "local", "docker", "external"],
                      help="where PostgreSQL and S3 come from (default: auto)")
-    run.add_argument("--cache-dir", help="environment cache (default: ~/.cache/mlflow-upgrade-harness)")
+    run.add_argument("--cache-dir",
+                     help="environment cache (default: ~/.cache/mlflow-upgrade-harness)")
     resolve = run.add_mutually_exclusive_group()
     resolve.add_argument("--as-of-release", action="store_true",
                          help="resolve dependencies as of each MLflow version's release date")

@@ -6,14 +6,14 @@ import os
 import re
 import uuid
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from harness.envs.spec import MlflowSpec, parse_extra, parse_spec
 from harness.errors import UsageError
 
 
-class Provider(str, Enum):
+class Provider(StrEnum):
     AUTO = "auto"
     LOCAL = "local"
     DOCKER = "docker"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import scenarios
-from harness.config import RunConfig
 from harness import plugin
+from harness.config import RunConfig
 from harness.plugin import Collector, SessionInjector
 from harness.results.model import CheckResult, DiffEntry, Status
 from harness.results.normalize import diff

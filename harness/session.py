@@ -157,7 +157,8 @@ class RunSession:
         )
         self._stack.callback(client.stop)
         self._stack.callback(server.stop)
-        with self.progress.phase(f"start mlflow {env.mlflow_version} server + client ({side.role})"):
+        what = f"start mlflow {env.mlflow_version} server + client ({side.role})"
+        with self.progress.phase(what):
             with ThreadPoolExecutor(max_workers=1) as pool:
                 client_started = pool.submit(client.start)
                 server.start()

@@ -12,11 +12,13 @@ import os
 import sys
 import time
 import traceback
+from types import ModuleType
+from typing import Any
 
-_MODULES = {}
+_MODULES: dict[str, ModuleType] = {}
 
 
-def _load(path):
+def _load(path: str) -> ModuleType:
     module = _MODULES.get(path)
     if module is None:
         folder = os.path.dirname(path)
@@ -33,7 +35,7 @@ def _load(path):
     return module
 
 
-def _handle(request):
+def _handle(request: dict[str, Any]) -> dict[str, Any]:
     try:
         function = getattr(_load(request["path"]), request["function"])
         result = function(**request.get("kwargs", {}))
@@ -52,12 +54,12 @@ def _handle(request):
         }
 
 
-def main():
+def main() -> None:
     answers = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # stray prints from MLflow or its dependencies go to the log
     sys.stdout = sys.stderr
     started = time.monotonic()
-    info = {"python": sys.version.split()[0]}
+    info: dict[str, Any] = {"python": sys.version.split()[0]}
     for name in sys.argv[1:]:
         module = importlib.import_module(name)
         info[name] = getattr(module, "__version__", None)

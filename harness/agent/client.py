@@ -106,10 +106,10 @@ class Agent:
             if response.get("ok"):
                 self.calls.append(CallRecord(function, seconds, True))
                 return response.get("result")
-            error = response.get("error", {})
-            message = f"{function}: {error.get('type', 'error')}: {error.get('message', '')}"
+            failure = response.get("error", {})
+            message = f"{function}: {failure.get('type', 'error')}: {failure.get('message', '')}"
             self.calls.append(CallRecord(function, seconds, False, message))
-            raise ClientCallError(message, error.get("type", ""), error.get("traceback", ""))
+            raise ClientCallError(message, failure.get("type", ""), failure.get("traceback", ""))
 
     def _read_line(self, timeout: float, what: str) -> dict[str, Any]:
         assert self._process is not None and self._process.popen.stdout is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -16,7 +16,7 @@ _WHEEL_NAME = re.compile(r"^(?P<name>[A-Za-z0-9_.]+)-(?P<version>[^-]+)-.*\.whl$
 _VCS_PREFIXES = ("git+", "hg+", "svn+", "bzr+")
 
 
-class SpecKind(str, Enum):
+class SpecKind(StrEnum):
     VERSION = "version"
     SPECIFIER = "specifier"
     WHEEL = "wheel"
@@ -62,10 +62,13 @@ def parse_spec(raw: str) -> MlflowSpec:
     if requirement.name.lower() not in {"mlflow", "mlflow-skinny"}:
         raise SpecError(f"spec {raw!r} names {requirement.name!r}, not mlflow")
     pinned = [s for s in requirement.specifier if s.operator in {"==", "==="}]
-    version: Version | None = None
+    pinned_version: Version | None = None
     if len(pinned) == 1 and "*" not in pinned[0].version:
-        version = Version(pinned[0].version)
-    return MlflowSpec(raw, SpecKind.SPECIFIER, str(requirement), version)
+        try:
+            pinned_version = Version(pinned[0].version)
+        except InvalidVersion:
+            raise SpecError(f"malformed MLflow spec {raw!r}: bad version") from None
+    return MlflowSpec(raw, SpecKind.SPECIFIER, str(requirement), pinned_version)
 
 
 def _wheel_spec(raw: str, path: Path) -> MlflowSpec:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -14,21 +14,23 @@ from harness.errors import UsageError
 FORMAT_VERSION = 1
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     PASSED = "passed"
     FAILED = "failed"
     ERROR = "error"
     SKIPPED = "skipped"
 
 
-class RunStatus(str, Enum):
+class RunStatus(StrEnum):
     PASSED = "passed"  # every check passed
     FAILED = "failed"  # a check failed: exit 1
     ERROR = "error"  # usage or infrastructure problem: exit 2
     INTERRUPTED = "interrupted"  # Ctrl-C / SIGTERM: exit 130
 
 
-EXIT_CODES = {RunStatus.PASSED: 0, RunStatus.FAILED: 1, RunStatus.ERROR: 2, RunStatus.INTERRUPTED: 130}
+EXIT_CODES = {
+    RunStatus.PASSED: 0, RunStatus.FAILED: 1, RunStatus.ERROR: 2, RunStatus.INTERRUPTED: 130
+}
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""A PostgreSQL server the user runs, given as a DSN; the run creates and drops its own databases."""
+"""A PostgreSQL server the user runs, given as a DSN; the run creates and drops its own DBs."""
 
 from __future__ import annotations
 

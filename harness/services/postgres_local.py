@@ -8,6 +8,7 @@ import pwd
 import secrets
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -21,6 +22,7 @@ from harness.services.pg_admin import PgServer
 
 SUPERUSER = "harness"
 READY_TIMEOUT_S = 60.0
+PG_DIR_PREFIX = "mlflow-upgrade-harness-pg-"
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,7 @@ class LocalPostgres(PostgresService):
         self.port = 0
         self._process: ManagedProcess | None = None
         self._server: PgServer | None = None
+        self.data_root: Path | None = None
 
     @property
     def server(self) -> PgServer:
@@ -113,15 +116,16 @@ class LocalPostgres(PostgresService):
 
     def start(self) -> Self:
         owner = _unprivileged_user()
-        data = self.workdir / "pgdata"
-        sockets = self.workdir / "pgsock"
+        # Its own folder in the system temp dir: the unprivileged owner must be able to reach
+        # it, which a root-only run folder (or pytest's tmp_path) does not allow.
+        self.data_root = Path(tempfile.mkdtemp(prefix=PG_DIR_PREFIX))
+        data, sockets = self.data_root / "data", self.data_root / "sock"
         for folder in (data, sockets):
-            folder.mkdir(parents=True, exist_ok=True)
-        pwfile = self.workdir / "pgpass.tmp"
+            folder.mkdir()
+        pwfile = self.data_root / "pwfile"
         pwfile.write_text(self.password + "\n")
         if owner is not None:
-            os.chmod(self.workdir, 0o711)
-            for path in (data, sockets, pwfile):
+            for path in (self.data_root, data, sockets, pwfile):
                 os.chown(path, *owner)
         log = self.workdir / "logs" / "postgres-initdb.log"
         try:
@@ -166,8 +170,9 @@ class LocalPostgres(PostgresService):
         if self._process is not None:
             self._process.stop(grace_seconds=10)
             self._process = None
-        shutil.rmtree(self.workdir / "pgdata", ignore_errors=True)
-        shutil.rmtree(self.workdir / "pgsock", ignore_errors=True)
+        if self.data_root is not None:
+            shutil.rmtree(self.data_root, ignore_errors=True)
+            self.data_root = None
 
     def logs(self, lines: int = 40) -> str:
         return self._process.logs(lines) if self._process else ""

@@ -1,0 +1,107 @@
+"""The real skeleton on both versions: `run --from 2.9.2 --to 3.4.0` on the embedded default."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.results.model import load_results
+from tests.integration.conftest import (
+    CliRun,
+    harness_cmd,
+    harness_processes,
+    run_cli,
+    run_folders,
+)
+
+pytestmark = pytest.mark.integration
+
+OLD, NEW = os.environ.get("HARNESS_TEST_FROM", "2.9.2"), os.environ.get("HARNESS_TEST_TO", "3.4.0")
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory: pytest.TempPathFactory,
+             baseline_leftovers: tuple[set[tuple[int, str]], set[str]]) -> CliRun:
+    out = tmp_path_factory.mktemp("full") / "report"
+    return run_cli("run", "--from", OLD, "--to", NEW, "--out", str(out), "--provider", "local")
+
+
+def test_run_passes_and_exits_zero(full_run: CliRun) -> None:
+    assert full_run.code == 0, full_run.stderr[-3000:]
+    assert "passed:" in full_run.stderr
+
+
+def test_results_file_describes_both_versions(full_run: CliRun) -> None:
+    results = load_results(full_run.out / "results.json")
+    assert results.status.value == "passed"
+    assert [s.mlflow_version for s in results.sides] == [OLD, NEW]
+    assert all(s.env_digest and s.packages.get("mlflow") == s.mlflow_version
+               for s in results.sides)
+    checks = {(c.scenario, c.side): c for c in results.checks}
+    for side, version in (("from", OLD), ("to", NEW)):
+        check = checks[("tracking", side)]
+        assert check.status.value == "passed" and check.mlflow_version == version
+        assert check.observations["search"] == ["run-b", "run-c"]
+    assert results.services["provider"] == "local"
+    assert results.diff == []  # the round trip behaves the same on both versions
+
+
+def test_report_and_logs_are_written(full_run: CliRun) -> None:
+    report = (full_run.out / "report.md").read_text()
+    assert "Safe to upgrade" in report and f"| tracking | to | {NEW} |" in report
+    logs = {p.name for p in (full_run.out / "logs").iterdir()}
+    assert f"mlflow-server-from-{OLD}.log" in logs and f"mlflow-server-to-{NEW}.log" in logs
+    raw = json.loads((full_run.out / "results.json").read_text())
+    assert raw["format_version"] == 1
+
+
+def test_nothing_is_left_running(
+    full_run: CliRun, baseline_leftovers: tuple[set[tuple[int, str]], set[str]]
+) -> None:
+    before_processes, before_folders = baseline_leftovers
+    assert harness_processes() - before_processes == set()
+    assert run_folders() - before_folders == set()
+
+
+def test_selecting_no_scenario_is_an_error_not_a_pass(tmp_path: Path) -> None:
+    result = run_cli("run", "--from", OLD, "--to", OLD, "--out", str(tmp_path / "o"),
+                     "--provider", "local", "-k", "no_such_scenario")
+    assert result.code == 2
+    assert "no scenario matched" in result.stderr
+    assert load_results(tmp_path / "o" / "results.json").status.value == "error"
+
+
+def test_ctrl_c_mid_run_leaves_nothing(
+    tmp_path: Path, baseline_leftovers: tuple[set[tuple[int, str]], set[str]]
+) -> None:
+    before_processes, before_folders = harness_processes(), run_folders()
+    out = tmp_path / "interrupted"
+    proc = subprocess.Popen(
+        harness_cmd("run", "--from", OLD, "--to", NEW, "--out", str(out), "--provider", "local"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )
+    assert proc.stderr is not None
+    seen = []
+    deadline = time.monotonic() + 300
+    for line in proc.stderr:  # wait until servers are being started, then press Ctrl-C
+        seen.append(line)
+        if "start mlflow" in line or time.monotonic() > deadline:
+            break
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    try:
+        rest = proc.communicate(timeout=90)[1]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    assert proc.returncode == 130, "".join(seen) + rest
+    assert "interrupted" in rest
+    assert harness_processes() - before_processes == set()
+    assert run_folders() - before_folders == set()
+    assert load_results(out / "results.json").status.value == "interrupted"

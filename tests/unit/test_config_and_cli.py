@@ -1,0 +1,77 @@
+"""Bad input: one clear line on stderr, exit 2, nothing started."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.config import Provider, build_config
+from harness.errors import UsageError
+from harness.runtime.ports import require_free
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["run", "--from", "2.9.x", "--to", "3.4.0"], "malformed MLflow version"),
+        (["run", "--from", "numpy==1", "--to", "3.4.0"], "not mlflow"),
+        (["run", "--from", "2.9.2"], "required"),
+        (["run", "--from", "2.9.2", "--to", "3.4.0", "--provider", "cloud"], "invalid choice"),
+        (["run", "--from", "2.9.2", "--to", "3.4.0", "--exclude-newer", "yesterday"], "YYYY-MM-DD"),
+        (["run", "--from", "2.9.2", "--to", "3.4.0", "--as-of-release", "--exclude-newer",
+          "2024-01-01"], "not allowed with"),
+        (["run", "--from", "2.9.2", "--to", "3.4.0", "--provider", "external"], "--postgres-dsn"),
+        (["run", "--from", "2.9.2", "--to", "3.4.0", "--server-workers", "0"], "between 1 and 16"),
+        (["run", "--from", "2.9.2", "--to", "3.4.0", "--server-workers", "two"], "invalid int"),
+        (["launch"], "invalid choice"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], expected: str
+) -> None:
+    code, err = _run(capsys, *argv, *(["--out", str(tmp_path / "o")] if argv[0] == "run" else []))
+    assert code == 2
+    assert expected in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_unwritable_out_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, err = _run(capsys, "run", "--from", "2.9.2", "--to", "3.4.0", "--out", str(blocker / "o"))
+    assert code == 2 and "is a file" in err
+
+
+def test_build_config_validates_into_typed_objects(tmp_path: Path) -> None:
+    config = build_config(
+        from_spec="2.9.2", to_spec="mlflow==3.4.0", out_dir=str(tmp_path / "out"),
+        from_extras=["redis"], provider="local",
+    )
+    assert config.provider is Provider.LOCAL
+    assert config.from_side.extras == ("redis",)
+    assert config.to_side.spec.label == "3.4.0"
+    assert config.out_dir == (tmp_path / "out").resolve()
+    with pytest.raises(UsageError, match="unknown provider"):
+        build_config(from_spec="2.9.2", to_spec="3.4.0", out_dir=str(tmp_path), provider="x")
+
+
+def test_port_in_use_is_a_usage_error() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with pytest.raises(UsageError, match=f"port {port} .* already in use"):
+            require_free(port, "the old server")

@@ -1,0 +1,129 @@
+"""Processes, waiting and the client agent, with real child processes (no MLflow)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.agent.client import Agent
+from harness.errors import ClientCallError, ClientCallTimeout, ServiceError, ServiceTimeout
+from harness.runtime.processes import REGISTRY, spawn
+from harness.runtime.waiting import CallableCheck, TcpCheck, wait_until_ready
+
+CLIENT_MODULE = '''
+import os, sys, time
+
+def add(a, b):
+    print("noise on stdout must not break the protocol")
+    return {"sum": a + b, "pid": os.getpid()}
+
+def boom():
+    raise ValueError("bad things")
+
+def sleepy(seconds):
+    time.sleep(seconds)
+    return "late"
+
+def die():
+    os._exit(3)
+'''
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_stop_kills_the_whole_process_group(tmp_path: Path) -> None:
+    # A parent that starts a child which ignores SIGTERM, like a server's worker.
+    script = (
+        "import subprocess, sys, time;"
+        "c = subprocess.Popen([sys.executable, '-c', "
+        "'import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)']);"
+        "print(c.pid, flush=True); time.sleep(60)"
+    )
+    process = spawn("parent", [sys.executable, "-c", script], tmp_path / "p.log",
+                    stdout=None)
+    deadline = time.monotonic() + 10
+    while not (tmp_path / "p.log").read_text().strip() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child = int((tmp_path / "p.log").read_text().split()[0])
+    assert _pid_alive(child)
+    process.stop(grace_seconds=0.5)
+    time.sleep(0.2)
+    assert not process.alive()
+    assert not _pid_alive(child) or open(f"/proc/{child}/stat").read().split()[2] == "Z"
+    assert process not in REGISTRY.running()
+
+
+def test_wait_fails_fast_when_the_process_exits(tmp_path: Path) -> None:
+    process = spawn("quitter", [sys.executable, "-c", "import sys; print('bye', file=sys.stderr);"
+                                " sys.exit(4)"], tmp_path / "q.log")
+    began = time.monotonic()
+    with pytest.raises(ServiceError, match="exited with code 4") as info:
+        wait_until_ready("quitter", TcpCheck("127.0.0.1", 1), timeout=30, process=process)
+    assert time.monotonic() - began < 10
+    assert "bye" in info.value.logs
+    process.stop()
+
+
+def test_wait_times_out_with_a_description() -> None:
+    with pytest.raises(ServiceTimeout, match="not ready after 0s waiting for never"):
+        wait_until_ready("svc", CallableCheck(lambda: False, "never"), timeout=0.3, interval=0.05)
+
+
+def test_cancel_stops_waits_and_spawns() -> None:
+    REGISTRY.cancelled.set()
+    with pytest.raises(Exception, match="cancelled"):
+        wait_until_ready("svc", CallableCheck(lambda: False, "never"), timeout=30)
+    with pytest.raises(Exception, match="cancelled"):
+        spawn("x", [sys.executable, "-c", "pass"], Path("/tmp/never.log"))
+
+
+@pytest.fixture
+def agent(tmp_path: Path) -> Agent:
+    module = tmp_path / "client_mod.py"
+    module.write_text(CLIENT_MODULE)
+    started = Agent("test", Path(sys.executable), tmp_path / "agent.log", preload=("json",))
+    started.start()
+    yield started
+    started.stop()
+
+
+def test_agent_calls_functions_in_one_persistent_interpreter(agent: Agent, tmp_path: Path) -> None:
+    module = tmp_path / "client_mod.py"
+    first = agent.call(module, "add", a=1, b=2)
+    second = agent.call(module, "add", a=5, b=5)
+    assert first["sum"] == 3 and second["sum"] == 10
+    assert first["pid"] == second["pid"]
+    assert "json" in agent.info and "preload_seconds" in agent.info
+    assert "noise on stdout" in (tmp_path / "agent.log").read_text()
+    assert [c.function for c in agent.calls] == ["add", "add"]
+
+
+def test_agent_reports_remote_errors_with_type(agent: Agent, tmp_path: Path) -> None:
+    with pytest.raises(ClientCallError, match="boom: builtins.ValueError: bad things") as info:
+        agent.call(tmp_path / "client_mod.py", "boom")
+    assert "Traceback" in info.value.remote_traceback
+    assert agent.call(tmp_path / "client_mod.py", "add", a=1, b=1)["sum"] == 2
+
+
+def test_agent_call_is_bounded_and_recovers(agent: Agent, tmp_path: Path) -> None:
+    began = time.monotonic()
+    with pytest.raises(ClientCallTimeout, match="within 1s"):
+        agent.call(tmp_path / "client_mod.py", "sleepy", timeout=1, seconds=30)
+    assert time.monotonic() - began < 8
+    assert not agent.started
+    assert agent.call(tmp_path / "client_mod.py", "sleepy", seconds=0) == "late"
+
+
+def test_agent_that_dies_is_reported(agent: Agent, tmp_path: Path) -> None:
+    with pytest.raises(ClientCallError, match="exited unexpectedly"):
+        agent.call(tmp_path / "client_mod.py", "die")
