@@ -1,0 +1,52 @@
+"""The codebase's own rules: typed, linted, and MLflow never imported by the harness."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_harness_never_imports_mlflow() -> None:
+    code = (
+        "import pkgutil, importlib, sys, harness, reports, scenarios\n"
+        "for pkg in (harness, reports):\n"
+        "    for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.'):\n"
+        "        if m.name not in ('harness.agent.agent', 'harness.__main__'):\n"
+        "            importlib.import_module(m.name)\n"
+        "import harness.cli, harness.plugin, harness.scenarios_runner\n"
+        "bad = sorted(n for n in sys.modules if n == 'mlflow' or n.startswith('mlflow.'))\n"
+        "print(bad)\n"
+        "sys.exit(1 if bad else 0)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_only_client_code_imports_mlflow() -> None:
+    offenders = []
+    for path in [*ROOT.glob("harness/**/*.py"), *ROOT.glob("reports/**/*.py"),
+                 *ROOT.glob("scenarios/*.py")]:
+        for line in path.read_text().splitlines():
+            stripped = line.strip()
+            if stripped.startswith(("import mlflow", "from mlflow")):
+                offenders.append(f"{path.relative_to(ROOT)}: {stripped}")
+    assert offenders == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [sys.executable, "-m", "ruff", "check", "."],
+        [sys.executable, "-m", "mypy"],
+    ],
+    ids=["ruff", "mypy"],
+)
+def test_static_checks_pass(command: list[str]) -> None:
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
