@@ -158,6 +158,18 @@ def _side_of(item: pytest.Item) -> str | None:
     return str(side) if side in SIDES else None
 
 
+def case_of(item: pytest.Item, side: str) -> str:
+    """The test's node id without the side: the key that pairs `from` with `to`."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return item.nodeid
+    parts = callspec.id.split("-")
+    if side in parts:
+        parts.remove(side)
+    base = item.nodeid.split("[", 1)[0]
+    return f"{base}[{'-'.join(parts)}]" if parts else base
+
+
 def _record(item: pytest.Item, report: pytest.TestReport, side: str) -> None:
     collector = item.config.stash[COLLECTOR_KEY]
     session = item.config.stash.get(SESSION_KEY, None)
@@ -189,6 +201,7 @@ def _record(item: pytest.Item, report: pytest.TestReport, side: str) -> None:
         CheckResult(
             scenario=module.removeprefix("test_"),
             test=item.nodeid,
+            case=case_of(item, side),
             side=side,
             mlflow_version=runtime.version if runtime else "",
             status=status,

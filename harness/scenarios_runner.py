@@ -72,8 +72,7 @@ def cross_version_diff(checks: list[CheckResult]) -> list[DiffEntry]:
     """Pair each test's `from` and `to` results and diff their normalized observations."""
     by_test: dict[str, dict[str, CheckResult]] = {}
     for check in checks:
-        key = check.test.replace(f"[{check.side}]", "")
-        by_test.setdefault(key, {})[check.side] = check
+        by_test.setdefault(check.case or check.test, {})[check.side] = check
     entries = []
     for test, pair in sorted(by_test.items()):
         if "from" in pair and "to" in pair:

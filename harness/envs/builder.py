@@ -184,7 +184,8 @@ def _explain_uv_failure(what: str, log_path: Path, code: int) -> str:
         (line for line in lines if "no version" in line.lower() or "not found" in line.lower()),
         lines[-1] if lines else "no output",
     )
-    reason = reason.removeprefix("×").strip().lstrip("╰─▶ ").strip().removeprefix("cause:").strip()
+    reason = reason.removeprefix("×").strip().lstrip("╰─▶ ").strip()
+    reason = reason.removeprefix("cause:").strip()
     return f"uv could not {what}: {reason} (log: {log_path})"
 
 

@@ -44,6 +44,7 @@ class CheckResult:
     status: Status
     duration_s: float
     message: str = ""
+    case: str = ""  # the test without its side: pairs `from` with `to`
     failing_call: str = ""
     details: str = ""
     logs: dict[str, str] = field(default_factory=dict)

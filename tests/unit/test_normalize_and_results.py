@@ -59,7 +59,7 @@ def test_diff_ignores_incidental_and_reports_real_changes() -> None:
 
 def _check(side: str, status: Status, obs: dict[str, object]) -> CheckResult:
     return CheckResult("tracking", f"test_tracking.py::t[{side}]", side, "x", status, 1.0,
-                       observations=obs)
+                       case="test_tracking.py::t", observations=obs)
 
 
 def test_cross_version_diff_pairs_sides() -> None:

@@ -1,0 +1,68 @@
+"""Model registration as the upgrade notes did it by hand. Runs inside an MLflow environment."""
+
+import mlflow
+from _common import connect, has_logged_models, log_sklearn, train
+from mlflow.models import infer_signature
+
+
+def _signature_dict(signature):
+    return None if signature is None else {k: v for k, v in signature.to_dict().items() if v}
+
+
+def register(tracking_uri, prefix, with_metadata=True):
+    """Register a baseline and an improved model, then stage, alias and tag the improved one."""
+    client = connect(tracking_uri)
+    name = f"{prefix}-classifier"
+    mlflow.set_experiment(f"{prefix}-registration")
+    logged = {}
+    for kind in ("baseline", "improved"):
+        model, X, accuracy = train(kind)
+        extra = {}
+        if with_metadata:
+            extra = {
+                "signature": infer_signature(X, model.predict(X)),
+                "input_example": X.head(2),
+                "metadata": {"model_type": "classification", "is_baseline": kind == "baseline",
+                             "features": list(X.columns), "dataset_size": len(X)},
+            }
+        with mlflow.start_run(run_name=kind):
+            mlflow.log_metric("accuracy", accuracy)
+            info = log_sklearn(model, registered_model_name=name, **extra)
+        logged[kind] = {
+            "model_uri": info.model_uri,
+            "model_id": getattr(info, "model_id", None),
+            "registered_model_version": getattr(info, "registered_model_version", None),
+            "signature": _signature_dict(info.signature),
+            "metadata": info.metadata,
+            "flavors": sorted(info.flavors),
+            "has_input_example": info.saved_input_example_info is not None,
+        }
+
+    versions = sorted(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version))
+    client.set_model_version_tag(name, "2", "benchmark_metric", "accuracy")
+    client.set_registered_model_tag(name, "owner", "platform-team")
+    client.update_model_version(name, "2", description="improved model")
+    staged = client.transition_model_version_stage(name, "2", "Staging")
+    client.set_registered_model_alias(name, "champion", "2")
+    by_alias = client.get_model_version_by_alias(name, "champion")
+    registered = client.get_registered_model(name)
+    reloaded = mlflow.models.get_model_info(f"models:/{name}/2")
+    return {
+        "logged": logged,
+        "versions": [
+            {"version": v.version, "status": v.status, "stage": v.current_stage,
+             "source_scheme": v.source.split(":")[0],
+             "run_link": v.run_id == (client.get_run(v.run_id).info.run_id if v.run_id else None)}
+            for v in versions
+        ],
+        "staged": {"version": staged.version, "stage": staged.current_stage},
+        "alias": {"version": by_alias.version, "aliases": sorted(by_alias.aliases),
+                  "tags": dict(by_alias.tags), "description": by_alias.description},
+        "registered_model": {"tags": dict(registered.tags),
+                             "aliases": dict(registered.aliases),
+                             "latest_stages": sorted(v.current_stage
+                                                     for v in registered.latest_versions)},
+        "reloaded_metadata": reloaded.metadata,
+        "reloaded_signature": _signature_dict(reloaded.signature),
+        "logged_models_supported": has_logged_models(),
+    }
