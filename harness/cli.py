@@ -149,7 +149,8 @@ def execute(config: RunConfig, progress: Progress) -> RunResults:
             results.checks, results.diff = outcome.checks, outcome.diff
             if outcome.interrupted:
                 raise KeyboardInterrupt
-            results.status = RunStatus.PASSED if outcome.all_passed else RunStatus.FAILED
+            passed = outcome.all_passed and not results.unexpected_differences()
+            results.status = RunStatus.PASSED if passed else RunStatus.FAILED
             if outcome.usage_error:
                 results.status, results.error = RunStatus.ERROR, outcome.usage_error
     except KeyboardInterrupt:

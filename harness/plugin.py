@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from harness.agent.client import Agent
+from harness.catalog.classify import known_defect
 from harness.config import SIDES, build_config
 from harness.errors import ClientCallError, HarnessError
 from harness.progress import Progress
@@ -23,6 +24,7 @@ from harness.session import RunSession, SideRuntime
 
 SESSION_KEY = pytest.StashKey["RunSession"]()
 COLLECTOR_KEY = pytest.StashKey["Collector"]()
+CROSS = "cross"  # a test that uses both sides at once (client/server skew)
 CLIENTS_DIR = Path(__file__).resolve().parent.parent / "scenarios" / "clients"
 
 
@@ -38,16 +40,13 @@ class Collector:
 
 @dataclass
 class Client:
-    """Runs functions from `scenarios/clients/<module>.py` in a side's MLflow environment."""
+    """Runs functions from `scenarios/clients/<module>.py` in one side's MLflow environment,
+    against one side's server (the same side, or the other one for client/server skew)."""
 
-    side: SideRuntime
     agent: Agent
+    tracking_uri: str
     nodeid: str
     collector: Collector
-
-    @property
-    def tracking_uri(self) -> str:
-        return self.side.server.url
 
     def call(self, target: str, timeout: float = 300.0, **kwargs: Any) -> Any:
         """`call("tracking:roundtrip", prefix=…)`; the tracking URI is passed as `tracking_uri`."""
@@ -121,7 +120,22 @@ def mlflow_client(
 ) -> Client:
     """Client code runs in the side's own MLflow version, against the side's server."""
     collector = request.config.stash[COLLECTOR_KEY]
-    return Client(mlflow_side, mlflow_side.client, request.node.nodeid, collector)
+    return Client(mlflow_side.client, mlflow_side.server.url, request.node.nodeid, collector)
+
+
+@pytest.fixture
+def client_for(
+    harness_session: RunSession, request: pytest.FixtureRequest
+) -> Callable[[str, str], Client]:
+    """`client_for("from", "to")`: the old version's client against the new server."""
+    collector = request.config.stash[COLLECTOR_KEY]
+
+    def make(client_side: str, server_side: str) -> Client:
+        agent = harness_session.sides[client_side].client
+        url = harness_session.sides[server_side].server.url
+        return Client(agent, url, request.node.nodeid, collector)
+
+    return make
 
 
 @pytest.fixture
@@ -143,7 +157,9 @@ def pytest_runtest_makereport(
     report = yield
     side = _side_of(item)
     if side is None:
-        return report
+        if "harness_session" not in getattr(item, "fixturenames", ()):
+            return report
+        side = CROSS
     is_setup_failure = report.when == "setup" and not report.passed
     if report.when == "call" or is_setup_failure or (report.when == "teardown" and report.failed):
         _record(item, report, side)
@@ -174,24 +190,33 @@ def _record(item: pytest.Item, report: pytest.TestReport, side: str) -> None:
     collector = item.config.stash[COLLECTOR_KEY]
     session = item.config.stash.get(SESSION_KEY, None)
     runtime = session.sides.get(side) if session is not None else None
+    version = runtime.version if runtime else ""
+    if side == CROSS and session is not None and session.sides:
+        version = " → ".join(session.sides[role].version for role in SIDES)
     if report.passed:
         status = Status.PASSED
     elif report.skipped:
         status = Status.SKIPPED
     else:
         status = Status.FAILED if report.when == "call" else Status.ERROR
-    message, details, logs = "", "", {}
+    message, details = "", ""
+    logs: dict[str, str] = {}
     if status is Status.SKIPPED and isinstance(report.longrepr, tuple):
         message = str(report.longrepr[2])
     elif status in (Status.FAILED, Status.ERROR):
         crash = getattr(report.longrepr, "reprcrash", None)
         message = str(getattr(crash, "message", "") or report.longreprtext.splitlines()[-1:])
         details = report.longreprtext[-4000:]
-        if runtime is not None:
-            logs = {
-                f"server {runtime.version}": runtime.server.logs(30),
-                f"client {runtime.version}": _tail(runtime.client.log_path, 30),
-            }
+        runtimes = [runtime] if runtime is not None else []
+        if side == CROSS and session is not None:
+            runtimes = list(session.sides.values())
+        for each in runtimes:
+            logs[f"server {each.role} {each.version}"] = each.server.logs(30)
+            logs[f"client {each.role} {each.version}"] = _tail(each.client.log_path, 30)
+    case = case_of(item, side)
+    defect = known_defect(case, version) if status is Status.FAILED else None
+    if defect is not None:
+        status = Status.KNOWN_DEFECT
     module = item.path.stem
     existing = [c for c in collector.checks if c.test == item.nodeid]
     if existing and existing[0].status is not Status.PASSED:
@@ -201,14 +226,16 @@ def _record(item: pytest.Item, report: pytest.TestReport, side: str) -> None:
         CheckResult(
             scenario=module.removeprefix("test_"),
             test=item.nodeid,
-            case=case_of(item, side),
+            case=case,
             side=side,
-            mlflow_version=runtime.version if runtime else "",
+            mlflow_version=version,
             status=status,
             duration_s=round(report.duration, 3),
             message=message.strip()[:500],
             failing_call=collector.failing_calls.get(item.nodeid, "")[:500],
             details=details,
+            defect={"id": defect.id, "summary": defect.summary, "source": defect.source}
+            if defect else {},
             logs=logs,
             observations=collector.observations.get(item.nodeid, {}),
         )

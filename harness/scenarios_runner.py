@@ -10,6 +10,7 @@ import pytest
 
 import scenarios
 from harness import plugin
+from harness.catalog.classify import EXPECTED, explain
 from harness.config import RunConfig
 from harness.plugin import Collector, SessionInjector
 from harness.results.model import CheckResult, DiffEntry, Status
@@ -27,7 +28,8 @@ class ScenarioOutcome:
     @property
     def all_passed(self) -> bool:
         return bool(self.checks) and all(
-            c.status in (Status.PASSED, Status.SKIPPED) for c in self.checks
+            c.status in (Status.PASSED, Status.SKIPPED, Status.KNOWN_DEFECT)
+            for c in self.checks
         )
 
 
@@ -69,13 +71,26 @@ def run_scenarios(session: RunSession, config: RunConfig) -> ScenarioOutcome:
 
 
 def cross_version_diff(checks: list[CheckResult]) -> list[DiffEntry]:
-    """Pair each test's `from` and `to` results and diff their normalized observations."""
+    """Pair each test's `from` and `to` results, diff their observations, classify each."""
     by_test: dict[str, dict[str, CheckResult]] = {}
     for check in checks:
         by_test.setdefault(check.case or check.test, {})[check.side] = check
     entries = []
     for test, pair in sorted(by_test.items()):
-        if "from" in pair and "to" in pair:
-            old, new = pair["from"].observations, pair["to"].observations
-            entries += [DiffEntry(test, path, a, b) for path, a, b in diff(old, new)]
+        if "from" not in pair or "to" not in pair:
+            continue
+        old, new = pair["from"], pair["to"]
+        if old.status is not Status.PASSED or new.status is not Status.PASSED:
+            continue  # a failing side is reported as a failure, not as a difference
+        for path, a, b in diff(old.observations, new.observations):
+            entry = DiffEntry(test, path, a, b, scenario=old.scenario)
+            documented = explain(
+                old.scenario, path, a, b, old.mlflow_version, new.mlflow_version
+            )
+            if documented is not None:
+                entry.classification = EXPECTED
+                entry.catalog_id = documented.id
+                entry.summary = documented.summary
+                entry.source = documented.source
+            entries.append(entry)
     return entries

@@ -8,11 +8,15 @@ from harness.results.model import RunResults, RunStatus, Status
 
 _VERDICT = {
     RunStatus.PASSED: "✅ **Safe to upgrade** — every check passed on both versions.",
-    RunStatus.FAILED: "❌ **Not safe to upgrade** — checks failed (see Failures).",
+    RunStatus.FAILED: "❌ **Not safe to upgrade** — checks failed or behaviour changed "
+    "without documentation (see below).",
     RunStatus.ERROR: "⚠️ **No verdict** — the harness could not complete the run.",
     RunStatus.INTERRUPTED: "⚠️ **No verdict** — the run was interrupted.",
 }
-_ICON = {Status.PASSED: "✅", Status.FAILED: "❌", Status.ERROR: "💥", Status.SKIPPED: "⏭️"}
+_ICON = {
+    Status.PASSED: "✅", Status.FAILED: "❌", Status.ERROR: "💥", Status.SKIPPED: "⏭️",
+    Status.KNOWN_DEFECT: "🐞",
+}
 
 
 def _cell(value: object) -> str:
@@ -50,6 +54,16 @@ def render_markdown(results: RunResults) -> str:
                     lines += ["", f"<details><summary>{name} log</summary>", "", "```"]
                     lines += text.splitlines()[-20:] + ["```", "</details>"]
             lines += [""]
+    defects = [c for c in results.checks if c.status is Status.KNOWN_DEFECT]
+    if defects:
+        lines += ["## Known defects reproduced", ""]
+        for check in defects:
+            lines.append(
+                f"- **{check.side} ({check.mlflow_version})**, `{_cell(check.case)}`: "
+                f"{_cell(check.defect.get('summary', ''))} ([{check.defect.get('id', '')}]"
+                f"({check.defect.get('source', '')}))"
+            )
+        lines += [""]
     if results.checks:
         lines += ["## Scenarios", "", "| Scenario | Side | MLflow | Result | Time |"]
         lines += ["|---|---|---|---|---|"]
@@ -60,15 +74,29 @@ def render_markdown(results: RunResults) -> str:
             )
         lines += [""]
     lines += ["## Old vs new", ""]
-    if results.diff:
+    unexpected = results.unexpected_differences()
+    expected = [d for d in results.diff if d not in unexpected]
+    if not results.diff:
+        lines += ["No differences in normalized observations."]
+    if unexpected:
+        lines += [f"**{len(unexpected)} unexpected difference(s)** — not documented in the "
+                  "catalog; they fail the run:", ""]
         lines += ["| Test | Field | Old | New |", "|---|---|---|---|"]
-        for entry in results.diff:
+        for entry in unexpected:
             lines.append(
                 f"| {_cell(entry.test)} | `{_cell(entry.path)}` | `{_cell(entry.old)}` | "
                 f"`{_cell(entry.new)}` |"
             )
-    else:
-        lines += ["No differences in normalized observations."]
+        lines += [""]
+    if expected:
+        lines += [f"{len(expected)} expected difference(s), documented:", ""]
+        lines += ["| Test | Field | Old | New | Why |", "|---|---|---|---|---|"]
+        for entry in expected:
+            lines.append(
+                f"| {_cell(entry.test)} | `{_cell(entry.path)}` | `{_cell(entry.old)}` | "
+                f"`{_cell(entry.new)}` | {_cell(entry.summary)} ([{entry.catalog_id}]"
+                f"({entry.source.split()[0]})) |"
+            )
     lines += ["", "## Environment", "", "| Side | Spec | MLflow | Environment | Server start |"]
     lines += ["|---|---|---|---|---|"]
     for side in results.sides:

@@ -19,6 +19,7 @@ class Status(StrEnum):
     FAILED = "failed"
     ERROR = "error"
     SKIPPED = "skipped"
+    KNOWN_DEFECT = "known_defect"  # failed, reproducing a documented defect of that version
 
 
 class RunStatus(StrEnum):
@@ -47,6 +48,7 @@ class CheckResult:
     case: str = ""  # the test without its side: pairs `from` with `to`
     failing_call: str = ""
     details: str = ""
+    defect: dict[str, str] = field(default_factory=dict)  # id, summary, source
     logs: dict[str, str] = field(default_factory=dict)
     observations: dict[str, Any] = field(default_factory=dict)
 
@@ -59,6 +61,11 @@ class DiffEntry:
     path: str
     old: Any
     new: Any
+    scenario: str = ""
+    classification: str = "unexpected"  # or "expected": documented in the catalog
+    catalog_id: str = ""
+    summary: str = ""
+    source: str = ""
 
 
 @dataclass
@@ -94,6 +101,9 @@ class RunResults:
     @property
     def exit_code(self) -> int:
         return EXIT_CODES[self.status]
+
+    def unexpected_differences(self) -> list[DiffEntry]:
+        return [d for d in self.diff if d.classification != "expected"]
 
     def counts(self) -> dict[str, int]:
         found = {status.value: 0 for status in Status}

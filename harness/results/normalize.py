@@ -12,7 +12,7 @@ from typing import Any
 _HEX_ID = re.compile(r"\b[0-9a-f]{32}\b")
 _LOGGED_MODEL_ID = re.compile(r"\bm-[0-9a-f]{32}\b")
 _LOOPBACK_URL = re.compile(r"https?://127\.0\.0\.1:\d+")
-_TIME_KEY = re.compile(r"(^|_)(time|timestamp|ts)$|_at$|(^|_)(start|end)_time$|duration")
+_TIME_KEY = re.compile(r"(^|_)(time|timestamp|ts|seconds)$|_at$|duration")
 _ID_KEY = re.compile(r"(^|_)ids?$")
 
 

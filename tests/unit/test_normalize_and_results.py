@@ -64,7 +64,9 @@ def _check(side: str, status: Status, obs: dict[str, object]) -> CheckResult:
 
 def test_cross_version_diff_pairs_sides() -> None:
     checks = [_check("from", Status.PASSED, {"a": 1}), _check("to", Status.PASSED, {"a": 2})]
-    assert cross_version_diff(checks) == [DiffEntry("test_tracking.py::t", "a", 1, 2)]
+    assert cross_version_diff(checks) == [
+        DiffEntry("test_tracking.py::t", "a", 1, 2, scenario="tracking")
+    ]
     assert cross_version_diff(checks[:1]) == []
 
 
@@ -81,6 +83,18 @@ def _results() -> RunResults:
         ],
         diff=[DiffEntry("t", "a", 1, 2)],
     )
+
+
+def test_documented_differences_are_classified_expected() -> None:
+    old = _check("from", Status.PASSED, {"uri": "runs:/0123456789abcdef0123456789abcdef/model"})
+    new = _check("to", Status.PASSED, {"uri": "models:/m-0123456789abcdef0123456789abcdef"})
+    old.mlflow_version, new.mlflow_version = "2.9.2", "3.4.0"
+    old.observations = {"model_uri": old.observations["uri"], "lost": 1}
+    new.observations = {"model_uri": new.observations["uri"]}
+    entries = {e.path: e for e in cross_version_diff([old, new])}
+    assert entries["model_uri"].classification == "expected"
+    assert entries["model_uri"].catalog_id == "logged-model-uri"
+    assert entries["lost"].classification == "unexpected"
 
 
 def test_results_round_trip(tmp_path: Path) -> None:

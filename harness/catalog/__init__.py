@@ -1,0 +1,1 @@
+"""Documented differences between MLflow versions, and the classifier that uses them."""

@@ -1,0 +1,120 @@
+"""Classify each old-vs-new difference as expected (documented) or unexpected.
+
+Entries live in `differences.toml`, each with the MLflow release range in which the change
+landed and the public source that documents it. An entry explains a difference when its
+scenario, path and values match and the upgrade crosses its release range.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+EXPECTED = "expected"
+UNEXPECTED = "unexpected"
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    """`*` matches anything; every other character is literal (paths contain `[0]`)."""
+    return re.compile("^" + ".*".join(re.escape(part) for part in pattern.split("*")) + "$")
+
+
+@dataclass(frozen=True)
+class Documented:
+    id: str
+    scenario: str
+    path: str
+    old: str | None
+    new: str | None
+    landed_after: Version
+    landed_by: Version
+    summary: str
+    source: str
+
+    def crosses(self, old_version: Version, new_version: Version) -> bool:
+        """The upgrade moves from before the change to at or after it."""
+        return old_version < self.landed_by and new_version > self.landed_after
+
+    def matches(self, scenario: str, path: str, old: Any, new: Any) -> bool:
+        if not _glob(self.scenario).match(scenario) or not _glob(self.path).match(path):
+            return False
+        if self.old is not None and not _glob(self.old).match(_text(old)):
+            return False
+        return self.new is None or bool(_glob(self.new).match(_text(new)))
+
+
+def _text(value: Any) -> str:
+    return "None" if value is None else str(value)
+
+
+@lru_cache(maxsize=1)
+def load_catalog() -> tuple[Documented, ...]:
+    text = resources.files("harness.catalog").joinpath("differences.toml").read_text()
+    entries = []
+    for raw in tomllib.loads(text).get("difference", []):
+        after, by = raw["landed_between"]
+        entries.append(
+            Documented(
+                id=raw["id"], scenario=raw["scenario"], path=raw["path"],
+                old=raw.get("old"), new=raw.get("new"),
+                landed_after=Version(after), landed_by=Version(by),
+                summary=raw["summary"], source=raw["source"],
+            )
+        )
+    ids = [e.id for e in entries]
+    duplicates = {i for i in ids if ids.count(i) > 1}
+    if duplicates:
+        raise ValueError(f"duplicate catalog ids: {sorted(duplicates)}")
+    return tuple(entries)
+
+
+def explain(
+    scenario: str, path: str, old: Any, new: Any, old_version: str, new_version: str
+) -> Documented | None:
+    """The catalog entry that documents this difference, or None."""
+    try:
+        before, after = Version(old_version), Version(new_version)
+    except InvalidVersion:
+        return None
+    for entry in load_catalog():
+        if entry.crosses(before, after) and entry.matches(scenario, path, old, new):
+            return entry
+    return None
+
+
+@dataclass(frozen=True)
+class KnownDefect:
+    id: str
+    test: str
+    affected: SpecifierSet
+    summary: str
+    source: str
+
+
+@lru_cache(maxsize=1)
+def load_defects() -> tuple[KnownDefect, ...]:
+    text = resources.files("harness.catalog").joinpath("defects.toml").read_text()
+    return tuple(
+        KnownDefect(raw["id"], raw["test"], SpecifierSet(raw["affected"]), raw["summary"],
+                    raw["source"])
+        for raw in tomllib.loads(text).get("defect", [])
+    )
+
+
+def known_defect(case: str, version: str) -> KnownDefect | None:
+    """The documented defect of `version` that this test (without its side) reproduces."""
+    try:
+        parsed = Version(version)
+    except InvalidVersion:
+        return None
+    for defect in load_defects():
+        if _glob(defect.test).match(case) and defect.affected.contains(parsed, prereleases=True):
+            return defect
+    return None

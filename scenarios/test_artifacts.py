@@ -1,0 +1,68 @@
+"""Artifacts through the server's proxy: upload, list, download, a large multipart file, and
+where the objects land in S3."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from harness.plugin import Client
+from harness.services.s3 import s3_client
+from harness.session import RunSession
+
+LARGE_MB = int(os.environ.get("HARNESS_LARGE_ARTIFACT_MB", "64"))
+EXPECTED_PATHS = [
+    "blobs", "blobs/large.bin", "notes.txt", "reports", "reports/daily",
+    "reports/daily/2026-11-23.csv", "reports/summary.json",
+]
+
+
+def s3_keys(session: RunSession, side: str, run_id: str) -> dict[str, int]:
+    """Objects of one run in the side's artifact prefix: key relative to the prefix → size."""
+    assert session.s3 is not None
+    location = session.s3.location
+    prefix = f"{side}-artifacts/"
+    client = s3_client(location)
+    found: dict[str, int] = {}
+    for page in client.get_paginator("list_objects_v2").paginate(
+        Bucket=location.bucket, Prefix=prefix
+    ):
+        for item in page.get("Contents", []):
+            key = item["Key"].removeprefix(prefix)
+            if f"/{run_id}/" in f"/{key}":
+                found[key] = int(item["Size"])
+    return found
+
+
+def verify_artifacts(result: dict[str, Any], keys: dict[str, int]) -> None:
+    assert [item["path"] for item in result["listing"]] == EXPECTED_PATHS
+    sizes = {item["path"]: item["size"] for item in result["listing"] if not item["is_dir"]}
+    assert sizes["blobs/large.bin"] == result["large_bytes"]
+    assert all(result["checksums_equal"].values()), result["checksums_equal"]
+    assert result["artifact_uri_scheme"] == "mlflow-artifacts"
+    run_root = f"{result['experiment_id']}/{result['run_id']}/artifacts/"
+    for path, size in sizes.items():
+        assert keys.get(run_root + path) == size, f"{path} not in S3 at {run_root}{path}"
+
+
+@pytest.mark.parametrize("mode", ["proxied", "multipart"])
+def test_artifact_round_trip(
+    mode: str,
+    side: str,
+    mlflow_client: Client,
+    observe: Callable[[dict[str, Any]], None],
+    run_prefix: str,
+    harness_session: RunSession,
+) -> None:
+    result = mlflow_client.call(
+        "artifacts:round_trip", prefix=f"{run_prefix}-{side}-{mode}", large_mb=LARGE_MB,
+        multipart=mode == "multipart", timeout=600,
+    )
+    keys = s3_keys(harness_session, side, result["run_id"])
+    # Experiment ids depend on how many experiments a server has seen: compare the layout.
+    layout = sorted(key.replace(f"{result['experiment_id']}/", "<experiment>/", 1) for key in keys)
+    observe({**result, "experiment_id": "<experiment>", "s3_keys": layout})
+    verify_artifacts(result, keys)
