@@ -57,6 +57,11 @@ def test_invalid_request(
     method, path, body = REQUESTS[case]
     result = send(mlflow_side.server.url, method, path, body)
     observe(result)
+    verify_invalid_request(case, result)
+
+
+def verify_invalid_request(case: str, result: dict[str, Any]) -> None:
+    """A malformed or invalid request is the client's error (4xx), never a crash (5xx)."""
     assert 400 <= result["status"] < 500, f"{case}: expected a client error, got {result}"
 
 
@@ -66,5 +71,9 @@ def test_stopped_server_fails_fast(
     dead = f"http://127.0.0.1:{free_port()}"
     result = mlflow_client.call("errors:against_stopped_server", dead_uri=dead, timeout=120)
     observe({"outcome": result["outcome"], "exception": result["exception"]})
-    assert result["outcome"] == "raised"
-    assert result["failure_seconds"] < BOUND_S, result
+    verify_stopped_server(result)
+
+
+def verify_stopped_server(result: dict[str, Any]) -> None:
+    assert result["outcome"] == "raised", "a call to a stopped server must raise"
+    assert result["failure_seconds"] < BOUND_S, f"took {result['failure_seconds']}s to fail"

@@ -15,7 +15,11 @@ def test_tracking_roundtrip(
 ) -> None:
     result = mlflow_client.call("tracking:roundtrip", prefix=f"{run_prefix}-{side}")
     observe(result)
+    verify_tracking(result)
 
+
+def verify_tracking(result: dict[str, Any]) -> None:
+    """What one version wrote, the same version reads back, searched and ordered."""
     assert result["experiment"]["name_matches"]
     assert result["experiment"]["lifecycle_stage"] == "active"
     assert result["experiment"]["tags"] == {"team": "platform"}
