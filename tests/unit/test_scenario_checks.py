@@ -30,9 +30,9 @@ def recorded(case: str, version: str = "3.4.0") -> dict[str, Any]:
     return copy.deepcopy(RECORDED[case][version])
 
 
-def breaks(check: Callable[[], None]) -> None:
+def breaks(check: Callable[..., None], *args: Any) -> None:
     with pytest.raises(AssertionError):
-        check()
+        check(*args)
 
 
 @pytest.mark.parametrize("version", ["2.9.2", "3.4.0"])
@@ -49,7 +49,7 @@ def test_tracking_check(version: str) -> None:
     ):
         broken = copy.deepcopy(good)
         tamper(broken)
-        breaks(lambda: verify_tracking(broken))
+        breaks(verify_tracking, broken)
 
 
 @pytest.mark.parametrize("label", ["full", "bare"])
@@ -76,9 +76,9 @@ def test_registration_check(version: str, label: str) -> None:
     for tamper in tampers:
         broken = copy.deepcopy(good)
         tamper(broken)
-        breaks(lambda: verify_registration(broken, with_metadata))
+        breaks(verify_registration, broken, with_metadata)
     # The same observations do not pass as the other case.
-    breaks(lambda: verify_registration(good, not with_metadata))
+    breaks(verify_registration, good, not with_metadata)
 
 
 def test_lookup_check() -> None:
@@ -93,7 +93,7 @@ def test_lookup_check() -> None:
     ):
         broken = copy.deepcopy(good)
         tamper(broken)
-        breaks(lambda: verify_lookup(broken))
+        breaks(verify_lookup, broken)
 
 
 @pytest.mark.parametrize("version", ["2.9.2", "3.4.0"])
@@ -103,18 +103,18 @@ def test_serving_check(version: str) -> None:
     for label in ("stage-production", "alias-champion", "version-1"):
         broken = copy.deepcopy(good)
         broken["loaded"][label]["pyfunc_matches"] = False
-        breaks(lambda: verify_serving(broken))
+        breaks(verify_serving, broken)
     missing = copy.deepcopy(good)
     missing["loaded"].pop("latest")
-    breaks(lambda: verify_serving(missing))
+    breaks(verify_serving, missing)
 
 
 def test_cross_version_check() -> None:
     logged = {"predictions": [0, 1, 1, 0]}
     verify_cross_version(logged, {"by_uri": [0, 1, 1, 0], "by_registry": [0, 1, 1, 0]})
-    breaks(lambda: verify_cross_version(logged, {"by_uri": [0, 1, 1, 1],
-                                                 "by_registry": [0, 1, 1, 0]}))
-    breaks(lambda: verify_cross_version(logged, {"by_uri": [0, 1, 1, 0], "by_registry": []}))
+    breaks(verify_cross_version, logged, {"by_uri": [0, 1, 1, 1],
+                                                 "by_registry": [0, 1, 1, 0]})
+    breaks(verify_cross_version, logged, {"by_uri": [0, 1, 1, 0], "by_registry": []})
 
 
 def _keys(result: dict[str, Any]) -> dict[str, int]:
@@ -129,12 +129,12 @@ def test_artifacts_check(version: str) -> None:
     verify_artifacts(good, keys)
     lost = dict(keys)
     lost.pop(next(k for k in lost if k.endswith("large.bin")))
-    breaks(lambda: verify_artifacts(good, lost))
+    breaks(verify_artifacts, good, lost)
     truncated = {k: v - 1 for k, v in keys.items()}
-    breaks(lambda: verify_artifacts(good, truncated))
+    breaks(verify_artifacts, good, truncated)
     corrupted = copy.deepcopy(good)
     corrupted["checksums_equal"]["blobs/large.bin"] = False
-    breaks(lambda: verify_artifacts(corrupted, keys))
+    breaks(verify_artifacts, corrupted, keys)
 
 
 def test_known_multipart_defect_is_caught_on_2_9_2() -> None:
@@ -147,8 +147,8 @@ def test_known_multipart_defect_is_caught_on_2_9_2() -> None:
 
 def test_error_checks() -> None:
     verify_invalid_request("bad_json", recorded("test_errors.py::test_invalid_request[bad_json]"))
-    breaks(lambda: verify_invalid_request("x", {"status": 500, "error_code": "INTERNAL_ERROR"}))
-    breaks(lambda: verify_invalid_request("x", {"status": 200, "error_code": ""}))
+    breaks(verify_invalid_request, "x", {"status": 500, "error_code": "INTERNAL_ERROR"})
+    breaks(verify_invalid_request, "x", {"status": 200, "error_code": ""})
     verify_stopped_server({"outcome": "raised", "failure_seconds": 1.0})
-    breaks(lambda: verify_stopped_server({"outcome": "succeeded", "failure_seconds": 1.0}))
-    breaks(lambda: verify_stopped_server({"outcome": "raised", "failure_seconds": 240.0}))
+    breaks(verify_stopped_server, {"outcome": "succeeded", "failure_seconds": 1.0})
+    breaks(verify_stopped_server, {"outcome": "raised", "failure_seconds": 240.0})
