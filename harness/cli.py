@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="docker provider S3 image")
     run.add_argument("-k", dest="select", metavar="EXPR", help="only scenarios matching EXPR")
     run.add_argument("--server-workers", type=int, default=2, help="workers per MLflow server")
+    run.add_argument("--scale", type=int, default=1, dest="migration_scale",
+                     help="size of the migration scenario's seeded database: 9,000 metric "
+                          "rows × SCALE (112 ≈ 1 million)")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
 
@@ -98,6 +101,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         ),
         select=args.select,
         server_workers=args.server_workers,
+        migration_scale=args.migration_scale,
     )
 
 

@@ -61,6 +61,7 @@ class RunConfig:
     keep_going: bool = True
     select: str | None = None
     server_workers: int = 2
+    migration_scale: int = 1
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
 
     @property
@@ -95,6 +96,7 @@ def build_config(
     docker: DockerImages | None = None,
     select: str | None = None,
     server_workers: int = 2,
+    migration_scale: int = 1,
 ) -> RunConfig:
     """Validate raw option values into a RunConfig; raises UsageError/SpecError on bad input."""
     sides = (
@@ -112,6 +114,8 @@ def build_config(
         raise UsageError("--exclude-newer and --as-of-release contradict each other: pick one")
     if not 1 <= server_workers <= 16:
         raise UsageError("--server-workers must be between 1 and 16")
+    if not 1 <= migration_scale <= 10_000:
+        raise UsageError("--scale must be between 1 and 10000")
     targets = external or ExternalTargets()
     if chosen is Provider.EXTERNAL and not (targets.postgres_dsn and targets.s3_endpoint):
         raise UsageError("--provider external needs --postgres-dsn and --s3-endpoint")
@@ -128,6 +132,7 @@ def build_config(
         docker=docker or DockerImages(),
         select=select,
         server_workers=server_workers,
+        migration_scale=migration_scale,
     )
 
 

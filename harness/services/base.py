@@ -5,7 +5,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
+
+if TYPE_CHECKING:
+    from harness.services.pg_admin import PgServer
 
 
 class Service(ABC):
@@ -67,6 +70,11 @@ class PostgresService(Service):
     """A PostgreSQL server on which the run creates and drops its own databases."""
 
     name = "postgresql"
+
+    @property
+    @abstractmethod
+    def server(self) -> PgServer:
+        """Connection facts for administration (databases, fingerprints)."""
 
     @abstractmethod
     def dsn(self, database: str) -> str:

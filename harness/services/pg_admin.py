@@ -30,7 +30,7 @@ class PgServer:
         password = urllib.parse.quote(self.password, safe="")
         return f"postgresql://{user}:{password}@{self.host}:{self.port}/{database}"
 
-    def _connect(self, database: str | None = None) -> psycopg.Connection[tuple[object, ...]]:
+    def connect(self, database: str | None = None) -> psycopg.Connection[tuple[object, ...]]:
         try:
             return psycopg.connect(
                 host=self.host,
@@ -48,7 +48,7 @@ class PgServer:
             ) from None
 
     def ping(self) -> bool:
-        with self._connect() as conn:
+        with self.connect() as conn:
             conn.execute("SELECT 1")
         return True
 
@@ -60,12 +60,12 @@ class PgServer:
             statement = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
                 sql.Identifier(database), sql.Identifier(template)
             )
-        with self._connect() as conn:
+        with self.connect() as conn:
             conn.execute(statement)
 
     def drop_database(self, database: str) -> None:
         _check_name(database)
-        with self._connect() as conn:
+        with self.connect() as conn:
             conn.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE datname = %s AND pid <> pg_backend_pid()",
@@ -74,7 +74,7 @@ class PgServer:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(database)))
 
     def databases(self, prefix: str) -> list[str]:
-        with self._connect() as conn:
+        with self.connect() as conn:
             rows = conn.execute(
                 "SELECT datname FROM pg_database WHERE datname LIKE %s ORDER BY datname",
                 (prefix.replace("_", r"\_") + "%",),

@@ -30,8 +30,12 @@ def parse_dsn(dsn: str) -> PgServer:
 
 class ExternalPostgres(PostgresService):
     def __init__(self, dsn: str) -> None:
-        self.server = parse_dsn(dsn)
+        self._server = parse_dsn(dsn)
         self._created: list[str] = []
+
+    @property
+    def server(self) -> PgServer:
+        return self._server
 
     def start(self) -> Self:
         self.server.ping()

@@ -1,0 +1,160 @@
+"""Row-level fingerprints and schema snapshots of a PostgreSQL database, and their diffs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg import sql
+
+from harness.services.pg_admin import PgServer
+
+SKIPPED_TABLES = {"alembic_version"}
+EXAMPLES = 5
+
+
+@dataclass
+class TableFingerprint:
+    columns: list[str]
+    key: list[str]
+    rows: dict[str, str]  # primary key (as text) → md5 of the row's fingerprinted columns
+
+
+@dataclass
+class Schema:
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)  # table → column → type
+    indexes: dict[str, str] = field(default_factory=dict)  # name → definition
+    constraints: dict[str, str] = field(default_factory=dict)  # table.name → definition
+
+
+def alembic_revision(server: PgServer, database: str) -> str | None:
+    with server.connect(database) as conn:
+        exists = conn.execute("SELECT to_regclass('public.alembic_version')").fetchone()
+        if not exists or exists[0] is None:
+            return None
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    return str(row[0]) if row else None
+
+
+def schema(server: PgServer, database: str) -> Schema:
+    found = Schema()
+    with server.connect(database) as conn:
+        for table, column, dtype, length in conn.execute(
+            "SELECT table_name, column_name, data_type, character_maximum_length "
+            "FROM information_schema.columns WHERE table_schema = 'public' "
+            "ORDER BY table_name, ordinal_position"
+        ).fetchall():
+            kind = f"{dtype}({length})" if length else str(dtype)
+            found.columns.setdefault(str(table), {})[str(column)] = kind
+        for name, definition in conn.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'"
+        ).fetchall():
+            found.indexes[str(name)] = str(definition)
+        for table, name, definition in conn.execute(
+            "SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid) "
+            "FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
+            "WHERE n.nspname = 'public'"
+        ).fetchall():
+            found.constraints[f"{table}.{name}"] = str(definition)
+    return found
+
+
+def _primary_key(conn: Any, table: str) -> list[str]:
+    rows = conn.execute(
+        "SELECT a.attname FROM pg_index i JOIN pg_attribute a "
+        "ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+        "WHERE i.indrelid = %s::regclass AND i.indisprimary ORDER BY a.attname",
+        (f"public.{table}",),
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def fingerprint(
+    server: PgServer, database: str, columns: dict[str, list[str]] | None = None
+) -> dict[str, TableFingerprint]:
+    """Per table: an md5 per row over `columns` (default: all), keyed by primary key."""
+    snapshot = schema(server, database)
+    result: dict[str, TableFingerprint] = {}
+    with server.connect(database) as conn:
+        for table, table_columns in sorted(snapshot.columns.items()):
+            if table in SKIPPED_TABLES:
+                continue
+            wanted = (columns or {}).get(table, list(table_columns))
+            present = [c for c in wanted if c in table_columns]
+            key = _primary_key(conn, table) or present
+            if not present:
+                result[table] = TableFingerprint(wanted, key, {})
+                continue
+            query = sql.SQL("SELECT ({key})::text, md5(({cols})::text) FROM {table}").format(
+                key=sql.SQL("ROW({})").format(sql.SQL(", ").join(map(sql.Identifier, key))),
+                cols=sql.SQL("ROW({})").format(sql.SQL(", ").join(map(sql.Identifier, present))),
+                table=sql.Identifier(table),
+            )
+            rows = {str(k): str(v) for k, v in conn.execute(query).fetchall()}
+            result[table] = TableFingerprint(wanted, key, rows)
+    return result
+
+
+@dataclass
+class RowComparison:
+    table: str
+    rows_before: int
+    missing: list[str]
+    changed: list[str]
+    missing_columns: list[str]
+
+    @property
+    def intact(self) -> bool:
+        return not (self.missing or self.changed or self.missing_columns)
+
+
+def compare_rows(
+    before: dict[str, TableFingerprint], after: dict[str, TableFingerprint]
+) -> list[RowComparison]:
+    """Every row that existed before must exist after with the same old-column values."""
+    comparisons = []
+    for table, old in sorted(before.items()):
+        new = after.get(table)
+        if new is None:
+            comparisons.append(RowComparison(table, len(old.rows), sorted(old.rows)[:EXAMPLES],
+                                             [], old.columns))
+            continue
+        missing_keys = [k for k in old.rows if k not in new.rows]
+        changed = [k for k, digest in old.rows.items() if k in new.rows and new.rows[k] != digest]
+        missing_columns = [c for c in old.columns if c not in new.columns]
+        comparisons.append(RowComparison(
+            table, len(old.rows), sorted(missing_keys)[:EXAMPLES] + (
+                [f"… {len(missing_keys) - EXAMPLES} more"] if len(missing_keys) > EXAMPLES else []),
+            sorted(changed)[:EXAMPLES], missing_columns,
+        ))
+    return comparisons
+
+
+@dataclass
+class SchemaDiff:
+    tables_added: list[str] = field(default_factory=list)
+    tables_removed: list[str] = field(default_factory=list)
+    columns_added: list[str] = field(default_factory=list)
+    columns_removed: list[str] = field(default_factory=list)
+    types_changed: list[str] = field(default_factory=list)
+    indexes_added: list[str] = field(default_factory=list)
+    indexes_removed: list[str] = field(default_factory=list)
+    constraints_added: list[str] = field(default_factory=list)
+    constraints_removed: list[str] = field(default_factory=list)
+
+
+def diff_schema(before: Schema, after: Schema) -> SchemaDiff:
+    out = SchemaDiff()
+    out.tables_added = sorted(set(after.columns) - set(before.columns))
+    out.tables_removed = sorted(set(before.columns) - set(after.columns))
+    for table in sorted(set(before.columns) & set(after.columns)):
+        old, new = before.columns[table], after.columns[table]
+        out.columns_added += [f"{table}.{c} {new[c]}" for c in new if c not in old]
+        out.columns_removed += [f"{table}.{c}" for c in old if c not in new]
+        out.types_changed += [f"{table}.{c}: {old[c]} → {new[c]}"
+                              for c in old if c in new and old[c] != new[c]]
+    out.indexes_added = sorted(set(after.indexes) - set(before.indexes))
+    out.indexes_removed = sorted(set(before.indexes) - set(after.indexes))
+    out.constraints_added = sorted(set(after.constraints) - set(before.constraints))
+    out.constraints_removed = sorted(set(before.constraints) - set(after.constraints))
+    return out

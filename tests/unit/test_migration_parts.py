@@ -1,0 +1,123 @@
+"""Revision graph, row and schema comparison, and the snapshot guard (real PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.errors import HarnessError, ProviderUnavailable
+from harness.migration.database import (
+    Schema,
+    TableFingerprint,
+    alembic_revision,
+    compare_rows,
+    diff_schema,
+    fingerprint,
+    schema,
+)
+from harness.migration.drill import UnsafeMigration, entity_changes, guard_new_version_start
+from harness.migration.revisions import RevisionGraph
+from harness.services.postgres_local import LocalPostgres, find_binaries
+
+SCRIPT = '''"""{doc}
+
+Revision ID: {rev}
+"""
+revision = "{rev}"
+down_revision = {down}
+'''
+
+
+def _graph(tmp_path: Path) -> RevisionGraph:
+    for rev, down, doc in (("aaa1", None, "create tables"), ("bbb2", "aaa1", "add tags"),
+                           ("ccc3", "bbb2", "add traces")):
+        (tmp_path / f"{rev}_x.py").write_text(
+            SCRIPT.format(rev=rev, down=f'"{down}"' if down else "None", doc=doc))
+    return RevisionGraph.from_folder(tmp_path)
+
+
+def test_revision_graph_finds_head_and_path(tmp_path: Path) -> None:
+    graph = _graph(tmp_path)
+    assert graph.head == "ccc3"
+    assert [r.id for r in graph.between("aaa1", "ccc3")] == ["bbb2", "ccc3"]
+    assert [r.description for r in graph.between(None, "bbb2")] == ["create tables", "add tags"]
+    assert graph.between("ccc3", "ccc3") == []
+    with pytest.raises(HarnessError, match="not an ancestor"):
+        graph.between("ccc3", "bbb2")
+
+
+def test_compare_rows_reports_lost_changed_and_dropped_columns() -> None:
+    before = {
+        "metrics": TableFingerprint(["key", "value"], ["id"], {"(1)": "a", "(2)": "b", "(3)": "c"}),
+        "params": TableFingerprint(["key", "value"], ["id"], {"(1)": "x"}),
+    }
+    after = {
+        "metrics": TableFingerprint(["key", "value"], ["id"], {"(1)": "a", "(2)": "B", "(4)": "d"}),
+        "params": TableFingerprint(["key"], ["id"], {"(1)": "x"}),
+    }
+    found = {c.table: c for c in compare_rows(before, after)}
+    assert found["metrics"].missing == ["(3)"] and found["metrics"].changed == ["(2)"]
+    assert found["params"].missing_columns == ["value"] and not found["params"].intact
+    assert compare_rows(before, before)[0].intact
+
+
+def test_schema_diff() -> None:
+    old = Schema({"t": {"a": "text", "b": "integer"}}, {"ix_a": "CREATE INDEX"}, {"t.pk": "PK"})
+    new = Schema({"t": {"a": "character varying(8000)", "c": "bigint"}, "u": {"x": "text"}},
+                 {"ix_u": "CREATE INDEX"}, {"t.pk": "PK"})
+    diff = diff_schema(old, new)
+    assert diff.tables_added == ["u"] and diff.columns_added == ["t.c bigint"]
+    assert diff.columns_removed == ["t.b"]
+    assert diff.types_changed == ["t.a: text → character varying(8000)"]
+    assert diff.indexes_removed == ["ix_a"] and diff.indexes_added == ["ix_u"]
+
+
+def test_entity_changes_compare_raw_values() -> None:
+    before = {"runs": {"a": {"run_id": "r1", "metrics": {"m": 1.0}}}}
+    after = {"runs": {"a": {"run_id": "r2", "metrics": {"m": 1.0}}, "b": {}}}
+    assert entity_changes(before, after) == [
+        {"path": "runs.a.run_id", "before": "r1", "after": "r2"},
+        {"path": "runs.b", "before": "<absent>", "after": {}},
+    ]
+
+
+@pytest.fixture
+def postgres(tmp_path: Path) -> Iterator[LocalPostgres]:
+    try:
+        find_binaries()
+    except ProviderUnavailable as error:
+        pytest.skip(str(error))
+    pg = LocalPostgres(tmp_path)
+    pg.start()
+    yield pg
+    pg.stop()
+
+
+def test_fingerprint_and_guard_on_a_real_database(postgres: LocalPostgres) -> None:
+    server = postgres.server
+    postgres.create_database("muh_guard")
+    with server.connect("muh_guard") as conn:
+        conn.execute("CREATE TABLE metrics (id int primary key, key text, value float)")
+        conn.execute("INSERT INTO metrics VALUES (1, 'loss', 0.5), (2, 'loss', 0.25)")
+        conn.execute("CREATE INDEX ix_key ON metrics (key)")
+        conn.execute("CREATE TABLE alembic_version (version_num varchar(32))")
+        conn.execute("INSERT INTO alembic_version VALUES ('old1')")
+    assert alembic_revision(server, "muh_guard") == "old1"
+    before = fingerprint(server, "muh_guard")
+    assert set(before) == {"metrics"} and len(before["metrics"].rows) == 2
+    assert "ix_key" in schema(server, "muh_guard").indexes
+
+    with pytest.raises(UnsafeMigration, match="no snapshot"):
+        guard_new_version_start(server, "muh_guard", "new9", snapshots=set())
+    guard_new_version_start(server, "muh_guard", "new9", snapshots={"muh_guard"})
+    guard_new_version_start(server, "muh_guard", "old1", snapshots=set())  # same head: safe
+
+    with server.connect("muh_guard") as conn:
+        conn.execute("UPDATE metrics SET value = 0.3 WHERE id = 2")
+        conn.execute("ALTER TABLE metrics ADD COLUMN step bigint DEFAULT 0")  # new columns: fine
+    after = fingerprint(server, "muh_guard", {"metrics": before["metrics"].columns})
+    (comparison,) = compare_rows(before, after)
+    assert comparison.changed == ["(2)"] and comparison.missing == []
+    postgres.drop_database("muh_guard")
