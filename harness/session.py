@@ -67,6 +67,7 @@ class RunSession:
 
     def __enter__(self) -> Self:
         REGISTRY.reset()
+        REGISTRY.run_id = self.config.run_id
         return self
 
     def __exit__(

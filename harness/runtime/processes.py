@@ -78,6 +78,7 @@ class Registry:
     """Everything started by this run that must be stopped, plus the run's cancel flag."""
 
     cancelled: threading.Event = field(default_factory=threading.Event)
+    run_id: str = "none"
     _processes: list[ManagedProcess] = field(default_factory=list)
     _cleanups: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -128,6 +129,7 @@ class Registry:
 
 
 REGISTRY = Registry()
+RUN_ENV = "MLFLOW_UPGRADE_HARNESS_RUN"
 
 
 def spawn(
@@ -144,6 +146,9 @@ def spawn(
     """Start `argv` in a new session with stderr (and stdout unless given) in `log_path`."""
     REGISTRY.check_cancelled()
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    # Every process (and every worker it forks) carries the run's id, so a leak is attributable.
+    environment = dict(env if env is not None else os.environ)
+    environment[RUN_ENV] = REGISTRY.run_id
     log = log_path.open("ab")
     try:
         popen = subprocess.Popen(
@@ -151,7 +156,7 @@ def spawn(
             stdin=stdin,
             stdout=stdout if stdout is not None else log,
             stderr=log,
-            env=dict(env) if env is not None else None,
+            env=environment,
             cwd=cwd,
             start_new_session=True,
             user=user,

@@ -15,7 +15,7 @@ from typing import Self
 
 from harness.errors import ProviderUnavailable, ServiceError
 from harness.runtime.ports import LOOPBACK, free_port
-from harness.runtime.processes import ManagedProcess, run_to_completion, spawn
+from harness.runtime.processes import REGISTRY, ManagedProcess, run_to_completion, spawn
 from harness.runtime.waiting import CallableCheck, wait_until_ready
 from harness.services.base import PostgresService
 from harness.services.pg_admin import PgServer
@@ -118,7 +118,7 @@ class LocalPostgres(PostgresService):
         owner = _unprivileged_user()
         # Its own folder in the system temp dir: the unprivileged owner must be able to reach
         # it, which a root-only run folder (or pytest's tmp_path) does not allow.
-        self.data_root = Path(tempfile.mkdtemp(prefix=PG_DIR_PREFIX))
+        self.data_root = Path(tempfile.mkdtemp(prefix=f"{PG_DIR_PREFIX}{REGISTRY.run_id}-"))
         data, sockets = self.data_root / "data", self.data_root / "sock"
         for folder in (data, sockets):
             folder.mkdir()

@@ -7,35 +7,34 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-HARNESS_PROCESS_MARKERS = ("mlflow server", "moto.server", "agent.py", "postgres -D",
-                           "gunicorn", "uvicorn", "mlflow.server")
+from harness.runtime.processes import RUN_ENV
 
 
-def harness_processes() -> set[tuple[int, str]]:
-    """(pid, cmdline) of every live process that looks like something the harness starts."""
+def harness_processes(run_id: str) -> set[tuple[int, str]]:
+    """(pid, cmdline) of every live process started by run `run_id` (workers included):
+    the harness puts MLFLOW_UPGRADE_HARNESS_RUN=<run id> into each one's environment."""
+    marker = f"{RUN_ENV}={run_id}".encode()
     found = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+            environ = (entry / "environ").read_bytes()
             state = (entry / "stat").read_text().split(") ")[-1].split()[0]
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
         except OSError:
             continue
-        if state != "Z" and any(marker in cmdline for marker in HARNESS_PROCESS_MARKERS):
+        if state != "Z" and marker in environ.split(b"\0"):
             found.add((int(entry.name), cmdline[:200]))
     return found
 
 
-def run_folders() -> set[str]:
+def run_folders(run_id: str) -> set[str]:
     tmp = tempfile.gettempdir()
-    return set(glob.glob(f"{tmp}/mlflow-upgrade-harness-*"))
+    return set(glob.glob(f"{tmp}/mlflow-upgrade-harness-*{run_id}*"))
 
 
 @dataclass
@@ -56,7 +55,3 @@ def run_cli(*args: str, timeout: float = 900) -> CliRun:
                           stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     return CliRun(proc.returncode, out, proc.stdout, proc.stderr)
 
-
-@pytest.fixture(scope="session")
-def baseline_leftovers() -> Iterator[tuple[set[tuple[int, str]], set[str]]]:
-    yield harness_processes(), run_folders()

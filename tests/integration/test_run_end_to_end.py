@@ -26,8 +26,7 @@ OLD, NEW = os.environ.get("HARNESS_TEST_FROM", "2.9.2"), os.environ.get("HARNESS
 
 
 @pytest.fixture(scope="module")
-def full_run(tmp_path_factory: pytest.TempPathFactory,
-             baseline_leftovers: tuple[set[tuple[int, str]], set[str]]) -> CliRun:
+def full_run(tmp_path_factory: pytest.TempPathFactory) -> CliRun:
     out = tmp_path_factory.mktemp("full") / "report"
     return run_cli("run", "--from", OLD, "--to", NEW, "--out", str(out), "--provider", "local")
 
@@ -95,12 +94,10 @@ def test_report_and_logs_are_written(full_run: CliRun) -> None:
     assert raw["format_version"] == 1
 
 
-def test_nothing_is_left_running(
-    full_run: CliRun, baseline_leftovers: tuple[set[tuple[int, str]], set[str]]
-) -> None:
-    before_processes, before_folders = baseline_leftovers
-    assert harness_processes() - before_processes == set()
-    assert run_folders() - before_folders == set()
+def test_nothing_is_left_running(full_run: CliRun) -> None:
+    run_id = load_results(full_run.out / "results.json").run_id
+    assert harness_processes(run_id) == set()
+    assert run_folders(run_id) == set()
 
 
 def test_selecting_no_scenario_is_an_error_not_a_pass(tmp_path: Path) -> None:
@@ -111,10 +108,7 @@ def test_selecting_no_scenario_is_an_error_not_a_pass(tmp_path: Path) -> None:
     assert load_results(tmp_path / "o" / "results.json").status.value == "error"
 
 
-def test_ctrl_c_mid_run_leaves_nothing(
-    tmp_path: Path, baseline_leftovers: tuple[set[tuple[int, str]], set[str]]
-) -> None:
-    before_processes, before_folders = harness_processes(), run_folders()
+def test_ctrl_c_mid_run_leaves_nothing(tmp_path: Path) -> None:
     out = tmp_path / "interrupted"
     proc = subprocess.Popen(
         harness_cmd("run", "--from", OLD, "--to", NEW, "--out", str(out), "--provider", "local"),
@@ -123,11 +117,15 @@ def test_ctrl_c_mid_run_leaves_nothing(
     assert proc.stderr is not None
     seen = []
     deadline = time.monotonic() + 300
+    run_id = ""
     for line in proc.stderr:  # wait until servers are being started, then press Ctrl-C
         seen.append(line)
+        if not run_id and " run " in line:
+            run_id = line.split(" run ", 1)[1].split(":", 1)[0]
         if "start mlflow" in line or time.monotonic() > deadline:
             break
     time.sleep(3)
+    assert run_id and harness_processes(run_id), "the run should have started processes"
     proc.send_signal(signal.SIGINT)
     try:
         rest = proc.communicate(timeout=90)[1]
@@ -136,6 +134,6 @@ def test_ctrl_c_mid_run_leaves_nothing(
         raise
     assert proc.returncode == 130, "".join(seen) + rest
     assert "interrupted" in rest
-    assert harness_processes() - before_processes == set()
-    assert run_folders() - before_folders == set()
+    assert harness_processes(run_id) == set()
+    assert run_folders(run_id) == set()
     assert load_results(out / "results.json").status.value == "interrupted"
