@@ -60,7 +60,8 @@ def verify_rollback(report: dict[str, Any]) -> None:
 
 def test_rows_preserved(drill: dict[str, Any], observe: Observe) -> None:
     observe({"rows_checked": drill["rows_checked"], "rows": drill["rows"],
-             "row_counts": drill["row_counts"], "seed": drill["seed"]["counts"]})
+             "row_counts": drill["row_counts"], "seed": drill["seed"]["counts"],
+             "seed_seconds": drill["seed"]["seconds"]})
     verify_rows(drill)
 
 
