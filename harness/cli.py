@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--scale", type=int, default=1, dest="migration_scale",
                      help="size of the migration scenario's seeded database: 9,000 metric "
                           "rows × SCALE (112 ≈ 1 million)")
+    run.add_argument("--from-dump", metavar="FILE",
+                     help="migration scenario on a copy of this pg_dump -Fc archive instead of "
+                          "seeded data (the file is only read)")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
 
@@ -102,6 +105,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         select=args.select,
         server_workers=args.server_workers,
         migration_scale=args.migration_scale,
+        from_dump=args.from_dump,
     )
 
 

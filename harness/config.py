@@ -62,6 +62,7 @@ class RunConfig:
     select: str | None = None
     server_workers: int = 2
     migration_scale: int = 1
+    from_dump: Path | None = None
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
 
     @property
@@ -97,6 +98,7 @@ def build_config(
     select: str | None = None,
     server_workers: int = 2,
     migration_scale: int = 1,
+    from_dump: str | None = None,
 ) -> RunConfig:
     """Validate raw option values into a RunConfig; raises UsageError/SpecError on bad input."""
     sides = (
@@ -133,7 +135,18 @@ def build_config(
         select=select,
         server_workers=server_workers,
         migration_scale=migration_scale,
+        from_dump=_dump(from_dump),
     )
+
+
+def _dump(raw: str | None) -> Path | None:
+    if raw is None:
+        return None
+    from harness.migration.drill import check_dump
+
+    path = Path(raw).expanduser().resolve()
+    check_dump(path)
+    return path
 
 
 def _extras(raw: list[str] | None) -> tuple[str, ...]:

@@ -11,13 +11,16 @@ from harness.runtime.processes import REGISTRY
 
 
 @pytest.fixture(autouse=True)
-def _fresh_registry() -> Iterator[None]:
-    """Each test starts with a clear cancel flag and leaves no registered process behind."""
-    REGISTRY.reset()
+def _no_leaked_processes() -> Iterator[None]:
+    """A test leaves no process behind that it started itself (module fixtures may keep
+    theirs until the module ends; they stop them on teardown)."""
+    if not REGISTRY.running():
+        REGISTRY.reset()
+    before = {id(p) for p in REGISTRY.running()}
     yield
-    leftovers = REGISTRY.running()
-    REGISTRY.stop_everything()
-    REGISTRY.reset()
+    leftovers = [p for p in REGISTRY.running() if id(p) not in before]
+    for process in leftovers:
+        process.stop(grace_seconds=2)
     assert not leftovers, f"test left processes running: {[p.name for p in leftovers]}"
 
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shutil
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from harness.agent.client import Agent
-from harness.errors import HarnessError, ServiceError
+from harness.errors import HarnessError, ProviderUnavailable, ServiceError, UsageError
 from harness.migration.database import (
     alembic_revision,
     compare_rows,
@@ -69,6 +71,7 @@ class MigrationDrill:
     run_id: str
     log_dir: Path
     scale: int = 1
+    dump: Path | None = None  # a pg_dump -Fc of a real database: restored, never seeded
     after_upgrade: Tamper | None = None  # lets tests damage the upgraded database
     snapshots: set[str] = dataclasses.field(default_factory=set)
 
@@ -83,6 +86,11 @@ class MigrationDrill:
     @property
     def prefix(self) -> str:
         return f"muh-{self.run_id}-migration"
+
+    @property
+    def _scope(self) -> str | None:
+        """Which entities to compare: the seeded ones, or all of a restored dump."""
+        return None if self.dump is not None else self.prefix
 
     def _server(self, side: DrillSide, label: str) -> MlflowServer:
         return MlflowServer(label=label, env_bin=side.env_bin,
@@ -103,10 +111,16 @@ class MigrationDrill:
                 self.postgres.drop_database(database)
 
     def _run(self, pg: PgServer, report: dict[str, Any]) -> dict[str, Any]:
+        seeded: dict[str, Any] = {}
+        if self.dump is not None:
+            report["restore"] = restore_dump(self.dump, self.postgres.dsn(self.database),
+                                             self.log_dir)
         with self._server(self.old, "migration-old") as server:
-            seeded = self._call(self.old, "seed", server.url, prefix=self.prefix, scale=self.scale)
-            before = self._call(self.old, "inventory", server.url, prefix=self.prefix)
-        report["seed"] = {k: seeded[k] for k in ("counts", "seconds")}
+            if self.dump is None:
+                seeded = self._call(self.old, "seed", server.url, prefix=self.prefix,
+                                    scale=self.scale)
+            before = self._call(self.old, "inventory", server.url, prefix=self._scope)
+        report["seed"] = {k: seeded.get(k) for k in ("counts", "seconds")}
         rows_before = fingerprint(pg, self.database)
         schema_before = schema(pg, self.database)
         revision_before = alembic_revision(pg, self.database)
@@ -130,15 +144,16 @@ class MigrationDrill:
         report["schema_diff"] = dataclasses.asdict(diff_schema(schema_before, schema_after))
 
         with self._server(self.new, "migration-new") as server:
-            after = self._call(self.new, "inventory", server.url, prefix=self.prefix)
-            name = seeded["model_name"]
+            after = self._call(self.new, "inventory", server.url, prefix=self._scope)
+            name = seeded.get("model_name")
             report["predictions_equal"] = {
                 version: self._call(self.new, "predict_registered", server.url, name=name,
                                     version=version) == seeded["predictions"]
                 for version in ("1", "2", "4")
-            }
-            report["writes_after_upgrade"] = self._call(self.new, "write_after_upgrade",
-                                                        server.url, prefix=self.prefix)
+            } if name else {}
+            report["writes_after_upgrade"] = self._call(
+                self.new, "write_after_upgrade", server.url, prefix=self.prefix, model_name=name
+            )
         report["entity_changes"] = entity_changes(before, after)
         report["rollback"] = self._rollback_drill(before)
         return report
@@ -189,10 +204,56 @@ class MigrationDrill:
         self.postgres.drop_database(self.database)
         self.postgres.create_database(self.database, template=self.snapshot)
         with self._server(self.old, "rollback-old-on-restored") as server:
-            restored = self._call(self.old, "inventory", server.url, prefix=self.prefix)
+            restored = self._call(self.old, "inventory", server.url, prefix=self._scope)
         result["restored_identical"] = restored == before
         result["restored_changes"] = entity_changes(before, restored)[:20]
         return result
+
+
+def pg_tool(name: str) -> str:
+    """A PostgreSQL client tool (pg_restore, pg_dump) from PATH or the server binaries."""
+    found = shutil.which(name)
+    if found:
+        return found
+    try:
+        from harness.services.postgres_local import find_binaries
+
+        candidate = find_binaries().bin_dir / name
+    except ProviderUnavailable:
+        candidate = None
+    if candidate is None or not candidate.exists():
+        raise ProviderUnavailable(f"{name} not found: install the PostgreSQL client tools")
+    return str(candidate)
+
+
+def check_dump(path: Path) -> int:
+    """Fail with one line unless `path` is a pg_dump archive; returns its table-data entries."""
+    if not path.is_file():
+        raise UsageError(f"--from-dump {str(path)!r}: no such file")
+    proc = subprocess.run([pg_tool("pg_restore"), "--list", str(path)], capture_output=True,
+                          text=True, timeout=120, check=False)
+    if proc.returncode != 0:
+        reason = (proc.stderr.strip().splitlines() or ["unreadable"])[-1]
+        raise UsageError(
+            f"--from-dump {str(path)!r} is not a pg_dump archive (use pg_dump -Fc): {reason}"
+        )
+    return sum(1 for line in proc.stdout.splitlines() if " TABLE DATA " in line)
+
+
+def restore_dump(path: Path, dsn: str, log_dir: Path) -> dict[str, Any]:
+    """Restore a copy of the dump into the run's own database; the original is never touched."""
+    log = log_dir / "migration-pg-restore.log"
+    began = time.monotonic()
+    code = run_to_completion(
+        "pg_restore",
+        [pg_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error",
+         "-d", dsn, str(path)],
+        log, timeout=UPGRADE_TIMEOUT_S,
+    )
+    if code != 0:
+        raise ServiceError(f"pg_restore of {path} failed with code {code} (log: {log})",
+                           logs=log.read_text(errors="replace")[-3000:])
+    return {"file": str(path), "seconds": round(time.monotonic() - began, 2)}
 
 
 def entity_changes(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:

@@ -101,35 +101,43 @@ def _run_view(client, run):
     }
 
 
-def inventory(tracking_uri, prefix):
-    """Every seeded entity as the REST API serves it (entity-level fingerprint)."""
+def inventory(tracking_uri, prefix=None, max_runs=200, max_models=100):
+    """Entities as the REST API serves them (entity-level fingerprint): the seeded ones
+    (`prefix`), or, for a restored production dump, every experiment and registered model
+    (at most `max_runs` runs per experiment and `max_models` models, in a stable order)."""
     from mlflow.entities import ViewType
 
     client = connect(tracking_uri)
-    experiments = [e for e in client.search_experiments(view_type=ViewType.ALL)
-                   if e.name.startswith(f"{prefix}-seed-")]
+    experiments = [e for e in client.search_experiments(view_type=ViewType.ALL, max_results=50000)
+                   if prefix is None or e.name.startswith(f"{prefix}-seed-")]
     out = {"experiments": {}, "models": {}}
     for experiment in sorted(experiments, key=lambda e: e.name):
         runs = client.search_runs([experiment.experiment_id], run_view_type=ViewType.ALL,
-                                  max_results=1000, order_by=["attributes.run_name ASC"])
+                                  max_results=max_runs,
+                                  order_by=["attributes.start_time ASC", "attributes.run_id ASC"])
         out["experiments"][experiment.name] = {
             "experiment_id": experiment.experiment_id,
             "lifecycle_stage": experiment.lifecycle_stage,
             "tags": {k: v for k, v in experiment.tags.items() if not k.startswith("mlflow.")},
-            "runs": {run.info.run_name: _run_view(client, run) for run in runs},
+            "runs": {run.info.run_id: _run_view(client, run) for run in runs},
         }
-    name = f"{prefix}-seed-model"
-    model = client.get_registered_model(name)
-    versions = sorted(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version))
-    out["models"][name] = {
-        "description": model.description,
-        "tags": dict(model.tags),
-        "aliases": dict(getattr(model, "aliases", {})),
-        "versions": {v.version: {"stage": v.current_stage, "description": v.description,
-                                 "tags": dict(v.tags), "source": v.source, "run_id": v.run_id,
-                                 "status": v.status}
-                     for v in versions},
-    }
+    if prefix is not None:
+        names = [f"{prefix}-seed-model"]
+    else:
+        names = sorted(m.name for m in client.search_registered_models(max_results=max_models))
+    for name in names:
+        model = client.get_registered_model(name)
+        versions = sorted(client.search_model_versions(f"name='{name}'"),
+                          key=lambda v: int(v.version))
+        out["models"][name] = {
+            "description": model.description,
+            "tags": dict(model.tags),
+            "aliases": dict(getattr(model, "aliases", {})),
+            "versions": {v.version: {"stage": v.current_stage, "description": v.description,
+                                     "tags": dict(v.tags), "source": v.source,
+                                     "run_id": v.run_id, "status": v.status}
+                         for v in versions},
+        }
     return out
 
 
@@ -139,15 +147,18 @@ def predict_registered(tracking_uri, name, version):
     return [int(v) for v in mlflow.pyfunc.load_model(f"models:/{name}/{version}").predict(X)]
 
 
-def write_after_upgrade(tracking_uri, prefix):
-    """New writes on migrated data: a run in an old experiment, a new version of an old model."""
+def write_after_upgrade(tracking_uri, prefix, model_name=None):
+    """New writes on migrated data: a run in an existing experiment, a new model version."""
     client = connect(tracking_uri)
     experiment = client.get_experiment_by_name(f"{prefix}-seed-0")
+    if experiment is None:  # a restored dump: write into an experiment of our own
+        experiment = client.get_experiment(client.create_experiment(f"{prefix}-after-upgrade"))
     run = client.create_run(experiment.experiment_id, run_name="after-upgrade")
     client.log_metric(run.info.run_id, "accuracy", 0.95)
     client.set_terminated(run.info.run_id)
-    name = f"{prefix}-seed-model"
-    source = client.get_model_version(name, "1").source
-    version = client.create_model_version(name, source, run.info.run_id)
-    return {"run_status": client.get_run(run.info.run_id).info.status,
-            "new_version": version.version}
+    result = {"run_status": client.get_run(run.info.run_id).info.status}
+    if model_name is not None:
+        source = client.get_model_version(model_name, "1").source
+        result["new_version"] = client.create_model_version(
+            model_name, source, run.info.run_id).version
+    return result

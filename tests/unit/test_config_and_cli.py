@@ -55,6 +55,19 @@ def test_unwritable_out_is_refused(capsys: pytest.CaptureFixture[str], tmp_path:
     assert code == 2 and "is a file" in err
 
 
+def test_from_dump_must_be_a_pg_dump_archive(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    bogus = tmp_path / "prod.sql"
+    bogus.write_text("CREATE TABLE x (id int);")
+    base = ["run", "--from", "2.9.2", "--to", "3.4.0", "--out", str(tmp_path / "o")]
+    code, err = _run(capsys, *base, "--from-dump", str(bogus))
+    assert code == 2 and "not a pg_dump archive" in err and len(err.strip().splitlines()) == 1
+    code, err = _run(capsys, *base, "--from-dump", str(tmp_path / "missing.dump"))
+    assert code == 2 and "no such file" in err
+    assert not (tmp_path / "o").exists()
+
+
 def test_build_config_validates_into_typed_objects(tmp_path: Path) -> None:
     config = build_config(
         from_spec="2.9.2", to_spec="mlflow==3.4.0", out_dir=str(tmp_path / "out"),
