@@ -152,3 +152,45 @@ def test_error_checks() -> None:
     verify_stopped_server({"outcome": "raised", "failure_seconds": 1.0})
     breaks(verify_stopped_server, {"outcome": "succeeded", "failure_seconds": 1.0})
     breaks(verify_stopped_server, {"outcome": "raised", "failure_seconds": 240.0})
+
+
+def test_migration_checks() -> None:
+    from scenarios.test_migration import (
+        verify_entities,
+        verify_rollback,
+        verify_rows,
+        verify_schema,
+    )
+
+    upgraded = {
+        "upgrade": {"revisions": [{"id": "867495a8f9d4"}]},
+        "guard_refused_unsnapshotted": True,
+        "rollback": {"old_server_on_upgraded_db": "refused", "restored_identical": True,
+                     "restored_changes": []},
+        "rows_checked": 9380, "rows": [], "entity_changes": [],
+        "schema_diff": {"tables_removed": [], "columns_removed": [], "indexes_removed": []},
+    }
+    verify_rollback(upgraded)
+    verify_rows(upgraded)
+    verify_schema(upgraded)
+    verify_entities(upgraded)
+    for path, value in (
+        (("guard_refused_unsnapshotted",), False),
+        (("rollback", "old_server_on_upgraded_db"), "started"),
+        (("rollback", "restored_identical"), False),
+    ):
+        broken = copy.deepcopy(upgraded)
+        target = broken
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+        breaks(verify_rollback, broken)
+    same_version = copy.deepcopy(upgraded)
+    same_version["upgrade"]["revisions"] = []
+    same_version["guard_refused_unsnapshotted"] = False
+    same_version["rollback"]["old_server_on_upgraded_db"] = "started"
+    verify_rollback(same_version)
+    breaks(verify_rows, {**upgraded, "rows": [{"table": "metrics", "missing": ["(1)"]}]})
+    breaks(verify_schema, {**upgraded, "schema_diff": {**upgraded["schema_diff"],
+                                                       "indexes_removed": ["ix"]}})
+    breaks(verify_entities, {**upgraded, "entity_changes": [{"path": "x"}]})
