@@ -5,34 +5,21 @@ One drill per run (module scope) on its own database; each test checks one promi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from harness.migration.drill import DrillSide, MigrationDrill
-from harness.session import RunSession
+from scenarios.conftest import BackgroundDrill
 
 Observe = Callable[[dict[str, Any]], None]
 
 
 @pytest.fixture(scope="module")
-def drill(harness_session: RunSession) -> Iterator[dict[str, Any]]:
-    assert harness_session.postgres is not None and harness_session.s3 is not None
-    sides = {
-        role: DrillSide(role, runtime.env.bin, runtime.env.path, runtime.client)
-        for role, runtime in harness_session.sides.items()
-    }
-    yield MigrationDrill(
-        postgres=harness_session.postgres,
-        s3=harness_session.s3.location,
-        old=sides["from"],
-        new=sides["to"],
-        run_id=harness_session.config.run_id,
-        log_dir=harness_session.log_dir,
-        scale=harness_session.config.migration_scale,
-        dump=harness_session.config.from_dump,
-    ).run()
+def drill(background_migration: BackgroundDrill | None) -> dict[str, Any]:
+    """The drill's report; it started in the background with the first scenario."""
+    assert background_migration is not None
+    return background_migration.wait()
 
 
 def verify_rows(report: dict[str, Any]) -> None:
