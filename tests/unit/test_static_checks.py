@@ -50,3 +50,24 @@ def test_only_client_code_imports_mlflow() -> None:
 def test_static_checks_pass(command: list[str]) -> None:
     proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+
+
+def test_wheel_ships_data_and_client_code(tmp_path: Path) -> None:
+    """A non-editable install must carry what runs outside the harness process."""
+    import zipfile
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
+         "-w", str(tmp_path), str(ROOT)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (wheel,) = tmp_path.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    expected = {
+        "harness/agent/agent.py", "harness/envs/known.toml", "harness/catalog/differences.toml",
+        "harness/catalog/defects.toml", "harness/scenario_pytest.ini", "scenarios/conftest.py",
+        *(f"scenarios/clients/{p.name}" for p in (ROOT / "scenarios" / "clients").glob("*.py")),
+        *(f"scenarios/{p.name}" for p in (ROOT / "scenarios").glob("test_*.py")),
+    }
+    assert expected <= names, sorted(expected - names)
