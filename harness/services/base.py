@@ -76,17 +76,18 @@ class PostgresService(Service):
     def server(self) -> PgServer:
         """Connection facts for administration (databases, fingerprints)."""
 
-    @abstractmethod
     def dsn(self, database: str) -> str:
         """A postgresql:// URI for `database` on this server (contains the password)."""
+        return self.server.dsn(database)
 
-    @abstractmethod
     def create_database(self, database: str, template: str | None = None) -> str:
         """Create `database` (optionally as a copy of `template`); returns its DSN."""
+        self.server.create_database(database, template)
+        return self.dsn(database)
 
-    @abstractmethod
     def drop_database(self, database: str) -> None:
         """Drop `database` if it exists."""
+        self.server.drop_database(database)
 
 
 class S3Service(Service):

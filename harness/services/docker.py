@@ -380,16 +380,6 @@ class DockerPostgres(PostgresService):
     def logs(self, lines: int = 40) -> str:
         return self._container.logs(lines)
 
-    def dsn(self, database: str) -> str:
-        return self.server.dsn(database)
-
-    def create_database(self, database: str, template: str | None = None) -> str:
-        self.server.create_database(database, template)
-        return self.dsn(database)
-
-    def drop_database(self, database: str) -> None:
-        self.server.drop_database(database)
-
 
 class DockerS3(S3Service):
     """MinIO or moto in a container of this run, with the run's bucket created."""

@@ -49,15 +49,12 @@ class ExternalPostgres(PostgresService):
     def logs(self, lines: int = 40) -> str:
         return ""
 
-    def dsn(self, database: str) -> str:
-        return self.server.dsn(database)
-
     def create_database(self, database: str, template: str | None = None) -> str:
-        self.server.create_database(database, template)
+        dsn = super().create_database(database, template)
         self._created.append(database)
-        return self.dsn(database)
+        return dsn
 
     def drop_database(self, database: str) -> None:
-        self.server.drop_database(database)
+        super().drop_database(database)
         if database in self._created:
             self._created.remove(database)

@@ -177,16 +177,6 @@ class LocalPostgres(PostgresService):
     def logs(self, lines: int = 40) -> str:
         return self._process.logs(lines) if self._process else ""
 
-    def dsn(self, database: str) -> str:
-        return self.server.dsn(database)
-
-    def create_database(self, database: str, template: str | None = None) -> str:
-        self.server.create_database(database, template)
-        return self.dsn(database)
-
-    def drop_database(self, database: str) -> None:
-        self.server.drop_database(database)
-
 
 def _read(path: Path) -> str:
     try:
