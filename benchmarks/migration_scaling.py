@@ -63,8 +63,18 @@ def main() -> int:
         for scale in args.scales:
             rows.append(measure(args.old, args.new, scale, Path(tmp) / f"s{scale}"))
             print(json.dumps(rows[-1]), flush=True)
-    a, b = fit([(r["metric_rows"], r["upgrade_seconds"]) for r in rows])
-    print(f"fit: upgrade_seconds = {a:.2f} + {b * 1e6:.3f} per million metric rows")
+    points = [(float(r["metric_rows"]), float(r["upgrade_seconds"])) for r in rows]
+    a, b = fit(points)
+    mean = sum(y for _, y in points) / len(points)
+    largest = max(x for x, _ in points)
+    if b * largest < 0.1 * mean:
+        # Growth over the measured range is below 10 % of the time: no size dependence to
+        # extrapolate (a negative slope is noise), so the estimate is the mean.
+        print(f"fit: no measurable growth with size; upgrade takes {mean:.1f} s "
+              f"(slope {b * 1e6:+.3f} s per million rows, within noise)")
+        a, b = mean, 0.0
+    else:
+        print(f"fit: upgrade_seconds = {a:.2f} + {b * 1e6:.3f} per million metric rows")
     estimates = {n: round(a + b * n, 1) for n in args.estimate_rows}
     for n, seconds in estimates.items():
         print(f"estimate for {n:,} metric rows: {seconds:.0f} s")
