@@ -162,7 +162,11 @@ def pytest_runtest_makereport(
         side = CROSS
     is_setup_failure = report.when == "setup" and not report.passed
     if report.when == "call" or is_setup_failure or (report.when == "teardown" and report.failed):
-        _record(item, report, side)
+        check = _record(item, report, side)
+        if check is not None and check.status is Status.KNOWN_DEFECT and report.when == "call":
+            # Show it as pytest shows an expected failure ('x'), not as a red FAILED.
+            report.outcome = "skipped"
+            report.wasxfail = f"known defect {check.defect['id']}: {check.defect['source']}"
     return report
 
 
@@ -186,7 +190,7 @@ def case_of(item: pytest.Item, side: str) -> str:
     return f"{base}[{'-'.join(parts)}]" if parts else base
 
 
-def _record(item: pytest.Item, report: pytest.TestReport, side: str) -> None:
+def _record(item: pytest.Item, report: pytest.TestReport, side: str) -> CheckResult | None:
     collector = item.config.stash[COLLECTOR_KEY]
     session = item.config.stash.get(SESSION_KEY, None)
     runtime = session.sides.get(side) if session is not None else None
@@ -220,26 +224,26 @@ def _record(item: pytest.Item, report: pytest.TestReport, side: str) -> None:
     module = item.path.stem
     existing = [c for c in collector.checks if c.test == item.nodeid]
     if existing and existing[0].status is not Status.PASSED:
-        return  # keep the first failure (call) over a later teardown error
+        return None  # keep the first failure (call) over a later teardown error
     collector.checks = [c for c in collector.checks if c.test != item.nodeid]
-    collector.checks.append(
-        CheckResult(
-            scenario=module.removeprefix("test_"),
-            test=item.nodeid,
-            case=case,
-            side=side,
-            mlflow_version=version,
-            status=status,
-            duration_s=round(report.duration, 3),
-            message=message.strip()[:500],
-            failing_call=collector.failing_calls.get(item.nodeid, "")[:500],
-            details=details,
-            defect={"id": defect.id, "summary": defect.summary, "source": defect.source}
-            if defect else {},
-            logs=logs,
-            observations=collector.observations.get(item.nodeid, {}),
-        )
+    check = CheckResult(
+        scenario=module.removeprefix("test_"),
+        test=item.nodeid,
+        case=case,
+        side=side,
+        mlflow_version=version,
+        status=status,
+        duration_s=round(report.duration, 3),
+        message=message.strip()[:500],
+        failing_call=collector.failing_calls.get(item.nodeid, "")[:500],
+        details=details,
+        defect={"id": defect.id, "summary": defect.summary, "source": defect.source}
+        if defect else {},
+        logs=logs,
+        observations=collector.observations.get(item.nodeid, {}),
     )
+    collector.checks.append(check)
+    return check
 
 
 def _tail(path: Path, lines: int) -> str:
