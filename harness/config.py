@@ -58,7 +58,6 @@ class RunConfig:
     exclude_newer: str | None = None
     external: ExternalTargets = field(default_factory=ExternalTargets)
     docker: DockerImages = field(default_factory=DockerImages)
-    keep_going: bool = True
     select: str | None = None
     server_workers: int = 2
     migration_scale: int = 1

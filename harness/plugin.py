@@ -6,7 +6,6 @@ Used two ways: `mlflow-upgrade-harness run` provisions first and hands its sessi
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from harness.config import SIDES, build_config
 from harness.errors import ClientCallError, HarnessError
 from harness.progress import Progress
 from harness.results.model import CheckResult, Status
+from harness.runtime.processes import tail
 from harness.session import RunSession, SideRuntime
 
 SESSION_KEY = pytest.StashKey["RunSession"]()
@@ -216,7 +216,7 @@ def _record(item: pytest.Item, report: pytest.TestReport, side: str) -> CheckRes
             runtimes = list(session.sides.values())
         for each in runtimes:
             logs[f"server {each.role} {each.version}"] = each.server.logs(30)
-            logs[f"client {each.role} {each.version}"] = _tail(each.client.log_path, 30)
+            logs[f"client {each.role} {each.version}"] = tail(each.client.log_path, 30)
     case = case_of(item, side)
     defect = known_defect(case, version) if status is Status.FAILED else None
     if defect is not None:
@@ -246,20 +246,12 @@ def _record(item: pytest.Item, report: pytest.TestReport, side: str) -> CheckRes
     return check
 
 
-def _tail(path: Path, lines: int) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
 class SessionInjector:
     """Registered by the CLI: hands its provisioned session to the fixtures."""
 
     def __init__(self, session: RunSession) -> None:
         self.session = session
         self.collector = Collector()
-        self.started = time.monotonic()
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_configure(self, config: pytest.Config) -> None:

@@ -15,7 +15,7 @@ from typing import Self
 
 from harness.errors import ProviderUnavailable, ServiceError
 from harness.runtime.ports import LOOPBACK, free_port
-from harness.runtime.processes import REGISTRY, ManagedProcess, run_to_completion, spawn
+from harness.runtime.processes import REGISTRY, ManagedProcess, run_to_completion, spawn, tail
 from harness.runtime.waiting import CallableCheck, wait_until_ready
 from harness.services.base import PostgresService
 from harness.services.pg_admin import PgServer
@@ -144,7 +144,7 @@ class LocalPostgres(PostgresService):
         finally:
             pwfile.unlink(missing_ok=True)
         if code != 0:
-            raise ServiceError(f"initdb failed with code {code} (log: {log})", logs=_read(log))
+            raise ServiceError(f"initdb failed with code {code} (log: {log})", logs=tail(log))
         self.port = free_port()
         self._process = spawn(
             "postgres",
@@ -176,10 +176,3 @@ class LocalPostgres(PostgresService):
 
     def logs(self, lines: int = 40) -> str:
         return self._process.logs(lines) if self._process else ""
-
-
-def _read(path: Path) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-40:])
-    except OSError:
-        return ""
