@@ -191,7 +191,8 @@ def run_command(args: argparse.Namespace) -> int:
     counts = results.counts()
     summary = (
         f"{results.status.value}: {counts['passed']} passed, {counts['failed']} failed, "
-        f"{counts['error']} errors in {results.duration_s:.0f}s — "
+        f"{counts['error']} errors, {counts['known_defect']} known defects in "
+        f"{results.duration_s:.0f}s — "
         f"{Path(config.out_dir) / 'report.md'}"
     )
     if results.status in (RunStatus.ERROR, RunStatus.INTERRUPTED):

@@ -8,7 +8,7 @@ from typing import Any
 from harness.results.model import RunResults, RunStatus, Status
 
 _VERDICT = {
-    RunStatus.PASSED: "✅ **Safe to upgrade** — every check passed on both versions.",
+    RunStatus.PASSED: "✅ **Safe to upgrade** — no check failed on either version.",
     RunStatus.FAILED: "❌ **Not safe to upgrade** — checks failed or behaviour changed "
     "without documentation (see below).",
     RunStatus.ERROR: "⚠️ **No verdict** — the harness could not complete the run.",
@@ -38,7 +38,8 @@ def render_markdown(results: RunResults) -> str:
     counts = results.counts()
     lines += [
         f"Checks: {counts['passed']} passed, {counts['failed']} failed, "
-        f"{counts['error']} errors, {counts['skipped']} skipped · "
+        f"{counts['error']} errors, {counts['skipped']} skipped, "
+        f"{counts['known_defect']} known defects · "
         f"run `{results.run_id}` · {results.duration_s:.0f}s",
         "",
     ]
