@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--from-dump", metavar="FILE",
                      help="migration scenario on a copy of this pg_dump -Fc archive instead of "
                           "seeded data (the file is only read)")
+    run.add_argument("--deltaone-detector", metavar="FILE[:FUNCTION]",
+                     help="run the DeltaOne scenario with your own detector function (default "
+                          "function name: detect) instead of the reference one")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
 
@@ -106,6 +109,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         server_workers=args.server_workers,
         migration_scale=args.migration_scale,
         from_dump=args.from_dump,
+        deltaone_detector=args.deltaone_detector,
     )
 
 

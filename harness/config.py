@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import uuid
@@ -62,6 +63,7 @@ class RunConfig:
     server_workers: int = 2
     migration_scale: int = 1
     from_dump: Path | None = None
+    deltaone_detector: str | None = None  # "FILE:FUNCTION", checked; None = the reference one
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
 
     @property
@@ -98,6 +100,7 @@ def build_config(
     server_workers: int = 2,
     migration_scale: int = 1,
     from_dump: str | None = None,
+    deltaone_detector: str | None = None,
 ) -> RunConfig:
     """Validate raw option values into a RunConfig; raises UsageError/SpecError on bad input."""
     sides = (
@@ -135,6 +138,7 @@ def build_config(
         server_workers=server_workers,
         migration_scale=migration_scale,
         from_dump=_dump(from_dump),
+        deltaone_detector=_detector(deltaone_detector),
     )
 
 
@@ -146,6 +150,28 @@ def _dump(raw: str | None) -> Path | None:
     path = Path(raw).expanduser().resolve()
     check_dump(path)
     return path
+
+
+def _detector(raw: str | None) -> str | None:
+    """`FILE[:FUNCTION]` (default function `detect`): the file must define that function.
+
+    Checked by parsing, not importing: the detector imports MLflow, which the harness never does.
+    """
+    if raw is None:
+        return None
+    file, _, function = raw.partition(":")
+    function = function or "detect"
+    path = Path(file).expanduser().resolve()
+    if not path.is_file():
+        raise UsageError(f"--deltaone-detector: no such file {file!r}")
+    try:
+        tree = ast.parse(path.read_text(), filename=str(path))
+    except (SyntaxError, UnicodeDecodeError, ValueError) as error:
+        raise UsageError(f"--deltaone-detector: {file!r} is not valid Python: {error}") from None
+    defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    if function not in defined:
+        raise UsageError(f"--deltaone-detector: {file!r} defines no function {function!r}")
+    return f"{path}:{function}"
 
 
 def _extras(raw: list[str] | None) -> tuple[str, ...]:

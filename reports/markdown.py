@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from harness.results.model import RunResults, RunStatus, Status
+from reports.sections import cell as _cell
+from reports.sections import deltaone_section, migration_section
 
 _VERDICT = {
     RunStatus.PASSED: "✅ **Safe to upgrade** — no check failed on either version.",
@@ -18,10 +19,6 @@ _ICON = {
     Status.PASSED: "✅", Status.FAILED: "❌", Status.ERROR: "💥", Status.SKIPPED: "⏭️",
     Status.KNOWN_DEFECT: "🐞",
 }
-
-
-def _cell(value: object) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
 
 
 def render_markdown(results: RunResults) -> str:
@@ -75,7 +72,7 @@ def render_markdown(results: RunResults) -> str:
                 f"{_ICON[check.status]} {check.status.value} | {check.duration_s:.1f}s |"
             )
         lines += [""]
-    lines += _migration_section(results)
+    lines += migration_section(results) + deltaone_section(results)
     lines += ["## Old vs new", ""]
     unexpected = results.unexpected_differences()
     expected = [d for d in results.diff if d not in unexpected]
@@ -114,48 +111,6 @@ def render_markdown(results: RunResults) -> str:
         phases = " · ".join(f"{name} {sec:.1f}s" for name, sec in results.phases.items())
         lines += [f"Phases: {phases}", ""]
     return "\n".join(lines)
-
-
-def _migration_section(results: RunResults) -> list[str]:
-    observed: dict[str, Any] = {}
-    for check in results.checks:
-        if check.scenario == "migration":
-            observed.update(check.observations)
-    upgrade = observed.get("upgrade")
-    if not isinstance(upgrade, dict):
-        return []
-    lines = ["## Schema migration", ""]
-    revisions = upgrade.get("revisions", [])
-    lines.append(
-        f"`mlflow db upgrade` took **{upgrade.get('seconds', 0):.1f}s**: "
-        f"`{upgrade.get('from_revision')}` → `{upgrade.get('to_revision')}`, "
-        f"{len(revisions)} revisions."
-    )
-    rows = observed.get("rows_checked")
-    if rows is not None:
-        damaged = observed.get("rows")
-        damaged = damaged if isinstance(damaged, list) else []
-        lines.append(f"Rows verified unchanged: {rows:,}" +
-                     (f" — **{len(damaged)} tables damaged**" if damaged else ""))
-    diff = observed.get("schema_diff")
-    if isinstance(diff, dict):
-        summary = ", ".join(f"{len(v)} {k.replace('_', ' ')}" for k, v in diff.items() if v)
-        lines.append(f"Schema: {summary or 'unchanged'}.")
-    rollback = observed.get("rollback")
-    if isinstance(rollback, dict):
-        refused = rollback.get("old_server_on_upgraded_db") == "refused"
-        lines.append(
-            ("No in-place rollback: the old server refuses the upgraded database "
-             f"(`{_cell(rollback.get('refusal', ''))}`). " if refused else "") +
-            ("Restoring the snapshot brings the old server back with identical data."
-             if rollback.get("restored_identical") else "**Restoring the snapshot did not "
-             "give back identical data.**")
-        )
-    if revisions:
-        lines += ["", "<details><summary>Revisions applied</summary>", ""]
-        lines += [f"- `{r.get('id')}` {_cell(r.get('description', ''))}" for r in revisions]
-        lines += ["", "</details>"]
-    return lines + [""]
 
 
 def write_markdown(results: RunResults, path: Path) -> None:

@@ -1,0 +1,127 @@
+"""Report sections of one scenario each, built from the checks' observations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.results.model import CheckResult, RunResults, Status
+
+
+def cell(value: object) -> str:
+    """A value that is safe inside a Markdown table cell."""
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def migration_section(results: RunResults) -> list[str]:
+    observed: dict[str, Any] = {}
+    for check in results.checks:
+        if check.scenario == "migration":
+            observed.update(check.observations)
+    upgrade = observed.get("upgrade")
+    if not isinstance(upgrade, dict):
+        return []
+    lines = ["## Schema migration", ""]
+    revisions = upgrade.get("revisions", [])
+    lines.append(
+        f"`mlflow db upgrade` took **{upgrade.get('seconds', 0):.1f}s**: "
+        f"`{upgrade.get('from_revision')}` → `{upgrade.get('to_revision')}`, "
+        f"{len(revisions)} revisions."
+    )
+    rows = observed.get("rows_checked")
+    if rows is not None:
+        damaged = observed.get("rows")
+        damaged = damaged if isinstance(damaged, list) else []
+        lines.append(f"Rows verified unchanged: {rows:,}" +
+                     (f" — **{len(damaged)} tables damaged**" if damaged else ""))
+    diff = observed.get("schema_diff")
+    if isinstance(diff, dict):
+        summary = ", ".join(f"{len(v)} {k.replace('_', ' ')}" for k, v in diff.items() if v)
+        lines.append(f"Schema: {summary or 'unchanged'}.")
+    rollback = observed.get("rollback")
+    if isinstance(rollback, dict):
+        refused = rollback.get("old_server_on_upgraded_db") == "refused"
+        lines.append(
+            ("No in-place rollback: the old server refuses the upgraded database "
+             f"(`{cell(rollback.get('refusal', ''))}`). " if refused else "") +
+            ("Restoring the snapshot brings the old server back with identical data."
+             if rollback.get("restored_identical") else "**Restoring the snapshot did not "
+             "give back identical data.**")
+        )
+    if revisions:
+        lines += ["", "<details><summary>Revisions applied</summary>", ""]
+        lines += [f"- `{r.get('id')}` {cell(r.get('description', ''))}" for r in revisions]
+        lines += ["", "</details>"]
+    return lines + [""]
+
+
+def deltaone_section(results: RunResults) -> list[str]:
+    """Each case's verdict per version, and how the webhook was delivered; then the evaluation
+    API: which calls exist on each version and whether their validation verdicts agree."""
+    cases: dict[str, dict[str, CheckResult]] = {}
+    for check in results.checks:
+        if check.scenario == "deltaone":
+            cases.setdefault(check.case.rsplit("::", 1)[-1], {})[check.side] = check
+    if not cases:
+        return []
+    old, new = results.sides[0].mlflow_version, results.sides[1].mlflow_version
+    lines = ["## DeltaOne", "", f"| Case | {old} | {new} | Delta | Webhook |"]
+    lines.append("|---|---|---|---|---|")
+    evaluation: dict[str, CheckResult] = {}
+    for name, pair in sorted(cases.items()):
+        if name.startswith("test_evaluation_api"):
+            evaluation = pair
+            continue
+        label = name.partition("[")[2].rstrip("]") or name
+        first = _first_detection(pair.get("from"))
+        lines.append(
+            f"| {cell(label)} | {_verdict(pair.get('from'))} | {_verdict(pair.get('to'))} | "
+            f"{cell(first.get('delta') or '—')} | {_deliveries(pair.get('from'))} |"
+        )
+    lines.append("")
+    if evaluation:
+        lines += _evaluation_table(evaluation, old, new)
+    return lines
+
+
+def _first_detection(check: CheckResult | None) -> dict[str, Any]:
+    detections = check.observations.get("detections") if check else None
+    return detections[0] if isinstance(detections, list) and detections else {}
+
+
+def _verdict(check: CheckResult | None) -> str:
+    if check is None:
+        return "—"
+    verdict = _first_detection(check).get("verdict") or check.status.value
+    return f"{'✅' if check.status is Status.PASSED else '❌'} {cell(verdict)}"
+
+
+def _deliveries(check: CheckResult | None) -> str:
+    webhook = check.observations.get("webhook") if check else None
+    if not isinstance(webhook, list) or not webhook:
+        return "none"
+    answers = [str(d.get("answered")) for d in webhook]
+    accepted = sum(1 for a in answers if a.startswith("2"))
+    return f"{accepted} accepted of {len(answers)} ({', '.join(answers)})"
+
+
+def _evaluation_table(pair: dict[str, CheckResult], old: str, new: str) -> list[str]:
+    sides = [pair[side].observations if side in pair else {} for side in ("from", "to")]
+
+    def names(group: str) -> list[str]:
+        found: list[str] = []
+        for observed in sides:
+            found += [k for k in observed.get(group, {}) if k not in found]
+        return found
+
+    def row(label: str, value: Any) -> str:
+        return f"| {label} | " + " | ".join(cell(value(observed)) for observed in sides) + " |"
+
+    lines = ["Evaluation API (threshold validation of the improved model against the baseline):",
+             "", f"| | {old} | {new} |", "|---|---|---|"]
+    lines += [row(f"`{key}`", lambda o, k=key: o.get("api", {}).get(k, "—"))
+              for key in names("api")]
+    lines += [row(field.replace("_", " "), lambda o, f=field: o.get(f, "—"))
+              for field in ("native_api", "legacy_call")]
+    lines += [row(f"validation `{name}`", lambda o, n=name: o.get("verdicts", {}).get(n, "—"))
+              for name in names("verdicts")]
+    return lines + [""]
