@@ -57,7 +57,7 @@ def test_every_scenario_ran_on_both_sides(full_run: CliRun) -> None:
         by_scenario.setdefault(check.scenario, set()).add(check.side)
         assert check.status.value in ("passed", "known_defect"), (check.test, check.message)
     for scenario in ("tracking", "registration", "model_lookup", "serving", "artifacts",
-                     "errors"):
+                     "errors", "deltaone", "migration"):
         assert {"from", "to"} <= by_scenario[scenario], scenario
     assert by_scenario["serving"] >= {"cross"}
 
@@ -68,12 +68,15 @@ def test_real_differences_are_listed_and_classified(full_run: CliRun) -> None:
     if (OLD, NEW) == ("2.9.2", "3.4.0"):
         ids = {d.catalog_id for d in results.diff}
         assert {"logged-model-uri", "logged-model-id", "model-version-source-models-uri",
-                "logged-model-lookup-capability", "signature-colspec-required"} <= ids
+                "logged-model-lookup-capability", "signature-colspec-required",
+                "evaluation-legacy-call-raises", "validate-evaluation-results-added"} <= ids
+        assert not [d for d in results.diff if ".verdict" in d.path]
         defects = {(c.side, c.defect.get("id")) for c in results.checks if c.defect}
         assert defects == {("from", "proxy-multipart-upload-path")}
         report = (full_run.out / "report.md").read_text()
         assert "expected difference(s), documented" in report
         assert "Known defects reproduced" in report and "issues/11225" in report
+        assert "| webhook_retry | ✅ achieved | ✅ achieved | 0.05 |" in report
 
 
 def test_same_version_run_has_no_differences(tmp_path: Path) -> None:
