@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--deltaone-detector", metavar="FILE[:FUNCTION]",
                      help="run the DeltaOne scenario with your own detector function (default "
                           "function name: detect) instead of the reference one")
+    run.add_argument("--proxy-command", metavar="TEMPLATE",
+                     help="your auth proxy instead of the reference one: a command with {upstream}"
+                          " and {port} (and optionally {token_env}) filled in by the harness")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
 
@@ -110,6 +113,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         migration_scale=args.migration_scale,
         from_dump=args.from_dump,
         deltaone_detector=args.deltaone_detector,
+        proxy_command=args.proxy_command,
     )
 
 

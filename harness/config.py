@@ -12,6 +12,7 @@ from pathlib import Path
 
 from harness.envs.spec import MlflowSpec, parse_extra, parse_spec
 from harness.errors import UsageError
+from harness.proxy.service import check_template
 
 
 class Provider(StrEnum):
@@ -64,6 +65,7 @@ class RunConfig:
     migration_scale: int = 1
     from_dump: Path | None = None
     deltaone_detector: str | None = None  # "FILE:FUNCTION", checked; None = the reference one
+    proxy_command: str | None = None  # a team's proxy as a command template; None = reference
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
 
     @property
@@ -101,6 +103,7 @@ def build_config(
     migration_scale: int = 1,
     from_dump: str | None = None,
     deltaone_detector: str | None = None,
+    proxy_command: str | None = None,
 ) -> RunConfig:
     """Validate raw option values into a RunConfig; raises UsageError/SpecError on bad input."""
     sides = (
@@ -139,6 +142,7 @@ def build_config(
         migration_scale=migration_scale,
         from_dump=_dump(from_dump),
         deltaone_detector=_detector(deltaone_detector),
+        proxy_command=check_template(proxy_command) if proxy_command is not None else None,
     )
 
 

@@ -139,6 +139,19 @@ def client_for(
 
 
 @pytest.fixture
+def client_via(
+    mlflow_side: SideRuntime, request: pytest.FixtureRequest
+) -> Callable[[str], Client]:
+    """`client_via(url)`: the side's own client against another URL (e.g. a proxy in front)."""
+    collector = request.config.stash[COLLECTOR_KEY]
+
+    def make(url: str) -> Client:
+        return Client(mlflow_side.client, url, request.node.nodeid, collector)
+
+    return make
+
+
+@pytest.fixture
 def observe(request: pytest.FixtureRequest) -> Callable[[dict[str, Any]], None]:
     """Record observations (raw; normalized when diffed) for this test and side."""
     collector = request.config.stash[COLLECTOR_KEY]

@@ -10,7 +10,7 @@ import pytest
 
 import scenarios
 from harness import plugin
-from harness.catalog.classify import EXPECTED, explain
+from harness.catalog.classify import EXPECTED, FINDING, explain, finding
 from harness.config import RunConfig
 from harness.plugin import Collector, SessionInjector
 from harness.results.model import CheckResult, DiffEntry, Status
@@ -87,10 +87,15 @@ def cross_version_diff(checks: list[CheckResult]) -> list[DiffEntry]:
             documented = explain(
                 old.scenario, path, a, b, old.mlflow_version, new.mlflow_version
             )
+            reported = finding(old.scenario, path, a, b)
             if documented is not None:
                 entry.classification = EXPECTED
                 entry.catalog_id = documented.id
                 entry.summary = documented.summary
                 entry.source = documented.source
+            elif reported is not None:
+                entry.classification = FINDING
+                entry.catalog_id = reported.id
+                entry.summary = reported.summary
             entries.append(entry)
     return entries

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.results.model import RunResults, RunStatus, Status
+from harness.results.model import DiffEntry, RunResults, RunStatus, Status
 from reports.sections import cell as _cell
 from reports.sections import deltaone_section, migration_section
 
@@ -75,7 +75,8 @@ def render_markdown(results: RunResults) -> str:
     lines += migration_section(results) + deltaone_section(results)
     lines += ["## Old vs new", ""]
     unexpected = results.unexpected_differences()
-    expected = [d for d in results.diff if d not in unexpected]
+    findings = results.findings()
+    expected = [d for d in results.diff if d.classification == "expected"]
     if not results.diff:
         lines += ["No differences in normalized observations."]
     if unexpected:
@@ -97,6 +98,18 @@ def render_markdown(results: RunResults) -> str:
                 f"`{_cell(entry.new)}` | {_cell(entry.summary)} ([{entry.catalog_id}]"
                 f"({entry.source.split()[0]})) |"
             )
+    if findings:
+        lines += ["", f"**{len(findings)} finding(s)** — true and worth acting on, not failures "
+                  "by themselves:", ""]
+        groups: dict[str, list[DiffEntry]] = {}
+        for entry in findings:
+            groups.setdefault(entry.catalog_id, []).append(entry)
+        for kind, entries in groups.items():
+            lines += [f"- **{kind}** ({len(entries)}): {_cell(entries[0].summary)}",
+                      "  <details><summary>which</summary>", ""]
+            lines += [f"  - `{_cell(e.path)}`: `{_cell(e.old)}` → `{_cell(e.new)}` "
+                      f"({_cell(e.test)})" for e in entries]
+            lines += ["", "  </details>"]
     lines += ["", "## Environment", "", "| Side | Spec | MLflow | Environment | Server start |"]
     lines += ["|---|---|---|---|---|"]
     for side in results.sides:

@@ -15,10 +15,12 @@ from typing import Any
 import pytest
 
 from harness.agent.client import Agent
+from harness.auth.basic_auth import BasicAuthFleet
 from harness.migration.drill import DrillSide, MigrationDrill
 from harness.session import RunSession
 
 DRILL_KEY = pytest.StashKey["BackgroundDrill"]()
+AUTH_KEY = pytest.StashKey["BackgroundStart"]()
 
 
 @dataclass
@@ -86,6 +88,59 @@ def background_migration(
     yield drill
     if drill.thread is not None:
         drill.thread.join(timeout=5)
+
+
+@dataclass
+class BackgroundStart:
+    """Services started in a thread at session start, waited for by the tests that use them."""
+
+    fleet: BasicAuthFleet
+    error: BaseException | None = None
+    thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self._run, name="basic-auth-start", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.fleet.start()
+        except BaseException as error:  # noqa: BLE001 - handed to the tests that wait for it
+            self.error = error
+
+    def wait(self) -> BasicAuthFleet:
+        assert self.thread is not None
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.fleet
+
+
+@pytest.fixture(scope="session", autouse=True)
+def background_basic_auth(
+    request: pytest.FixtureRequest, harness_session: RunSession
+) -> Iterator[None]:
+    """The basic-auth servers start with the first scenario, so their start-up overlaps."""
+    if not any(item.path.name == "test_basic_auth.py" for item in request.session.items):
+        yield None
+        return
+    background = BackgroundStart(BasicAuthFleet(harness_session))
+    background.start()
+    request.config.stash[AUTH_KEY] = background
+    try:
+        yield None
+    finally:
+        if background.thread is not None:
+            background.thread.join()
+        background.fleet.stop()
+
+
+@pytest.fixture(scope="session")
+def basic_auth(request: pytest.FixtureRequest) -> BasicAuthFleet:
+    background = request.config.stash.get(AUTH_KEY, None)
+    if background is None:
+        pytest.skip("basic-auth servers were not started")
+    return background.wait()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -19,6 +19,7 @@ from packaging.version import InvalidVersion, Version
 
 EXPECTED = "expected"
 UNEXPECTED = "unexpected"
+FINDING = "finding"  # true, worth acting on, but not a failure (e.g. a route the proxy drops)
 
 
 def _glob(pattern: str) -> re.Pattern[str]:
@@ -73,6 +74,40 @@ def load_catalog() -> tuple[Documented, ...]:
     if duplicates:
         raise ValueError(f"duplicate catalog ids: {sorted(duplicates)}")
     return tuple(entries)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A kind of difference a scenario reports as a finding rather than a failure."""
+
+    id: str
+    scenario: str
+    path: str
+    old: str | None
+    new: str | None
+    summary: str
+
+    def matches(self, scenario: str, path: str, old: Any, new: Any) -> bool:
+        if not (_glob(self.scenario).match(scenario) and _glob(self.path).match(path)):
+            return False
+        if self.old is not None and not _glob(self.old).match(_text(old)):
+            return False
+        return self.new is None or bool(_glob(self.new).match(_text(new)))
+
+
+@lru_cache(maxsize=1)
+def load_findings() -> tuple[Finding, ...]:
+    text = resources.files("harness.catalog").joinpath("differences.toml").read_text()
+    return tuple(
+        Finding(raw["id"], raw["scenario"], raw["path"], raw.get("old"), raw.get("new"),
+                raw["summary"])
+        for raw in tomllib.loads(text).get("finding", [])
+    )
+
+
+def finding(scenario: str, path: str, old: Any, new: Any) -> Finding | None:
+    """The finding this difference is, if any (checked after the documented differences)."""
+    return next((f for f in load_findings() if f.matches(scenario, path, old, new)), None)
 
 
 def explain(

@@ -13,6 +13,8 @@
 - An HTML 404 page from the server becomes a JSON error; a server that refuses the connection
   gives 502, one that does not answer within `--upstream-timeout` gives 504.
 - Bodies are streamed both ways (64 KiB at a time), so large artifacts pass through.
+- Every answer says who produced it in `X-Harness-Proxy` (`forwarded`, `not-forwarded`,
+  `rejected`, `bad-gateway`, `timeout`, `health`).
 - One JSON line per request goes to `--access-log` (method, path, status, decision, ms); the
   token never does.
 """
@@ -65,6 +67,7 @@ class ProxySettings:
 class ProxyHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     settings: ProxySettings  # set on the subclass built by `serve`
+    decision = "unknown"  # who answered this request, sent as X-Harness-Proxy
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         self._handle()
@@ -81,13 +84,16 @@ class ProxyHandler(BaseHTTPRequestHandler):
         })
 
     def _decide_and_answer(self, path: str) -> tuple[int, str]:
+        self.decision = "health"
         if path == "/health" and self.command in ("GET", "HEAD"):
             return self._json(200, {"status": "ok"}), "health"
         problem = self._token_problem()
+        self.decision = "rejected"
         if problem:
             self._discard_body()
             return self._json(401, {"error_code": "UNAUTHENTICATED", "message": problem}), \
                 "rejected"
+        self.decision = "not-forwarded"
         if not path.startswith(self.settings.forward):
             self._discard_body()
             return self._json(404, {
@@ -125,14 +131,17 @@ class ProxyHandler(BaseHTTPRequestHandler):
                 self._send_body(connection)
                 response = connection.getresponse()
             except TimeoutError:
+                self.decision = "timeout"
                 return self._json(504, {"error_code": "GATEWAY_TIMEOUT",
                                         "message": f"upstream did not answer {path} in "
                                                    f"{settings.timeout:g}s"}), "timeout"
             except OSError as error:
+                self.decision = "bad-gateway"
                 return self._json(502, {"error_code": "BAD_GATEWAY",
                                         "message": f"upstream unreachable: {error}"}), \
                     "bad-gateway"
             content_type = response.getheader("Content-Type", "")
+            self.decision = "forwarded"
             if response.status == 404 and content_type.startswith("text/html"):
                 response.read()
                 return self._json(404, {"error_code": "ENDPOINT_NOT_FOUND",
@@ -142,6 +151,11 @@ class ProxyHandler(BaseHTTPRequestHandler):
             return response.status, "forwarded"
         finally:
             connection.close()
+
+    def end_headers(self) -> None:
+        # Says who answered: tools (the harness's route coverage) need not guess.
+        self.send_header("X-Harness-Proxy", self.decision)
+        super().end_headers()
 
     def _context_headers(self) -> dict[str, str]:
         return {

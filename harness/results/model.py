@@ -62,7 +62,9 @@ class DiffEntry:
     old: Any
     new: Any
     scenario: str = ""
-    classification: str = "unexpected"  # or "expected": documented in the catalog
+    # "unexpected" (fails the run), "expected" (documented in the catalog) or "finding"
+    # (reported, e.g. a route the proxy does not forward; does not fail the run by itself)
+    classification: str = "unexpected"
     catalog_id: str = ""
     summary: str = ""
     source: str = ""
@@ -103,7 +105,10 @@ class RunResults:
         return EXIT_CODES[self.status]
 
     def unexpected_differences(self) -> list[DiffEntry]:
-        return [d for d in self.diff if d.classification != "expected"]
+        return [d for d in self.diff if d.classification == "unexpected"]
+
+    def findings(self) -> list[DiffEntry]:
+        return [d for d in self.diff if d.classification == "finding"]
 
     def counts(self) -> dict[str, int]:
         found = {status.value: 0 for status in Status}

@@ -29,8 +29,10 @@ class MlflowServer(Service):
         log_dir: Path,
         workers: int = 2,
         port: int | None = None,
+        app_name: str | None = None,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
-        self.name = f"mlflow server {label}"
+        self.name = f"mlflow server {label}" + (f" ({app_name})" if app_name else "")
         self.label = label
         self.env_bin = env_bin
         self.backend_uri = backend_uri
@@ -39,6 +41,8 @@ class MlflowServer(Service):
         self.log_dir = log_dir
         self.workers = workers
         self.requested_port = port
+        self.app_name = app_name
+        self.extra_env = dict(extra_env or {})
         self.port = 0
         self.startup_seconds = 0.0
         self._process: ManagedProcess | None = None
@@ -55,12 +59,13 @@ class MlflowServer(Service):
             "--serve-artifacts",
             "--host", LOOPBACK, "--port", str(port),
             "--workers", str(self.workers),
-        ]
+        ] + (["--app-name", self.app_name] if self.app_name else [])
 
     def start(self) -> Self:
         env = {
             **_base_env(),
             **self.s3.server_env(),
+            **self.extra_env,
             "PATH": f"{self.env_bin}{os.pathsep}{os.environ.get('PATH', '')}",
         }
         attempts = 1 if self.requested_port else PORT_ATTEMPTS
@@ -70,7 +75,8 @@ class MlflowServer(Service):
             self._process = spawn(
                 self.name,
                 self.argv(self.port),
-                self.log_dir / f"mlflow-server-{self.label}.log",
+                self.log_dir / f"mlflow-server-{self.label}"
+                f"{'-' + self.app_name if self.app_name else ''}.log",
                 env=env,
             )
             try:

@@ -1,4 +1,6 @@
-"""A local webhook receiver: records every delivery and answers as scripted.
+"""A local webhook receiver: records every request (method-agnostic) and answers as scripted.
+
+Also serves as the upstream that shows which headers a proxy forwards.
 
 It listens on 127.0.0.1 only, in a thread of the harness process. A scenario can make it answer
 5xx to the first N deliveries of one key (to exercise retries with backoff) or to all of them
@@ -57,9 +59,13 @@ class WebhookReceiver:
         )
 
     @property
-    def url(self) -> str:
+    def base_url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/deltaone"
+        return f"http://{host!s}:{port}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/deltaone"
 
     def fail_first(self, key: str, count: int, status: int = 503) -> None:
         """Answer `status` to the first `count` deliveries with this key (ALWAYS: to all)."""
@@ -109,9 +115,7 @@ class WebhookReceiver:
                 receiver._record(Delivery(
                     path=self.path,
                     key=key,
-                    headers={k: v for k, v in self.headers.items()
-                             if k.lower() in ("content-type", "user-agent",
-                                              receiver.key_header.lower())},
+                    headers=dict(self.headers.items()),
                     body=body,
                     answered=status,
                     arrived_seconds=round(time.monotonic() - receiver._started, 4),
@@ -122,6 +126,8 @@ class WebhookReceiver:
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
                 self.wfile.write(answer)
+
+            do_GET = do_PUT = do_DELETE = do_POST  # noqa: N815 - any method is recorded
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 return  # deliveries are recorded, not printed

@@ -57,7 +57,7 @@ def test_every_scenario_ran_on_both_sides(full_run: CliRun) -> None:
         by_scenario.setdefault(check.scenario, set()).add(check.side)
         assert check.status.value in ("passed", "known_defect"), (check.test, check.message)
     for scenario in ("tracking", "registration", "model_lookup", "serving", "artifacts",
-                     "errors", "deltaone", "migration"):
+                     "errors", "deltaone", "proxy", "migration"):
         assert {"from", "to"} <= by_scenario[scenario], scenario
     assert by_scenario["serving"] >= {"cross"}
 
@@ -71,6 +71,9 @@ def test_real_differences_are_listed_and_classified(full_run: CliRun) -> None:
                 "logged-model-lookup-capability", "signature-colspec-required",
                 "evaluation-legacy-call-raises", "validate-evaluation-results-added"} <= ids
         assert not [d for d in results.diff if ".verdict" in d.path]
+        unforwarded = {d.path for d in results.findings()
+                       if d.catalog_id == "route-not-forwarded-by-proxy"}
+        assert "routes./api/3.0/mlflow/traces/search" in unforwarded
         defects = {(c.side, c.defect.get("id")) for c in results.checks if c.defect}
         assert defects == {("from", "proxy-multipart-upload-path")}
         report = (full_run.out / "report.md").read_text()

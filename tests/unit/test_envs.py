@@ -18,6 +18,7 @@ def test_known_pins_apply_by_version() -> None:
     assert "setuptools<81" in old and "sqlalchemy<2.1" in old
     assert "setuptools<81" not in known.pins_for(Version("3.4.0"))
     assert "sqlalchemy<2.1" in known.pins_for(Version("3.4.0"))
+    assert "Flask-WTF" in known.pins_for(Version("3.4.0")) and "Flask-WTF" not in old
     assert known.pins_for(None) == []
 
 

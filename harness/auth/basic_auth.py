@@ -1,0 +1,106 @@
+"""`mlflow server --app-name basic-auth` per side, each with its own auth database.
+
+The auth configuration (admin password included) is written to a private temporary folder that
+is removed with the servers; the password is generated per run and never logged.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+
+from harness.services.mlflow_server import MlflowServer
+from harness.session import RunSession
+
+ADMIN = "harness-admin"
+APP = "basic-auth"
+
+
+class BasicAuthFleet:
+    """One basic-auth server per side, over the side's tracking database and a new auth one."""
+
+    def __init__(self, session: RunSession) -> None:
+        self.session = session
+        self.admin = ADMIN
+        self.password = secrets.token_urlsafe(18)
+        self.csrf_key = secrets.token_urlsafe(32)
+        self.servers: dict[str, MlflowServer] = {}
+        self.databases: list[str] = []
+        self._folder = Path(tempfile.mkdtemp(
+            prefix=f"mlflow-upgrade-harness-auth-{session.config.run_id}-"))
+
+    def auth_database(self, role: str) -> str:
+        return f"muh_{self.session.config.run_id}_{role}_auth"
+
+    def _config(self, role: str, database_uri: str) -> Path:
+        path = self._folder / f"{role}.ini"
+        path.write_text(
+            "[mlflow]\n"
+            "default_permission = READ\n"
+            f"database_uri = {database_uri}\n"
+            f"admin_username = {self.admin}\n"
+            f"admin_password = {self.password}\n"
+            "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        )
+        os.chmod(path, 0o600)
+        return path
+
+    def _start(self, role: str) -> MlflowServer:
+        session = self.session
+        assert session.postgres is not None and session.s3 is not None
+        side = session.sides[role]
+        database = self.auth_database(role)
+        self.databases.append(database)
+        uri = session.postgres.create_database(database)
+        server = MlflowServer(
+            label=f"{role}-{side.version}",
+            env_bin=side.env.bin,
+            backend_uri=session.postgres.dsn(side.database),
+            s3=session.s3.location,
+            artifacts_prefix=f"{role}-artifacts",
+            log_dir=session.log_dir,
+            workers=1,
+            app_name=APP,
+            extra_env={
+                "MLFLOW_AUTH_CONFIG_PATH": str(self._config(role, uri)),
+                # 3.x refuses to start basic-auth without a static CSRF key (2.x ignores it).
+                "MLFLOW_FLASK_SERVER_SECRET_KEY": self.csrf_key,
+            },
+        )
+        self.servers[role] = server
+        return server.start()
+
+    def start(self) -> BasicAuthFleet:
+        with ThreadPoolExecutor(max_workers=len(self.session.sides)) as pool:
+            for started in [pool.submit(self._start, role) for role in self.session.sides]:
+                started.result()
+        return self
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+        postgres = self.session.postgres
+        for database in self.databases:
+            if postgres is not None:
+                postgres.drop_database(database)
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+    def __enter__(self) -> BasicAuthFleet:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,222 @@
+"""An auth proxy in front of each version: token checks, forwarding, errors, route coverage.
+
+The proxy is the reference one (`harness/proxy/auth_proxy.py`) or the team's own
+(`--proxy-command`). Through it, each version's own client runs the same workflow the direct
+scenarios run, and must pass the same checks; a step that fails only through the proxy is
+reported naming the route the proxy refused.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from harness.errors import ClientCallError
+from harness.plugin import Client
+from harness.proxy.coverage import FORWARDED, coverage
+from harness.proxy.service import AuthProxy, http_request
+from harness.runtime.ports import free_port
+from harness.services.silent import SilentServer
+from harness.services.webhook import WebhookReceiver
+from harness.session import RunSession, SideRuntime
+from scenarios.test_artifacts import s3_keys, verify_artifacts
+from scenarios.test_serving import verify_serving
+from scenarios.test_tracking import verify_tracking
+
+Observe = Callable[[dict[str, Any]], None]
+ProxyFactory = Callable[..., AbstractContextManager[AuthProxy]]
+CORE_PREFIXES = ("/api/2.0/mlflow/", "/api/2.0/mlflow-artifacts/")
+UPSTREAM_DOWN_BOUND_S = 10.0
+SLOW_UPSTREAM_TIMEOUT_S = 2.0
+_ROUTE_IN_ERROR = re.compile(r"/(?:ajax-)?api/[\w./-]+")
+
+
+@pytest.fixture(scope="session")
+def proxy_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+@pytest.fixture(scope="session")
+def proxy_factory(harness_session: RunSession, proxy_token: str) -> ProxyFactory:
+    """A proxy of the run's kind (reference or --proxy-command) in front of any upstream."""
+
+    def make(label: str, upstream: str, **options: Any) -> AuthProxy:
+        return AuthProxy(label, upstream, proxy_token, harness_session.log_dir,
+                         command_template=harness_session.config.proxy_command, **options)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def auth_proxy(mlflow_side: SideRuntime, proxy_factory: ProxyFactory) -> Iterator[AuthProxy]:
+    """The proxy in front of this side's server, for the whole session."""
+    with proxy_factory(f"{mlflow_side.role}-{mlflow_side.version}", mlflow_side.server.url) as p:
+        yield p
+
+
+def refused_routes(proxy: AuthProxy, since: int, error: str) -> list[str]:
+    """Routes the proxy did not forward since entry `since` of its access log; for a team's
+    proxy (no log), the routes named in the client's error."""
+    entries = proxy.access_entries()[since:]
+    refused = [f"{e['method']} {e['path']} ({e['status']} {e['decision']})" for e in entries
+               if not str(e["decision"]).startswith("forwarded")]
+    return refused or sorted(set(_ROUTE_IN_ERROR.findall(error)))
+
+
+STEPS: dict[str, tuple[str, dict[str, Any]]] = {
+    "tracking": ("tracking:roundtrip", {}),
+    "models": ("serving:register_and_serve", {}),
+    "artifacts": ("artifacts:round_trip", {"large_mb": 2}),
+}
+
+
+@pytest.mark.parametrize("step", list(STEPS))
+def test_workflow_through_proxy(
+    side: str,
+    step: str,
+    auth_proxy: AuthProxy,
+    client_via: Callable[[str], Client],
+    mlflow_client: Client,
+    observe: Observe,
+    run_prefix: str,
+    harness_session: RunSession,
+) -> None:
+    target, options = STEPS[step]
+    prefix = f"{run_prefix}-{side}-proxied-{step}"
+    since = len(auth_proxy.access_entries())
+    try:
+        result = client_via(auth_proxy.url).call(
+            "proxied:call", token=auth_proxy.token, client_function=target, prefix=prefix, **options
+        )
+    except ClientCallError as error:
+        routes = refused_routes(auth_proxy, since, str(error))
+        try:
+            mlflow_client.call(target, prefix=f"{prefix}-direct", **options)
+            direct = "works directly"
+        except ClientCallError:
+            direct = "fails directly too"
+        pytest.fail(f"{step} {direct} but fails through the proxy; refused: "
+                    f"{'; '.join(routes[:5]) or 'no route named'} — {str(error)[:300]}")
+    observe({"step": step, "passed_through_proxy": True})
+    if step == "tracking":
+        verify_tracking(result)
+    elif step == "models":
+        verify_serving(result)
+    else:
+        verify_artifacts(result, s3_keys(harness_session, side, result["run_id"]))
+
+
+BAD_AUTHORIZATION = {
+    "missing": None,
+    "malformed": "Token abc",
+    "empty-bearer": "Bearer ",
+    "wrong": "Bearer not-the-token",
+}
+
+
+def test_bad_tokens_are_rejected_and_never_reach_the_server(
+    side: str, auth_proxy: AuthProxy, mlflow_side: SideRuntime, observe: Observe,
+    run_prefix: str,
+) -> None:
+    answers = {}
+    for case, authorization in [*BAD_AUTHORIZATION.items(), ("valid", "")]:
+        name = f"{run_prefix}-{side}-token-{case}"
+        headers = {"Content-Type": "application/json"}
+        if authorization:
+            headers["Authorization"] = authorization
+        status, answer_headers, body = auth_proxy.request(
+            "POST", "/api/2.0/mlflow/experiments/create", json.dumps({"name": name}).encode(),
+            headers=headers, token="" if case == "valid" else None,
+        )
+        exists, _, _ = http_request(f"{mlflow_side.server.url}/api/2.0/mlflow/experiments/"
+                                    f"get-by-name?experiment_name={quote(name)}")
+        answers[case] = {"status": status, "json_error": _is_json(answer_headers, body),
+                         "reached_server": exists == 200}
+    observe({"answers": answers})
+    assert answers.pop("valid") == {"status": 200, "json_error": True, "reached_server": True}
+    for case, answer in answers.items():
+        assert answer == {"status": 401, "json_error": True, "reached_server": False}, case
+
+
+def _is_json(headers: dict[str, str], body: bytes) -> bool:
+    kind = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
+    try:
+        return kind.startswith("application/json") and isinstance(json.loads(body), dict)
+    except ValueError:
+        return False
+
+
+def test_headers_are_forwarded(side: str, proxy_factory: ProxyFactory, observe: Observe) -> None:
+    """Authorization intact, the client's own headers kept, user context added."""
+    with WebhookReceiver() as upstream, proxy_factory(
+        f"{side}-headers", upstream.base_url, expect_forwarding=False
+    ) as proxy:
+        sent = {"X-Client-Trace": f"trace-{side}"}
+        status, _, _ = proxy.request("GET", "/api/2.0/mlflow/experiments/search?max_results=1",
+                                     headers=sent)
+        [arrived] = upstream.all()
+    received = {k.lower(): v for k, v in arrived.headers.items()}
+    added = sorted(k for k in received if k.startswith("x-") and k != "x-client-trace")
+    observe({"status": status, "added_headers": added})
+    assert status == 200
+    assert received.get("authorization") == f"Bearer {proxy.token}", "Authorization not intact"
+    assert received.get("x-client-trace") == f"trace-{side}", "client header dropped"
+    assert any("user" in name for name in added), f"no user-context header added: {added}"
+
+
+def test_html_404_becomes_json(
+    side: str, auth_proxy: AuthProxy, mlflow_side: SideRuntime, observe: Observe
+) -> None:
+    path = "/api/2.0/mlflow/harness-no-such-route"
+    direct_status, direct_headers, _ = http_request(mlflow_side.server.url + path)
+    status, headers, body = auth_proxy.request("GET", path)
+    direct_type = {k.lower(): v for k, v in direct_headers.items()}.get("content-type", "")
+    observe({"direct": [direct_status, direct_type.split(";")[0]], "proxied": status})
+    assert direct_status == 404
+    assert status == 404 and _is_json(headers, body), "the proxy passed a non-JSON 404 on"
+
+
+def test_upstream_down_is_502_and_silent_upstream_504(
+    side: str, proxy_factory: ProxyFactory, observe: Observe
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    with proxy_factory(f"{side}-dead", dead, expect_forwarding=False) as proxy:
+        started = time.monotonic()
+        down, _, body = proxy.request("GET", "/api/2.0/mlflow/experiments/search",
+                                      timeout=UPSTREAM_DOWN_BOUND_S + 5)
+        down_seconds = time.monotonic() - started
+    with SilentServer() as silent, proxy_factory(
+        f"{side}-silent", silent.url, expect_forwarding=False,
+        upstream_timeout=SLOW_UPSTREAM_TIMEOUT_S,
+    ) as proxy:
+        started = time.monotonic()
+        slow, _, _ = proxy.request("GET", "/api/2.0/mlflow/experiments/search", timeout=150)
+        slow_seconds = time.monotonic() - started
+    observe({"down": down, "silent": slow})
+    assert down == 502 and _is_json({"content-type": "application/json"}, body)
+    assert down_seconds < UPSTREAM_DOWN_BOUND_S, f"502 took {down_seconds:.1f}s"
+    assert slow == 504, f"a silent upstream gave {slow} after {slow_seconds:.1f}s, not 504"
+
+
+def test_route_coverage(
+    side: str, mlflow_client: Client, auth_proxy: AuthProxy, mlflow_side: SideRuntime,
+    observe: Observe,
+) -> None:
+    """Every route the server serves (from its own app), forwarded or not; new unforwarded
+    routes show up as findings in the old-vs-new diff."""
+    served = mlflow_client.call("routes:served")
+    routes = coverage(served, mlflow_side.server.url, auth_proxy)
+    observe({"routes": routes})
+    core = [rule for rule in routes if rule.startswith(CORE_PREFIXES)]
+    dropped = [rule for rule in core if routes[rule] != FORWARDED]
+    assert core, "the server reported no REST routes"
+    assert not dropped, (f"the proxy does not forward {len(dropped)} MLflow REST routes, "
+                         f"e.g. {dropped[:10]}")
