@@ -141,9 +141,10 @@ def test_bad_tokens_are_rejected_and_never_reach_the_server(
         answers[case] = {"status": status, "json_error": _is_json(answer_headers, body),
                          "reached_server": exists == 200}
     observe({"answers": answers})
-    assert answers.pop("valid") == {"status": 200, "json_error": True, "reached_server": True}
-    for case, answer in answers.items():
-        assert answer == {"status": 401, "json_error": True, "reached_server": False}, case
+    assert answers["valid"] == {"status": 200, "json_error": True, "reached_server": True}
+    for case in BAD_AUTHORIZATION:
+        want = {"status": 401, "json_error": True, "reached_server": False}
+        assert answers[case] == want, f"{case} token: {answers[case]}"
 
 
 def _is_json(headers: dict[str, str], body: bytes) -> bool:
