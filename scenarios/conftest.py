@@ -1,85 +1,42 @@
-"""Scenario-wide fixtures.
+"""Scenario-wide fixtures: background work that starts with the first scenario.
 
-The migration drill is long (two extra servers, seeding, an upgrade, a rollback) and
-independent of every other scenario: it starts in the background with the first scenario and
-the migration tests wait for it, so its minutes overlap the others' instead of adding to them.
+See `scenarios/background.py`. A scenario module opts in to background client calls by defining
+`background_job(params, run_prefix) -> (target, kwargs)`: its tests' calls start at session
+start on clients of their own, the tests run last and pick their results up with
+`background_calls.result(request.node.nodeid)`.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 
-from harness.agent.client import Agent
 from harness.auth.basic_auth import BasicAuthFleet
-from harness.migration.drill import DrillSide, MigrationDrill
+from harness.plugin import COLLECTOR_KEY
 from harness.session import RunSession
+from scenarios.background import BackgroundCalls, BackgroundDrill, BackgroundStart, Job
 
-DRILL_KEY = pytest.StashKey["BackgroundDrill"]()
-AUTH_KEY = pytest.StashKey["BackgroundStart"]()
-
-
-@dataclass
-class BackgroundDrill:
-    """The drill running in a thread of its own, with its own client processes."""
-
-    session: RunSession
-    result: dict[str, Any] = field(default_factory=dict)
-    error: BaseException | None = None
-    agents: list[Agent] = field(default_factory=list)
-    thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self.thread = threading.Thread(target=self._run, name="migration-drill", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        session = self.session
-        try:
-            assert session.postgres is not None and session.s3 is not None
-            sides = {}
-            for role, runtime in session.sides.items():
-                agent = Agent(f"migration-{role}-{runtime.version}", runtime.env.python,
-                              session.log_dir / f"client-migration-{role}-{runtime.version}.log")
-                self.agents.append(agent)
-                sides[role] = DrillSide(role, runtime.env.bin, runtime.env.path, agent.start())
-            self.result = MigrationDrill(
-                postgres=session.postgres,
-                s3=session.s3.location,
-                old=sides["from"],
-                new=sides["to"],
-                run_id=session.config.run_id,
-                log_dir=session.log_dir,
-                scale=session.config.migration_scale,
-                dump=session.config.from_dump,
-            ).run()
-        except BaseException as error:  # noqa: BLE001 - handed to the tests that wait for it
-            self.error = error
-        finally:
-            for agent in self.agents:
-                agent.stop()
-
-    def wait(self) -> dict[str, Any]:
-        assert self.thread is not None
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-        return self.result
+DRILL_KEY = pytest.StashKey[BackgroundDrill]()
+AUTH_KEY = pytest.StashKey[BackgroundStart]()
+CALLS_KEY = pytest.StashKey[BackgroundCalls]()
+JOIN_S = 5.0
 
 
-def _drill_selected(session: pytest.Session) -> bool:
-    return any(item.path.name == "test_migration.py" for item in session.items)
+def _selected(session: pytest.Session, filename: str) -> bool:
+    return any(item.path.name == filename for item in session.items)
+
+
+def _has_background_job(item: pytest.Item) -> bool:
+    module = getattr(item, "module", None)
+    return module is not None and hasattr(module, "background_job")
 
 
 @pytest.fixture(scope="session", autouse=True)
 def background_migration(
     request: pytest.FixtureRequest, harness_session: RunSession
 ) -> Iterator[BackgroundDrill | None]:
-    if not _drill_selected(request.session):
+    if not _selected(request.session, "test_migration.py"):
         yield None
         return
     drill = BackgroundDrill(harness_session)
@@ -87,33 +44,7 @@ def background_migration(
     request.config.stash[DRILL_KEY] = drill
     yield drill
     if drill.thread is not None:
-        drill.thread.join(timeout=5)
-
-
-@dataclass
-class BackgroundStart:
-    """Services started in a thread at session start, waited for by the tests that use them."""
-
-    fleet: BasicAuthFleet
-    error: BaseException | None = None
-    thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self.thread = threading.Thread(target=self._run, name="basic-auth-start", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.fleet.start()
-        except BaseException as error:  # noqa: BLE001 - handed to the tests that wait for it
-            self.error = error
-
-    def wait(self) -> BasicAuthFleet:
-        assert self.thread is not None
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-        return self.fleet
+        drill.thread.join(timeout=JOIN_S)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -121,7 +52,7 @@ def background_basic_auth(
     request: pytest.FixtureRequest, harness_session: RunSession
 ) -> Iterator[None]:
     """The basic-auth servers start with the first scenario, so their start-up overlaps."""
-    if not any(item.path.name == "test_basic_auth.py" for item in request.session.items):
+    if not _selected(request.session, "test_basic_auth.py"):
         yield None
         return
     background = BackgroundStart(BasicAuthFleet(harness_session))
@@ -143,6 +74,34 @@ def basic_auth(request: pytest.FixtureRequest) -> BasicAuthFleet:
     return background.wait()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def background_jobs(
+    request: pytest.FixtureRequest, harness_session: RunSession, run_prefix: str
+) -> Iterator[None]:
+    jobs = []
+    for item in request.session.items:
+        callspec = getattr(item, "callspec", None)
+        if not _has_background_job(item) or callspec is None:
+            continue
+        params = dict(callspec.params)
+        target, kwargs = item.module.background_job(params, run_prefix)  # type: ignore[attr-defined]
+        jobs.append(Job(item.nodeid, str(params["side"]), target, kwargs, item.nodeid))
+    if not jobs:
+        yield None
+        return
+    calls = BackgroundCalls(harness_session, request.config.stash[COLLECTOR_KEY], jobs)
+    calls.start()
+    request.config.stash[CALLS_KEY] = calls
+    yield None
+    calls.join()
+
+
+@pytest.fixture
+def background_calls(request: pytest.FixtureRequest) -> BackgroundCalls:
+    return request.config.stash[CALLS_KEY]
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Migration tests last: by then the background drill has had the most time to finish."""
-    items.sort(key=lambda item: item.path.name == "test_migration.py")
+    """Tests waiting for background work last, migration at the very end: by then the
+    background work has had the most time to finish."""
+    items.sort(key=lambda item: (item.path.name == "test_migration.py", _has_background_job(item)))
