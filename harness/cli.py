@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import harness
+from harness.bench.runner import Benchmark, BenchSettings
 from harness.config import DockerImages, ExternalTargets, RunConfig, build_config
 from harness.errors import HarnessError
 from harness.progress import Progress
@@ -26,6 +27,7 @@ from harness.results.model import RunResults, RunStatus, SideInfo, write_results
 from harness.scenarios_runner import run_scenarios
 from harness.session import RunSession
 from reports.markdown import write_markdown
+from reports.pytest_benchmark import write_pytest_benchmark
 
 PROG = "mlflow-upgrade-harness"
 
@@ -80,6 +82,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--proxy-command", metavar="TEMPLATE",
                      help="your auth proxy instead of the reference one: a command with {upstream}"
                           " and {port} (and optionally {token_env}) filled in by the harness")
+    bench = run.add_argument_group("benchmarks")
+    bench.add_argument("--no-bench", action="store_true", help="skip the benchmark phase")
+    bench.add_argument("--bench-budget", type=float, default=180.0, metavar="SECONDS",
+                       help="time for the benchmark phase; more rounds, tighter intervals "
+                            "(default: %(default)s)")
+    bench.add_argument("--regression-threshold", type=_percent, default=0.20, metavar="PCT",
+                       help="slower by more than this fails the gate (default: 20%%)")
+    bench.add_argument("--inject-latency", action="append", default=[], metavar="OP=PCT",
+                       help="slow the new server's side of OP (or all, with a bare PCT) by PCT "
+                            "of the old side's time, through a delaying proxy (calibration)")
+    bench.add_argument("--fail-on-inconclusive", action="store_true",
+                       help="an operation the benchmark could not decide fails the gate")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
 
@@ -114,7 +128,19 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         from_dump=args.from_dump,
         deltaone_detector=args.deltaone_detector,
         proxy_command=args.proxy_command,
+        bench=not args.no_bench,
+        bench_budget_s=args.bench_budget,
+        regression_threshold=args.regression_threshold,
+        inject_latency=args.inject_latency,
+        fail_on_inconclusive=args.fail_on_inconclusive,
     )
+
+
+def _percent(raw: str) -> float:
+    try:
+        return float(raw.rstrip("%")) / 100
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a percentage: {raw!r}") from None
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -165,7 +191,13 @@ def execute(config: RunConfig, progress: Progress) -> RunResults:
             results.checks, results.diff = outcome.checks, outcome.diff
             if outcome.interrupted:
                 raise KeyboardInterrupt
-            passed = outcome.all_passed and not results.unexpected_differences()
+            bench_passed = True
+            if config.bench and not outcome.usage_error:
+                with progress.phase("benchmarks"):
+                    results.benchmark = run_benchmark(session, config, progress)
+                bench_passed = bool(results.benchmark.get("gate", {}).get("passed"))
+            passed = (outcome.all_passed and not results.unexpected_differences()
+                      and bench_passed)
             results.status = RunStatus.PASSED if passed else RunStatus.FAILED
             if outcome.usage_error:
                 results.status, results.error = RunStatus.ERROR, outcome.usage_error
@@ -180,6 +212,21 @@ def execute(config: RunConfig, progress: Progress) -> RunResults:
     results.duration_s = round(time.monotonic() - started, 2)
     results.phases = dict(progress.durations)
     return results
+
+
+def run_benchmark(session: RunSession, config: RunConfig, progress: Progress) -> dict[str, Any]:
+    settings = BenchSettings(
+        budget_s=config.bench_budget_s,
+        threshold=config.regression_threshold,
+        inject=config.inject_latency,
+        fail_on_inconclusive=config.fail_on_inconclusive,
+    )
+    result = Benchmark(session, settings, progress).run()
+    gates = [result["server_side"]["gate"]] + (
+        [result["client_side"]["gate"]] if "client_side" in result else [])
+    result["gate"] = {"passed": all(g["passed"] for g in gates)}
+    write_pytest_benchmark(result, config.out_dir)
+    return result
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from harness.bench.operations import parse_injection
 from harness.envs.spec import MlflowSpec, parse_extra, parse_spec
 from harness.errors import UsageError
 from harness.proxy.service import check_template
@@ -66,6 +67,11 @@ class RunConfig:
     from_dump: Path | None = None
     deltaone_detector: str | None = None  # "FILE:FUNCTION", checked; None = the reference one
     proxy_command: str | None = None  # a team's proxy as a command template; None = reference
+    bench: bool = True
+    bench_budget_s: float = 180.0
+    regression_threshold: float = 0.20
+    inject_latency: tuple[tuple[str, float], ...] = ()
+    fail_on_inconclusive: bool = False
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
 
     @property
@@ -104,6 +110,11 @@ def build_config(
     from_dump: str | None = None,
     deltaone_detector: str | None = None,
     proxy_command: str | None = None,
+    bench: bool = True,
+    bench_budget_s: float = 180.0,
+    regression_threshold: float = 0.20,
+    inject_latency: list[str] | None = None,
+    fail_on_inconclusive: bool = False,
 ) -> RunConfig:
     """Validate raw option values into a RunConfig; raises UsageError/SpecError on bad input."""
     sides = (
@@ -123,6 +134,13 @@ def build_config(
         raise UsageError("--server-workers must be between 1 and 16")
     if not 1 <= migration_scale <= 10_000:
         raise UsageError("--scale must be between 1 and 10000")
+    if not 10 <= bench_budget_s <= 86_400:
+        raise UsageError("--bench-budget must be between 10 and 86400 seconds")
+    if not 0 < regression_threshold < 10:
+        raise UsageError("--regression-threshold is a percentage between 0 and 1000")
+    injected = parse_injection(inject_latency or [])
+    if injected and not bench:
+        raise UsageError("--inject-latency needs the benchmark phase: drop --no-bench")
     targets = external or ExternalTargets()
     if chosen is Provider.EXTERNAL and not (targets.postgres_dsn and targets.s3_endpoint):
         raise UsageError("--provider external needs --postgres-dsn and --s3-endpoint")
@@ -143,6 +161,11 @@ def build_config(
         from_dump=_dump(from_dump),
         deltaone_detector=_detector(deltaone_detector),
         proxy_command=check_template(proxy_command) if proxy_command is not None else None,
+        bench=bench,
+        bench_budget_s=bench_budget_s,
+        regression_threshold=regression_threshold,
+        inject_latency=injected,
+        fail_on_inconclusive=fail_on_inconclusive,
     )
 
 

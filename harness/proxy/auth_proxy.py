@@ -46,7 +46,7 @@ HOP_BY_HOP = {
 
 class ProxySettings:
     def __init__(self, upstream: str, token: str, forward: tuple[str, ...], timeout: float,
-                 access_log: IO[str] | None) -> None:
+                 access_log: IO[str] | None, delays: tuple[tuple[str, float], ...] = ()) -> None:
         parts = urlsplit(upstream)
         self.upstream_host = parts.hostname or "127.0.0.1"
         self.upstream_port = parts.port or 80
@@ -54,7 +54,12 @@ class ProxySettings:
         self.forward = forward
         self.timeout = timeout
         self.access_log = access_log
+        self.delays = delays
         self.lock = threading.Lock()
+
+    def delay_for(self, path: str) -> float:
+        """Seconds to hold a forwarded request back (latency injection for benchmarks)."""
+        return next((seconds for prefix, seconds in self.delays if path.startswith(prefix)), 0.0)
 
     def log(self, entry: dict[str, Any]) -> None:
         if self.access_log is None:
@@ -87,7 +92,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
         self.decision = "health"
         if path == "/health" and self.command in ("GET", "HEAD"):
             return self._json(200, {"status": "ok"}), "health"
-        problem = self._token_problem()
+        problem = self._token_problem() if self.settings.token else ""
         self.decision = "rejected"
         if problem:
             self._discard_body()
@@ -115,6 +120,9 @@ class ProxyHandler(BaseHTTPRequestHandler):
 
     def _forward(self, path: str) -> tuple[int, str]:
         settings = self.settings
+        delay = settings.delay_for(path)
+        if delay:
+            time.sleep(delay)
         connection = http.client.HTTPConnection(
             settings.upstream_host, settings.upstream_port, timeout=settings.timeout
         )
@@ -253,14 +261,24 @@ def main(argv: list[str] | None = None) -> int:
                              "and artifact routes)")
     parser.add_argument("--upstream-timeout", type=float, default=120.0)
     parser.add_argument("--access-log", help="JSON-lines access log file")
+    parser.add_argument("--no-auth", action="store_true",
+                        help="forward without checking a token (benchmarks' pass-through proxy)")
+    parser.add_argument("--delay", action="append", default=[], metavar="PREFIX=SECONDS",
+                        help="hold requests under PREFIX back by SECONDS (latency injection)")
     args = parser.parse_args(argv)
-    token = os.environ.get(args.token_env, "")
-    if not token:
+    token = "" if args.no_auth else os.environ.get(args.token_env, "")
+    if not token and not args.no_auth:
         print(f"auth proxy: set {args.token_env} to the accepted token", file=sys.stderr)
         return 2
     log = open(args.access_log, "a") if args.access_log else None  # noqa: SIM115
+    try:
+        delays = tuple((prefix, float(seconds)) for prefix, _, seconds in
+                       (item.rpartition("=") for item in args.delay))
+    except ValueError:
+        print("auth proxy: --delay takes PREFIX=SECONDS", file=sys.stderr)
+        return 2
     settings = ProxySettings(args.upstream, token, tuple(args.forward or DEFAULT_FORWARD),
-                             args.upstream_timeout, log)
+                             args.upstream_timeout, log, delays)
     try:
         server = serve(args.port, settings)
     except OSError as error:

@@ -63,6 +63,7 @@ class AuthProxy(Service):
         upstream_timeout: float = 120.0,
         forward: tuple[str, ...] = (),
         expect_forwarding: bool = True,
+        delays: tuple[tuple[str, float], ...] = (),
     ) -> None:
         self.name = f"auth proxy {label}"
         self.label = label
@@ -73,6 +74,7 @@ class AuthProxy(Service):
         self.upstream_timeout = upstream_timeout
         self.forward = forward
         self.expect_forwarding = expect_forwarding
+        self.delays = delays
         self.port = 0
         self.access_log = log_dir / f"proxy-{label}-access.jsonl"
         self._process: ManagedProcess | None = None
@@ -97,6 +99,10 @@ class AuthProxy(Service):
         ]
         for prefix in self.forward:
             argv += ["--forward", prefix]
+        if not self.token:
+            argv.append("--no-auth")
+        for prefix, seconds in self.delays:
+            argv += ["--delay", f"{prefix}={seconds:.6f}"]
         return argv
 
     def start(self) -> Self:

@@ -98,6 +98,7 @@ class RunResults:
     checks: list[CheckResult] = field(default_factory=list)
     diff: list[DiffEntry] = field(default_factory=list)
     machine: dict[str, Any] = field(default_factory=dict)
+    benchmark: dict[str, Any] = field(default_factory=dict)  # see docs/results-format.md
     format_version: int = FORMAT_VERSION
 
     @property
@@ -167,4 +168,5 @@ def load_results(path: Path) -> RunResults:
         ],
         diff=[DiffEntry(**d) for d in data.get("diff", [])],
         machine=data.get("machine", {}),
+        benchmark=data.get("benchmark", {}),
     )

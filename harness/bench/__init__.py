@@ -1,0 +1,1 @@
+"""Benchmarks: interleaved timings of both servers, statistics and the regression gate."""

@@ -1,0 +1,69 @@
+"""The benchmarked operations: which REST routes each one uses, and how it is scheduled.
+
+Routes matter for latency injection (`--inject-latency OP=PCT` delays that operation's routes
+on the new server's side). Large-artifact operations are scheduled in rounds of their own, as a
+64 MB transfer can take a minute where the other operations take milliseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.errors import UsageError
+
+ARTIFACTS = ("/api/2.0/mlflow-artifacts/artifacts/",)
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    routes: tuple[str, ...]
+    large: bool = False
+    client_side: bool = True  # also timed to compare the two versions' own clients
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("create_experiment", ("/api/2.0/mlflow/experiments/create",)),
+    Operation("create_run", ("/api/2.0/mlflow/runs/create",)),
+    Operation("log_metric", ("/api/2.0/mlflow/runs/log-metric",)),
+    Operation("log_batch_1000", ("/api/2.0/mlflow/runs/log-batch",)),
+    Operation("log_param", ("/api/2.0/mlflow/runs/log-parameter",)),
+    Operation("set_tag", ("/api/2.0/mlflow/runs/set-tag",)),
+    Operation("get_run", ("/api/2.0/mlflow/runs/get",)),
+    Operation("search_runs", ("/api/2.0/mlflow/runs/search",)),
+    Operation("get_metric_history_5000", ("/api/2.0/mlflow/metrics/get-history",)),
+    Operation("register_model_version", ("/api/2.0/mlflow/registered-models/create",
+                                         "/api/2.0/mlflow/model-versions/create")),
+    Operation("set_get_alias", ("/api/2.0/mlflow/registered-models/alias",)),
+    Operation("search_model_versions", ("/api/2.0/mlflow/model-versions/search",)),
+    Operation("transition_stage", ("/api/2.0/mlflow/model-versions/transition-stage",)),
+    Operation("upload_1mb", ARTIFACTS),
+    Operation("download_1mb", ARTIFACTS),
+    Operation("log_model", ()),
+    Operation("load_model", ()),
+    Operation("upload_64mb", ARTIFACTS, large=True, client_side=False),
+    Operation("download_64mb", ARTIFACTS, large=True, client_side=False),
+)
+BY_NAME = {op.name: op for op in OPERATIONS}
+ALL = "*"
+
+
+def parse_injection(raw: list[str]) -> tuple[tuple[str, float], ...]:
+    """`OP=PCT` or a blanket `PCT` → ((op or "*", fraction), …); one clear line when wrong."""
+    found: list[tuple[str, float]] = []
+    for item in raw:
+        name, _, percent = item.rpartition("=")
+        name = name or ALL
+        try:
+            fraction = float(percent.rstrip("%")) / 100
+        except ValueError:
+            raise UsageError(f"--inject-latency takes OP=PCT or PCT, not {item!r}") from None
+        if not 0 < fraction <= 10:
+            raise UsageError(f"--inject-latency {item!r}: the percentage must be in (0, 1000]")
+        if name != ALL and name not in BY_NAME:
+            raise UsageError(f"--inject-latency: unknown operation {name!r}; one of "
+                             + ", ".join(BY_NAME))
+        if name != ALL and not BY_NAME[name].routes:
+            raise UsageError(f"--inject-latency: {name} spans many routes; pick a REST operation")
+        found.append((name, fraction))
+    return tuple(found)

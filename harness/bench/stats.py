@@ -1,0 +1,171 @@
+"""Is the new version slower? Statistics for interleaved timings, with a verdict per operation.
+
+Samples come in rounds: in round i the old server answered in `old[i]` and the new one in
+`new[i]`, back to back, so drift of the machine hits both alike. The analysis works on the
+paired log-ratios d_i = ln(new_i / old_i):
+
+- the ratio estimate is exp(Hodges-Lehmann estimate of d): the median of the Walsh averages
+  (d_i + d_j) / 2, i <= j; robust to the odd slow sample that makes means and naive medians lie;
+- its 95% confidence interval comes from the Wilcoxon signed-rank distribution (exact order
+  statistics of the Walsh averages, normal approximation for the critical rank); with fewer
+  than 6 rounds (only the 64 MB transfers) a Student's t interval on the mean log-ratio;
+- the rank test is the Wilcoxon signed-rank test of "no difference" (two-sided p-value).
+
+Verdict against a threshold t (default 20%), in log space so that slower and faster are
+symmetric: `regression` when the whole interval lies above 1+t, `improvement` when it lies
+below 1/(1+t), `unchanged` when it lies within [1/(1+t), 1+t], and `inconclusive` when it
+straddles a bound, with the number of extra rounds that would likely settle it (the interval
+narrows as 1/sqrt(n)).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from statistics import NormalDist, median
+
+CONFIDENCE = 0.95
+MIN_ROUNDS = 6  # below this the signed-rank interval cannot reach 95%
+# Two-sided 97.5% quantiles of Student's t for 1..5 degrees of freedom: the interval used for
+# operations too slow to repeat six times (a 64 MB transfer), on the mean log-ratio.
+T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571}
+
+
+class Verdict(StrEnum):
+    REGRESSION = "regression"
+    IMPROVEMENT = "improvement"
+    UNCHANGED = "unchanged"
+    INCONCLUSIVE = "inconclusive"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """new/old for one operation: estimate, interval, test, verdict."""
+
+    rounds: int
+    ratio: float
+    low: float
+    high: float
+    p_value: float
+    verdict: Verdict
+    more_rounds: int | None  # for inconclusive: rounds to add that would likely settle it
+    old_median_s: float
+    new_median_s: float
+
+    def describe(self, threshold: float) -> str:
+        interval = f"{self.ratio:.2f}× [{self.low:.2f}, {self.high:.2f}]"
+        if self.verdict is Verdict.INCONCLUSIVE:
+            hint = (f"; about {self.more_rounds} more rounds would settle it"
+                    if self.more_rounds else "; the estimate sits on the threshold")
+            return f"inconclusive: {interval} straddles {1 + threshold:.2f}×{hint}"
+        return f"{self.verdict.value}: {interval}"
+
+
+def walsh_averages(values: list[float]) -> list[float]:
+    n = len(values)
+    return sorted((values[i] + values[j]) / 2 for i in range(n) for j in range(i, n))
+
+
+def signed_rank_p_value(differences: list[float]) -> float:
+    """Two-sided Wilcoxon signed-rank p-value (normal approximation, ties and zeros handled)."""
+    nonzero = [d for d in differences if d != 0.0]
+    n = len(nonzero)
+    if n == 0:
+        return 1.0
+    ordered = sorted(nonzero, key=abs)
+    ranks = [0.0] * n
+    i = 0
+    tie_term = 0.0
+    while i < n:
+        j = i
+        while j + 1 < n and abs(ordered[j + 1]) == abs(ordered[i]):
+            j += 1
+        rank = (i + j) / 2 + 1
+        for k in range(i, j + 1):
+            ranks[k] = rank
+        size = j - i + 1
+        tie_term += size**3 - size
+        i = j + 1
+    positive = sum(r for r, d in zip(ranks, ordered, strict=True) if d > 0)
+    mean = n * (n + 1) / 4
+    variance = n * (n + 1) * (2 * n + 1) / 24 - tie_term / 48
+    if variance <= 0:
+        return 1.0
+    z = (abs(positive - mean) - 0.5) / math.sqrt(variance)
+    return min(1.0, 2 * (1 - NormalDist().cdf(max(z, 0.0))))
+
+
+def hodges_lehmann(differences: list[float], confidence: float = CONFIDENCE
+                   ) -> tuple[float, float, float]:
+    """(estimate, low, high) of the location of `differences`, from their Walsh averages."""
+    averages = walsh_averages(differences)
+    n, m = len(differences), len(averages)
+    z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
+    critical = n * (n + 1) / 4 - z * math.sqrt(n * (n + 1) * (2 * n + 1) / 24)
+    k = max(int(math.floor(critical)), 0)
+    return median(averages), averages[k], averages[m - 1 - k]
+
+
+def t_interval(values: list[float]) -> tuple[float, float, float]:
+    """(mean, low, high): Student's t interval, for fewer rounds than the rank interval needs."""
+    n = len(values)
+    mean = sum(values) / n
+    spread = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    half = T_975[n - 1] * spread / math.sqrt(n)
+    return mean, mean - half, mean + half
+
+
+def compare(old: list[float], new: list[float], threshold: float = 0.20) -> Comparison:
+    """Paired comparison of interleaved samples (seconds), new against old."""
+    if len(old) != len(new):
+        raise ValueError("interleaved samples come in pairs: old and new must be equally long")
+    if len(old) < 2:
+        raise ValueError(f"at least 2 rounds are needed, got {len(old)}")
+    if min(old + new) <= 0:
+        raise ValueError("timings must be positive")
+    logs = [math.log(b / a) for a, b in zip(old, new, strict=True)]
+    if len(logs) >= MIN_ROUNDS:
+        estimate, low, high = hodges_lehmann(logs)
+    else:
+        estimate, low, high = t_interval(logs)
+    bound = math.log(1 + threshold)
+    if low > bound:
+        verdict = Verdict.REGRESSION
+    elif high < -bound:
+        verdict = Verdict.IMPROVEMENT
+    elif -bound <= low and high <= bound:
+        verdict = Verdict.UNCHANGED
+    else:
+        verdict = Verdict.INCONCLUSIVE
+    return Comparison(
+        rounds=len(old),
+        ratio=math.exp(estimate),
+        low=math.exp(low),
+        high=math.exp(high),
+        p_value=signed_rank_p_value(logs),
+        verdict=verdict,
+        more_rounds=_more_rounds(len(old), estimate, low, high, bound)
+        if verdict is Verdict.INCONCLUSIVE else None,
+        old_median_s=median(old),
+        new_median_s=median(new),
+    )
+
+
+def _more_rounds(n: int, estimate: float, low: float, high: float, bound: float) -> int | None:
+    """Rounds to add so that the interval (narrowing as 1/sqrt(n)) clears the nearest bound."""
+    half_width = (high - low) / 2
+    distance = min(abs(estimate - bound), abs(estimate + bound))
+    if distance < 1e-9:
+        return None
+    needed = math.ceil(n * (half_width / distance) ** 2)
+    return max(needed - n, 1)
+
+
+def median_rule_fails(old: list[float], new: list[float], threshold: float = 0.20) -> bool:
+    """pytest-benchmark's own `--benchmark-compare-fail=median:<threshold>%` check, applied to
+    the same samples (its PercentageRegressionCheck on the two medians)."""
+    from pytest_benchmark.utils import parse_compare_fail
+
+    check = parse_compare_fail(f"median:{round(threshold * 100)}%")  # type: ignore[no-untyped-call]
+    return bool(check.fails({"median": median(new)}, {"median": median(old)}))

@@ -1,0 +1,202 @@
+"""Benchmark operations, timed inside an MLflow environment (one fixed client, two servers).
+
+`prepare` seeds each server with the same data; `run_round` times every chosen operation once
+against each server, alternating which server goes first from round to round, and returns the
+seconds of each call. Timing happens here, around the client call only, so the harness's own
+messaging never enters the numbers.
+"""
+
+import os
+import shutil
+import tempfile
+import time
+import uuid
+
+import mlflow
+import numpy as np
+from _common import PIP_REQUIREMENTS, connect, dataset, log_sklearn, train
+from mlflow.entities import Metric, Param, RunTag
+
+SEARCH_RUNS = 200
+HISTORY_POINTS = 5_000
+FILES = {"1mb": 1024 * 1024, "64mb": 64 * 1024 * 1024}
+_STATE = {"folder": None}
+
+
+def _folder():
+    if _STATE["folder"] is None:
+        _STATE["folder"] = tempfile.mkdtemp(prefix="mlflow-upgrade-harness-bench-")
+        rng = np.random.RandomState(11)
+        for name, size in FILES.items():
+            with open(os.path.join(_STATE["folder"], f"blob-{name}.bin"), "wb") as handle:
+                handle.write(rng.bytes(size))
+    return _STATE["folder"]
+
+
+def cleanup(tracking_uri=None):
+    if _STATE["folder"]:
+        shutil.rmtree(_STATE["folder"], ignore_errors=True)
+        _STATE["folder"] = None
+
+
+def prepare(tracking_uri, prefix):
+    """The same seeded data on every server: runs to search, a long history, a model, files."""
+    client = connect(tracking_uri)
+    experiment_id = client.create_experiment(f"{prefix}-bench")
+    now = int(time.time() * 1000)
+    for index in range(SEARCH_RUNS):
+        run = client.create_run(experiment_id, run_name=f"seed-{index}")
+        client.log_batch(run.info.run_id, metrics=[
+            Metric("accuracy", (index % 100) / 100, now, 0),
+            Metric("loss", 1 - (index % 100) / 100, now, 0),
+        ], params=[Param("lr", str(0.001 * (index % 7 + 1)))], tags=[RunTag("seed", "yes")])
+        client.set_terminated(run.info.run_id)
+    history = client.create_run(experiment_id, run_name="history").info.run_id
+    for start in range(0, HISTORY_POINTS, 1000):
+        client.log_batch(history, metrics=[Metric("loss", 1 / (step + 1), now + step, step)
+                                           for step in range(start, start + 1000)])
+    work = client.create_run(experiment_id, run_name="work").info.run_id
+    model = f"{prefix}-bench-model"
+    client.create_registered_model(model)
+    client.create_model_version(model, f"runs:/{work}/model", run_id=work)
+    client.log_artifact(work, os.path.join(_folder(), "blob-1mb.bin"), "download")
+    client.log_artifact(work, os.path.join(_folder(), "blob-64mb.bin"), "download")
+    mlflow.set_experiment(experiment_id=experiment_id)
+    trained, _, _ = train("baseline")
+    with mlflow.start_run(run_id=work):
+        model_uri = log_sklearn(trained).model_uri
+    return {"experiment_id": experiment_id, "history_run": history, "run": work,
+            "model": model, "model_uri": model_uri, "prefix": prefix}
+
+
+def _unique():
+    return uuid.uuid4().hex[:12]
+
+
+def _op_create_experiment(client, c):
+    client.create_experiment(f"{c['prefix']}-e-{_unique()}")
+
+
+def _op_create_run(client, c):
+    client.create_run(c["experiment_id"])
+
+
+def _op_log_metric(client, c):
+    client.log_metric(c["run"], "bench_metric", 0.5, step=int(time.time() * 1000) % 1_000_000)
+
+
+def _op_log_batch_1000(client, c):
+    now = int(time.time() * 1000)
+    client.log_batch(c["run"], metrics=[Metric(f"batch_{i % 50}", i / 1000, now, i)
+                                        for i in range(1000)])
+
+
+def _op_log_param(client, c):
+    client.log_param(c["run"], f"p_{_unique()}", "value")
+
+
+def _op_set_tag(client, c):
+    client.set_tag(c["run"], "bench_tag", _unique())
+
+
+def _op_get_run(client, c):
+    client.get_run(c["run"])
+
+
+def _op_search_runs(client, c):
+    client.search_runs([c["experiment_id"]], filter_string="metrics.accuracy > 0.5",
+                       order_by=["metrics.accuracy DESC"], max_results=100)
+
+
+def _op_get_metric_history(client, c):
+    client.get_metric_history(c["history_run"], "loss")
+
+
+def _op_register_model_version(client, c):
+    name = f"{c['prefix']}-m-{_unique()}"
+    client.create_registered_model(name)
+    client.create_model_version(name, f"runs:/{c['run']}/model", run_id=c["run"])
+
+
+def _op_set_get_alias(client, c):
+    client.set_registered_model_alias(c["model"], "bench", "1")
+    client.get_model_version_by_alias(c["model"], "bench")
+
+
+def _op_search_model_versions(client, c):
+    client.search_model_versions(f"name='{c['model']}'")
+
+
+def _op_transition_stage(client, c):
+    stage = "Staging" if time.monotonic_ns() % 2 else "Production"
+    client.transition_model_version_stage(c["model"], "1", stage)
+
+
+def _upload(size):
+    def op(client, c):
+        client.log_artifact(c["run"], os.path.join(_folder(), f"blob-{size}.bin"),
+                            f"upload-{_unique()}")
+    return op
+
+
+def _download(size):
+    def op(client, c):
+        target = tempfile.mkdtemp(dir=_folder())
+        try:
+            client.download_artifacts(c["run"], f"download/blob-{size}.bin", target)
+        finally:
+            shutil.rmtree(target, ignore_errors=True)
+    return op
+
+
+def _op_log_model(client, c):
+    trained, _, _ = train("baseline")
+    with mlflow.start_run(run_id=c["run"]):
+        mlflow.sklearn.log_model(trained, f"model-{_unique()}", pip_requirements=PIP_REQUIREMENTS)
+
+
+def _op_load_model(client, c):
+    X, _ = dataset(rows=20)
+    mlflow.pyfunc.load_model(c["model_uri"]).predict(X)
+
+
+OPERATIONS = {
+    "create_experiment": _op_create_experiment,
+    "create_run": _op_create_run,
+    "log_metric": _op_log_metric,
+    "log_batch_1000": _op_log_batch_1000,
+    "log_param": _op_log_param,
+    "set_tag": _op_set_tag,
+    "get_run": _op_get_run,
+    "search_runs": _op_search_runs,
+    "get_metric_history_5000": _op_get_metric_history,
+    "register_model_version": _op_register_model_version,
+    "set_get_alias": _op_set_get_alias,
+    "search_model_versions": _op_search_model_versions,
+    "transition_stage": _op_transition_stage,
+    "upload_1mb": _upload("1mb"),
+    "download_1mb": _download("1mb"),
+    "upload_64mb": _upload("64mb"),
+    "download_64mb": _download("64mb"),
+    "log_model": _op_log_model,
+    "load_model": _op_load_model,
+}
+
+
+def operations(tracking_uri=None):
+    return list(OPERATIONS)
+
+
+def run_round(tracking_uri, servers, contexts, ops, first):
+    """Time each op once per server; `first` names the server that goes first this round."""
+    order = [first] + [s for s in servers if s != first]
+    clients = {s: connect(servers[s]) for s in servers}
+    timings = {op: {} for op in ops}
+    for op in ops:
+        for server in order:
+            mlflow.set_tracking_uri(servers[server])
+            mlflow.set_registry_uri(servers[server])
+            started = time.perf_counter()
+            OPERATIONS[op](clients[server], contexts[server])
+            timings[op][server] = time.perf_counter() - started
+    return timings
