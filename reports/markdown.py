@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.results.model import DiffEntry, RunResults, RunStatus, Status
+from reports.sections import benchmark_section, deltaone_section, migration_section
 from reports.sections import cell as _cell
-from reports.sections import deltaone_section, migration_section
 
 _VERDICT = {
     RunStatus.PASSED: "✅ **Safe to upgrade** — no check failed on either version.",
@@ -40,6 +40,14 @@ def render_markdown(results: RunResults) -> str:
         f"run `{results.run_id}` · {results.duration_s:.0f}s",
         "",
     ]
+    bench = results.benchmark
+    if bench and not bench.get("gate", {}).get("passed", True):
+        slower = [f"{op} {item['ratio']:.2f}×"
+                  for group in ("server_side", "client_side")
+                  for op, item in bench.get(group, {}).get("operations", {}).items()
+                  if item.get("verdict") == "regression"]
+        lines += [f"**Performance gate failed**: {', '.join(slower) or 'see Performance'} "
+                  "(new/old; see Performance).", ""]
     failures = [c for c in results.checks if c.status in (Status.FAILED, Status.ERROR)]
     if failures:
         lines += ["## Failures", ""]
@@ -73,6 +81,7 @@ def render_markdown(results: RunResults) -> str:
             )
         lines += [""]
     lines += migration_section(results) + deltaone_section(results)
+    lines += benchmark_section(results)
     lines += ["## Old vs new", ""]
     unexpected = results.unexpected_differences()
     findings = results.findings()

@@ -125,3 +125,59 @@ def _evaluation_table(pair: dict[str, CheckResult], old: str, new: str) -> list[
     lines += [row(f"validation `{name}`", lambda o, n=name: o.get("verdicts", {}).get(n, "—"))
               for name in names("verdicts")]
     return lines + [""]
+
+
+_VERDICT_ICON = {"regression": "❌", "improvement": "🚀", "unchanged": "✅", "inconclusive": "❔"}
+
+
+def benchmark_section(results: RunResults) -> list[str]:
+    """Per operation: both medians, new/old with its 95% interval, the verdict, and what
+    pytest-benchmark's median rule would have said on the same samples."""
+    bench = results.benchmark
+    if not bench:
+        return []
+    settings = bench.get("settings", {})
+    threshold = float(settings.get("threshold", 0.2))
+    passed = bench.get("gate", {}).get("passed")
+    lines = ["## Performance", "",
+             f"Gate at +{threshold:.0%}: **{'passed' if passed else 'failed'}** · "
+             f"{bench.get('seconds', 0):.0f}s · interleaved rounds, 95% intervals "
+             "(Hodges–Lehmann on paired log-ratios)."]
+    injected = settings.get("inject") or []
+    if injected:
+        lines.append("Latency injected on the new side (calibration): "
+                     + ", ".join(f"{op} +{fraction:.0%}" for op, fraction in injected) + ".")
+    for group, title in (("server_side", f"Server side (one {settings.get('fixed_client', '')}"
+                                         " client against both servers)"),
+                         ("client_side", "Client side (each version's own client, new server)")):
+        part = bench.get(group)
+        if not part:
+            continue
+        lines += ["", f"### {title}", "",
+                  f"{part.get('rounds', 0)} rounds. "
+                  + _gate_summary(part.get("gate", {})), "",
+                  "| Operation | Old median | New median | New/old [95% CI] | Verdict | "
+                  "median rule |", "|---|---|---|---|---|---|"]
+        for op, item in part.get("operations", {}).items():
+            verdict = str(item.get("verdict", ""))
+            extra = ""
+            if verdict == "inconclusive":
+                more = item.get("more_rounds")
+                extra = f" (~{more} more rounds)" if more else ""
+            lines.append(
+                f"| {cell(op)} | {item['old_median_s'] * 1000:.1f} ms | "
+                f"{item['new_median_s'] * 1000:.1f} ms | {item['ratio']:.2f}× "
+                f"[{item['low']:.2f}, {item['high']:.2f}] | {_VERDICT_ICON.get(verdict, '')} "
+                f"{verdict}{extra} | {'fails' if item.get('median_rule_fails') else 'passes'} |"
+            )
+    return lines + [""]
+
+
+def _gate_summary(gate: dict[str, Any]) -> str:
+    regressions = gate.get("regressions") or []
+    inconclusive = gate.get("inconclusive") or []
+    text = (f"**{len(regressions)} regression(s)**: {', '.join(regressions)}." if regressions
+            else "No regression.")
+    if inconclusive:
+        text += f" {len(inconclusive)} inconclusive: {', '.join(inconclusive)}."
+    return text

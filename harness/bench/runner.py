@@ -3,9 +3,9 @@
 - **Server side**: one client process of the *old* version (the one client that works against
   both servers: a 3.x client cannot log models to a 2.x server) times every operation against
   the old and the new server in the same round, the first server alternating from round to
-  round. Both servers sit behind identical pass-through proxies, so the proxy's cost is the same
-  on both sides; `--inject-latency` makes the new side's proxy hold chosen routes back by a
-  known fraction of the old side's median time.
+  round. With `--inject-latency`, both servers sit behind identical pass-through proxies (the
+  proxy's cost is the same on both sides) and the new side's proxy holds the chosen routes back
+  by a known fraction of the old side's median time.
 - **Client side**: each version's own client against the new server, rounds alternating.
 - Fast operations get rounds until the time budget is used (at least `MIN_FAST_ROUNDS`);
   64 MB transfers get `LARGE_ROUNDS` rounds of their own.
@@ -46,6 +46,10 @@ class BenchSettings:
     operations: tuple[str, ...] = tuple(op.name for op in OPERATIONS)
     large_rounds: int = LARGE_ROUNDS
     client_side: bool = True
+    # Pass-through proxies in front of both servers: needed to inject latency (and then on
+    # both sides, so their cost is symmetric); off by default, as clients talk to servers
+    # directly in production and a proxy changes connection behaviour.
+    proxies: bool = False
 
 
 @dataclass
@@ -110,14 +114,19 @@ def _plain(comparison: Comparison) -> dict[str, Any]:
 
 
 class Benchmark:
-    """Runs the phase on a provisioned session; `run()` returns the JSON-able result."""
+    """The phase on a provisioned session. `run()` does it all once; calibration calls
+    `open()`, then `server_gate()` as often as it likes, then `close()`."""
 
     def __init__(self, session: RunSession, settings: BenchSettings, progress: Progress) -> None:
         self.session = session
         self.settings = settings
         self.progress = progress
         self.agents: list[Agent] = []
-        self.proxies: list[AuthProxy] = []
+        self.proxies: dict[str, AuthProxy] = {}
+        self.fixed: Agent | None = None
+        self.contexts: dict[str, Any] = {}
+        self.urls: dict[str, str] = {}
+        self.use_proxies = settings.proxies or bool(settings.inject)
 
     def _agent(self, role: str) -> Agent:
         runtime = self.session.sides[role]
@@ -126,89 +135,112 @@ class Benchmark:
         self.agents.append(agent)
         return agent.start()
 
-    def _proxy(self, label: str, upstream: str,
-               delays: tuple[tuple[str, float], ...] = ()) -> AuthProxy:
-        proxy = AuthProxy(f"bench-{label}", upstream, "", self.session.log_dir, delays=delays)
-        self.proxies.append(proxy)
-        return proxy.start()
+    def _proxy(self, side: str, delays: tuple[tuple[str, float], ...] = ()) -> str:
+        """(Re)start the pass-through proxy in front of `side`'s server; returns its URL."""
+        role = "from" if side == OLD else "to"
+        if side in self.proxies:
+            self.proxies.pop(side).stop()
+        if not self.use_proxies:
+            self.urls[side] = self.session.sides[role].server.url
+            return self.urls[side]
+        proxy = AuthProxy(f"bench-{side}", self.session.sides[role].server.url, "",
+                          self.session.log_dir, delays=delays)
+        self.proxies[side] = proxy
+        self.urls[side] = proxy.start().url
+        return self.urls[side]
 
     def _call(self, agent: Agent, url: str, function: str, **kwargs: Any) -> Any:
         return agent.call(CLIENT_MODULE, function, timeout=CALL_TIMEOUT_S, tracking_uri=url,
                           **kwargs)
 
-    def run(self) -> dict[str, Any]:
-        try:
-            return self._run()
-        finally:
-            for agent in self.agents:
-                if agent.started:
-                    try:  # the agent's 1 MB / 64 MB files live in a temp folder
-                        agent.call(CLIENT_MODULE, "cleanup", timeout=60)
-                    except HarnessError:
-                        pass
-                agent.stop()
-            for proxy in self.proxies:
-                proxy.stop()
-
-    def _run(self) -> dict[str, Any]:
-        settings, sides = self.settings, self.session.sides
-        started = time.monotonic()
-        deadline = started + settings.budget_s * (1 - CLIENT_SHARE if settings.client_side
-                                                  else 1)
-        fixed = self._agent("from")
-        urls = {OLD: self._proxy("old", sides["from"].server.url).url,
-                NEW: self._proxy("new", sides["to"].server.url).url}
+    def open(self) -> None:
+        """Client, proxies and the same seeded data on both servers."""
+        self.fixed = self._agent("from")
         prefix = f"muh-{self.session.config.run_id}-bench"
-        contexts = {side: self._call(fixed, url, "prepare", prefix=f"{prefix}-{side}")
-                    for side, url in urls.items()}
+        for side in (OLD, NEW):
+            url = self._proxy(side)
+            self.contexts[side] = self._call(self.fixed, url, "prepare", prefix=f"{prefix}-{side}",
+                                             large=any(BY_NAME[op].large
+                                                       for op in self.settings.operations))
+
+    def close(self) -> None:
+        for agent in self.agents:
+            if agent.started:
+                try:  # the agent's 1 MB / 64 MB files live in a temp folder
+                    agent.call(CLIENT_MODULE, "cleanup", timeout=60)
+                except HarnessError:
+                    pass
+            agent.stop()
+        for proxy in self.proxies.values():
+            proxy.stop()
+
+    def run(self) -> dict[str, Any]:
+        started = time.monotonic()
+        try:
+            self.open()
+            share = 1 - CLIENT_SHARE if self.settings.client_side else 1.0
+            result: dict[str, Any] = {
+                "settings": {"budget_s": self.settings.budget_s,
+                             "threshold": self.settings.threshold,
+                             "inject": [list(i) for i in self.settings.inject],
+                             "fixed_client": self.session.sides["from"].version,
+                             "through_proxies": self.use_proxies},
+                "server_side": self.server_gate(started + self.settings.budget_s * share),
+            }
+            if self.settings.client_side:
+                result["client_side"] = self._client_side(started + self.settings.budget_s)
+            result["seconds"] = round(time.monotonic() - started, 1)
+            return result
+        finally:
+            self.close()
+
+    def _round(self, ops: list[str], index: int) -> dict[str, dict[str, float]]:
+        assert self.fixed is not None
+        timings: dict[str, dict[str, float]] = self._call(
+            self.fixed, self.urls[OLD], "run_round", servers=self.urls, contexts=self.contexts,
+            ops=ops, first=OLD if index % 2 == 0 else NEW)
+        return timings
+
+    def server_gate(self, deadline: float, rounds: int | None = None) -> dict[str, Any]:
+        """Warm up, inject latency if asked, then interleaved rounds until `deadline` (or
+        exactly `rounds`); analysed and gated."""
+        settings = self.settings
         fast = [op for op in settings.operations if not BY_NAME[op].large]
         large = [op for op in settings.operations if BY_NAME[op].large]
-
-        def one_round(ops: list[str], index: int) -> dict[str, dict[str, float]]:
-            first = OLD if index % 2 == 0 else NEW
-            timings: dict[str, dict[str, float]] = self._call(
-                fixed, urls[OLD], "run_round", servers=urls, contexts=contexts, ops=ops,
-                first=first)
-            return timings
-
         warmup = Samples()
         for index in range(WARMUP_ROUNDS):
-            warmup.add(one_round(fast, index))
-        injected: dict[str, float] = {}
-        if settings.inject:
-            injected, routes = injected_delays(settings, warmup)
-            self.proxies[1].stop()
-            urls[NEW] = self._proxy("new-delayed", sides["to"].server.url, routes).url
+            warmup.add(self._round(fast, index))
+        injected, routes = injected_delays(settings, warmup)
+        if settings.inject or (NEW in self.proxies and self.proxies[NEW].delays):
+            self.use_proxies = True
+            self._proxy(NEW, routes)
         samples = Samples()
-        self.progress.say(f"benchmark: {len(fast)} operations, interleaved rounds")
         index = 0
-        while index < MAX_FAST_ROUNDS and (index < MIN_FAST_ROUNDS or
-                                           time.monotonic() < deadline):
-            samples.add(one_round(fast, index))
+
+        def more() -> bool:
+            if rounds is not None:
+                return index < rounds
+            return index < MAX_FAST_ROUNDS and (index < MIN_FAST_ROUNDS
+                                                or time.monotonic() < deadline)
+
+        while more():
+            samples.add(self._round(fast, index))
             index += 1
             if index == MIN_FAST_ROUNDS and large:
                 for large_index in range(settings.large_rounds):
-                    samples.add(one_round(large, large_index))
-        server = analyse(samples, settings)
-        server["rounds"] = index
-        server["injected_delay_s"] = {op: round(s, 6) for op, s in injected.items()}
-        result: dict[str, Any] = {
-            "settings": {"budget_s": settings.budget_s, "threshold": settings.threshold,
-                         "inject": [list(i) for i in settings.inject],
-                         "fixed_client": sides["from"].version},
-            "server_side": server,
-        }
-        if settings.client_side:
-            result["client_side"] = self._client_side(started + settings.budget_s)
-        result["seconds"] = round(time.monotonic() - started, 1)
-        return result
+                    samples.add(self._round(large, large_index))
+        analysis = analyse(samples, settings)
+        analysis["rounds"] = index
+        analysis["injected_delay_s"] = {op: round(s, 6) for op, s in injected.items()}
+        return analysis
 
     def _client_side(self, deadline: float) -> dict[str, Any]:
         """Each version's own client against the new server, alternating by round."""
         server = self.session.sides["to"].server.url
         clients = {OLD: self._agent("from"), NEW: self._agent("to")}
         prefix = f"muh-{self.session.config.run_id}-client"
-        contexts = {side: self._call(agent, server, "prepare", prefix=f"{prefix}-{side}")
+        contexts = {side: self._call(agent, server, "prepare", prefix=f"{prefix}-{side}",
+                                     large=False)
                     for side, agent in clients.items()}
         ops = [op for op in self.settings.operations if BY_NAME[op].client_side]
         samples = Samples()

@@ -26,6 +26,7 @@ import hmac
 import http.client
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -73,6 +74,12 @@ class ProxyHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     settings: ProxySettings  # set on the subclass built by `serve`
     decision = "unknown"  # who answered this request, sent as X-Harness-Proxy
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out as separate writes: without TCP_NODELAY, Nagle's algorithm
+        # and the peer's delayed ACK stall small responses by ~40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         self._handle()
@@ -128,6 +135,9 @@ class ProxyHandler(BaseHTTPRequestHandler):
         )
         try:
             try:
+                connection.connect()
+                if connection.sock is not None:
+                    connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 connection.putrequest(self.command, self.path, skip_host=True,
                                       skip_accept_encoding=True)
                 for name, value in self.headers.items():

@@ -17,7 +17,7 @@ import numpy as np
 from _common import PIP_REQUIREMENTS, connect, dataset, log_sklearn, train
 from mlflow.entities import Metric, Param, RunTag
 
-SEARCH_RUNS = 200
+SEARCH_RUNS = 100
 HISTORY_POINTS = 5_000
 FILES = {"1mb": 1024 * 1024, "64mb": 64 * 1024 * 1024}
 _STATE = {"folder": None}
@@ -39,7 +39,7 @@ def cleanup(tracking_uri=None):
         _STATE["folder"] = None
 
 
-def prepare(tracking_uri, prefix):
+def prepare(tracking_uri, prefix, large=True):
     """The same seeded data on every server: runs to search, a long history, a model, files."""
     client = connect(tracking_uri)
     experiment_id = client.create_experiment(f"{prefix}-bench")
@@ -50,7 +50,6 @@ def prepare(tracking_uri, prefix):
             Metric("accuracy", (index % 100) / 100, now, 0),
             Metric("loss", 1 - (index % 100) / 100, now, 0),
         ], params=[Param("lr", str(0.001 * (index % 7 + 1)))], tags=[RunTag("seed", "yes")])
-        client.set_terminated(run.info.run_id)
     history = client.create_run(experiment_id, run_name="history").info.run_id
     for start in range(0, HISTORY_POINTS, 1000):
         client.log_batch(history, metrics=[Metric("loss", 1 / (step + 1), now + step, step)
@@ -60,7 +59,8 @@ def prepare(tracking_uri, prefix):
     client.create_registered_model(model)
     client.create_model_version(model, f"runs:/{work}/model", run_id=work)
     client.log_artifact(work, os.path.join(_folder(), "blob-1mb.bin"), "download")
-    client.log_artifact(work, os.path.join(_folder(), "blob-64mb.bin"), "download")
+    if large:
+        client.log_artifact(work, os.path.join(_folder(), "blob-64mb.bin"), "download")
     mlflow.set_experiment(experiment_id=experiment_id)
     trained, _, _ = train("baseline")
     with mlflow.start_run(run_id=work):

@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-from harness.errors import ServiceError, UsageError
+from harness.errors import UsageError
+from harness.proxy import auth_proxy
+from harness.proxy.auth_proxy import TOKEN_ENV
 from harness.proxy.service import AuthProxy, check_template
 from harness.runtime.ports import free_port
 
@@ -183,11 +185,22 @@ def test_access_log_records_decisions_but_never_the_token(proxy: AuthProxy) -> N
     assert TOKEN not in proxy.logs(1000)
 
 
-def test_proxy_without_a_token_refuses_to_start(tmp_path: Path) -> None:
-    with pytest.raises(ServiceError, match="exited with code 2"), AuthProxy(
-        "notoken", "http://127.0.0.1:1", "", tmp_path, expect_forwarding=False
-    ):
-        pass
+def test_proxy_without_a_token_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    assert auth_proxy.main(["--upstream", "http://127.0.0.1:1", "--port", "1"]) == 2
+
+
+def test_pass_through_proxy_with_injected_latency(upstream: Upstream, tmp_path: Path) -> None:
+    """The benchmarks' proxy: no token, and a fixed delay on chosen routes only."""
+    with AuthProxy("delay", upstream.url, "", tmp_path, expect_forwarding=False,
+                   delays=(("/api/2.0/mlflow/runs/get", 0.3),)) as proxy:
+        started = time.monotonic()
+        assert proxy.request("GET", "/api/2.0/mlflow/runs/get?run_id=d", token=None)[0] == 200
+        delayed = time.monotonic() - started
+        started = time.monotonic()
+        assert proxy.request("GET", "/api/2.0/mlflow/runs/search", token=None)[0] == 200
+        direct = time.monotonic() - started
+    assert delayed >= 0.3 and direct < 0.2
 
 
 @pytest.mark.parametrize(("template", "problem"), [

@@ -1,0 +1,110 @@
+"""The gate, latency injection, option parsing and the benchmark outputs, on synthetic samples."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from harness.bench.operations import parse_injection
+from harness.bench.runner import BenchSettings, Samples, analyse, injected_delays
+from harness.errors import UsageError
+from harness.results.model import RunResults, RunStatus, SideInfo
+from reports.markdown import render_markdown
+from reports.pytest_benchmark import document, write_pytest_benchmark
+
+
+def samples(factors: dict[str, float], rounds: int = 12, seed: int = 3) -> Samples:
+    rng = random.Random(seed)
+    result = Samples()
+    for _ in range(rounds):
+        timings = {}
+        for op, factor in factors.items():
+            base = 0.02 * rng.lognormvariate(0, 0.05)
+            timings[op] = {"old": base * rng.lognormvariate(0, 0.03),
+                           "new": base * factor * rng.lognormvariate(0, 0.03)}
+        result.add(timings)
+    return result
+
+
+def test_gate_fails_on_a_regression_only() -> None:
+    result = analyse(samples({"get_run": 1.0, "search_runs": 1.6, "set_tag": 0.5}),
+                     BenchSettings())
+    verdicts = {op: item["verdict"] for op, item in result["operations"].items()}
+    assert verdicts == {"get_run": "unchanged", "search_runs": "regression",
+                        "set_tag": "improvement"}
+    assert result["gate"]["passed"] is False and result["gate"]["regressions"] == ["search_runs"]
+    quiet = analyse(samples({"get_run": 1.0}), BenchSettings())
+    assert quiet["gate"]["passed"] is True
+    assert len(quiet["operations"]["get_run"]["samples"]["old"]) == 12
+
+
+def test_inconclusive_passes_unless_told_otherwise() -> None:
+    noisy = samples({"get_run": 1.2}, rounds=8, seed=9)
+    lenient = analyse(noisy, BenchSettings())
+    assert lenient["gate"]["inconclusive"] == ["get_run"] and lenient["gate"]["passed"]
+    strict = analyse(noisy, BenchSettings(fail_on_inconclusive=True))
+    assert strict["gate"]["passed"] is False
+
+
+def test_injected_delay_is_a_fraction_of_the_old_median_on_that_operations_routes() -> None:
+    warmup = Samples(old={"get_run": [0.010, 0.012, 0.011], "set_tag": [0.02, 0.02]},
+                     new={"get_run": [0.01] * 3, "set_tag": [0.02] * 2})
+    per_op, routes = injected_delays(BenchSettings(inject=(("get_run", 0.3),)), warmup)
+    assert per_op == {"get_run": pytest.approx(0.0033)}
+    assert routes == (("/api/2.0/mlflow/runs/get", pytest.approx(0.0033)),)
+    blanket, _ = injected_delays(BenchSettings(inject=(("*", 0.5),),
+                                               operations=("get_run", "set_tag")), warmup)
+    assert blanket == {"get_run": pytest.approx(0.0055), "set_tag": pytest.approx(0.01)}
+
+
+@pytest.mark.parametrize(("raw", "problem"), [
+    (["get_run=abc"], "OP=PCT"), (["nope=30"], "unknown operation"),
+    (["log_model=30"], "spans many routes"), (["get_run=0"], "percentage"),
+])
+def test_bad_injection_options(raw: list[str], problem: str) -> None:
+    with pytest.raises(UsageError, match=problem):
+        parse_injection(raw)
+
+
+def test_injection_options_parse() -> None:
+    assert parse_injection(["get_run=30", "25%"]) == (("get_run", 0.3), ("*", 0.25))
+
+
+def _results() -> RunResults:
+    server = analyse(samples({"get_run": 1.0, "download_1mb": 8.0}), BenchSettings())
+    server["rounds"] = 12
+    bench = {"settings": {"threshold": 0.2, "inject": [["get_run", 0.3]],
+                          "fixed_client": "2.9.2"},
+             "server_side": server, "gate": {"passed": False}, "seconds": 42.0}
+    return RunResults(run_id="r", started_at="t", harness_version="0",
+                      sides=[SideInfo("from", "2.9.2", "2.9.2"), SideInfo("to", "3.4.0",
+                                                                         "3.4.0")],
+                      status=RunStatus.FAILED, benchmark=bench)
+
+
+def test_pytest_benchmark_files_hold_the_raw_samples(tmp_path: Path) -> None:
+    results = _results()
+    write_pytest_benchmark(results.benchmark, tmp_path)
+    old = json.loads((tmp_path / "benchmark-old.json").read_text())
+    new = json.loads((tmp_path / "benchmark-new.json").read_text())
+    names = {b["name"]: b for b in new["benchmarks"]}
+    assert set(names) == {"get_run", "download_1mb"}
+    stats = names["download_1mb"]["stats"]
+    raw = results.benchmark["server_side"]["operations"]["download_1mb"]["samples"]["new"]
+    assert stats["data"] == raw and stats["rounds"] == 12
+    assert stats["min"] <= stats["q1"] <= stats["median"] <= stats["q3"] <= stats["max"]
+    assert {"machine_info", "commit_info", "benchmarks", "datetime", "version"} <= set(old)
+    assert document(results.benchmark, "old")["benchmarks"][0]["group"] == "server-side"
+
+
+def test_report_shows_the_gate_each_interval_and_the_median_rule() -> None:
+    text = render_markdown(_results())
+    section = text[text.index("## Performance"):]
+    assert "Gate at +20%: **failed**" in section
+    assert "get_run +30%" in section
+    assert "**1 regression(s)**: download_1mb." in section
+    row = next(line for line in section.splitlines() if line.startswith("| download_1mb"))
+    assert "❌ regression" in row and "| fails |" in row and "7.92×" in row
