@@ -229,6 +229,17 @@ def run_benchmark(session: RunSession, config: RunConfig, progress: Progress) ->
     return result
 
 
+def _bench_summary(results: RunResults) -> str:
+    bench = results.benchmark
+    if not bench:
+        return "no benchmark"
+    if bench.get("gate", {}).get("passed"):
+        return "performance gate passed"
+    slower = sorted({op for group in ("server_side", "client_side")
+                     for op in bench.get(group, {}).get("gate", {}).get("regressions", [])})
+    return f"performance gate failed ({', '.join(slower)})"
+
+
 def run_command(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     progress = Progress(quiet=args.quiet)
@@ -246,8 +257,8 @@ def run_command(args: argparse.Namespace) -> int:
     counts = results.counts()
     summary = (
         f"{results.status.value}: {counts['passed']} passed, {counts['failed']} failed, "
-        f"{counts['error']} errors, {counts['known_defect']} known defects in "
-        f"{results.duration_s:.0f}s — "
+        f"{counts['error']} errors, {counts['known_defect']} known defects, "
+        f"{_bench_summary(results)} in {results.duration_s:.0f}s — "
         f"{Path(config.out_dir) / 'report.md'}"
     )
     if results.status in (RunStatus.ERROR, RunStatus.INTERRUPTED):

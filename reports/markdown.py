@@ -10,8 +10,8 @@ from reports.sections import cell as _cell
 
 _VERDICT = {
     RunStatus.PASSED: "✅ **Safe to upgrade** — no check failed on either version.",
-    RunStatus.FAILED: "❌ **Not safe to upgrade** — checks failed or behaviour changed "
-    "without documentation (see below).",
+    RunStatus.FAILED: "❌ **Not safe to upgrade** — checks failed, behaviour changed without "
+    "documentation, or an operation got more than the threshold slower (see below).",
     RunStatus.ERROR: "⚠️ **No verdict** — the harness could not complete the run.",
     RunStatus.INTERRUPTED: "⚠️ **No verdict** — the run was interrupted.",
 }

@@ -18,7 +18,7 @@ WRONG = Path(__file__).resolve().parents[1] / "fixtures" / "deltaone_wrong_detec
 
 
 def test_wrong_detector_fails_the_scenario(tmp_path: Path) -> None:
-    run = run_cli("run", "--from", "2.9.2", "--to", "3.4.0", "--quiet", "--out",
+    run = run_cli("run", "--from", "2.9.2", "--to", "3.4.0", "--quiet", "--no-bench", "--out",
                   str(tmp_path / "out"), "-k", "test_deltaone and (threshold or lower_is_better)",
                   "--deltaone-detector", f"{WRONG}:detect")
     assert run.code == 1, run.stderr

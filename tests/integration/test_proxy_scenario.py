@@ -23,7 +23,7 @@ TEMPLATE = (f"{sys.executable} -m harness.proxy.auth_proxy --upstream {{upstream
 
 
 def test_a_route_the_proxy_drops_fails_the_workflow_naming_it(tmp_path: Path) -> None:
-    run = run_cli("run", "--from", "2.9.2", "--to", "3.4.0", "--quiet", "--out",
+    run = run_cli("run", "--from", "2.9.2", "--to", "3.4.0", "--quiet", "--no-bench", "--out",
                   str(tmp_path / "out"), "-k", "test_proxy and (workflow or coverage or token)",
                   "--proxy-command", TEMPLATE)
     assert run.code == 1, run.stderr

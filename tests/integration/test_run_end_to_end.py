@@ -28,7 +28,9 @@ OLD, NEW = os.environ.get("HARNESS_TEST_FROM", "2.9.2"), os.environ.get("HARNESS
 @pytest.fixture(scope="module")
 def full_run(tmp_path_factory: pytest.TempPathFactory) -> CliRun:
     out = tmp_path_factory.mktemp("full") / "report"
-    return run_cli("run", "--from", OLD, "--to", NEW, "--out", str(out), "--provider", "local")
+    # The benchmark gate has its own test (test_benchmark_gate.py); here: the scenarios.
+    return run_cli("run", "--from", OLD, "--to", NEW, "--out", str(out), "--provider", "local",
+                   "--no-bench")
 
 
 def test_run_passes_and_exits_zero(full_run: CliRun) -> None:
@@ -84,7 +86,7 @@ def test_real_differences_are_listed_and_classified(full_run: CliRun) -> None:
 
 def test_same_version_run_has_no_differences(tmp_path: Path) -> None:
     result = run_cli("run", "--from", OLD, "--to", OLD, "--out", str(tmp_path / "same"),
-                     "--provider", "local")
+                     "--provider", "local", "--no-bench")
     assert result.code == 0, result.stderr[-3000:]
     results = load_results(tmp_path / "same" / "results.json")
     assert results.diff == []
