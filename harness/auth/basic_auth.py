@@ -12,8 +12,9 @@ import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import TracebackType
+from typing import Self
 
+from harness.services.base import Service
 from harness.services.mlflow_server import MlflowServer
 from harness.session import RunSession
 
@@ -21,8 +22,10 @@ ADMIN = "harness-admin"
 APP = "basic-auth"
 
 
-class BasicAuthFleet:
+class BasicAuthFleet(Service):
     """One basic-auth server per side, over the side's tracking database and a new auth one."""
+
+    name = "basic-auth servers"
 
     def __init__(self, session: RunSession) -> None:
         self.session = session
@@ -75,7 +78,7 @@ class BasicAuthFleet:
         self.servers[role] = server
         return server.start()
 
-    def start(self) -> BasicAuthFleet:
+    def start(self) -> Self:
         with ThreadPoolExecutor(max_workers=len(self.session.sides)) as pool:
             for started in [pool.submit(self._start, role) for role in self.session.sides]:
                 started.result()
@@ -90,17 +93,5 @@ class BasicAuthFleet:
                 postgres.drop_database(database)
         shutil.rmtree(self._folder, ignore_errors=True)
 
-    def __enter__(self) -> BasicAuthFleet:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def logs(self, lines: int = 40) -> str:
+        return "\n".join(server.logs(lines) for server in self.servers.values())

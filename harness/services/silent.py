@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import socket
 import threading
-from types import TracebackType
+from typing import Self
 
 from harness.runtime.ports import LOOPBACK
+from harness.services.base import Service
 
 
-class SilentServer:
+class SilentServer(Service):
     """`with SilentServer() as silent: silent.url` — connections are held open, unanswered."""
+
+    name = "silent server"
 
     def __init__(self) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -33,16 +36,14 @@ class SilentServer:
                 continue
             self._held.append(connection)
 
-    def __enter__(self) -> SilentServer:
+    def start(self) -> Self:
         self._thread.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def logs(self, lines: int = 40) -> str:
+        return f"{len(self._held)} connections held, none answered"
+
+    def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=2)
         for connection in self._held:

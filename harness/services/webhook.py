@@ -15,8 +15,9 @@ import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
+
+from harness.services.base import Service
 
 MAX_BODY_BYTES = 1_000_000
 ALWAYS = -1
@@ -43,8 +44,10 @@ class _Script:
     status: int = 503
 
 
-class WebhookReceiver:
+class WebhookReceiver(Service):
     """`with WebhookReceiver() as hook: hook.url` — deliveries in `hook.deliveries(key)`."""
+
+    name = "webhook receiver"
 
     def __init__(self, key_header: str = "Idempotency-Key") -> None:
         self.key_header = key_header
@@ -134,16 +137,15 @@ class WebhookReceiver:
 
         return Handler
 
-    def __enter__(self) -> WebhookReceiver:
+    def start(self) -> Self:
         self._thread.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join(timeout=5)
         self._server.server_close()
-        self._thread.join(timeout=5)
+
+    def logs(self, lines: int = 40) -> str:
+        return "\n".join(f"{d.answered} {d.path} {d.key}" for d in self.all()[-lines:])
