@@ -59,9 +59,10 @@ def test_every_scenario_ran_on_both_sides(full_run: CliRun) -> None:
         by_scenario.setdefault(check.scenario, set()).add(check.side)
         assert check.status.value in ("passed", "known_defect"), (check.test, check.message)
     for scenario in ("tracking", "registration", "model_lookup", "serving", "artifacts",
-                     "errors", "deltaone", "proxy", "migration"):
+                     "errors", "deltaone", "proxy", "basic_auth"):
         assert {"from", "to"} <= by_scenario[scenario], scenario
-    assert by_scenario["serving"] >= {"cross"}
+    assert by_scenario["serving"] >= {"cross"} and by_scenario["basic_auth"] >= {"cross"}
+    assert by_scenario["migration"] == {"cross"}
 
 
 def test_real_differences_are_listed_and_classified(full_run: CliRun) -> None:
