@@ -138,13 +138,17 @@ class Benchmark:
     def _proxy(self, side: str, delays: tuple[tuple[str, float], ...] = ()) -> str:
         """(Re)start the pass-through proxy in front of `side`'s server; returns its URL."""
         role = "from" if side == OLD else "to"
+        port = None
         if side in self.proxies:
-            self.proxies.pop(side).stop()
+            # Same port again: MLflow clients cache a run's artifact repository with its URL.
+            previous = self.proxies.pop(side)
+            previous.stop()
+            port = previous.port
         if not self.use_proxies:
             self.urls[side] = self.session.sides[role].server.url
             return self.urls[side]
         proxy = AuthProxy(f"bench-{side}", self.session.sides[role].server.url, "",
-                          self.session.log_dir, delays=delays)
+                          self.session.log_dir, delays=delays, port=port)
         self.proxies[side] = proxy
         self.urls[side] = proxy.start().url
         return self.urls[side]

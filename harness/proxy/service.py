@@ -64,6 +64,7 @@ class AuthProxy(Service):
         forward: tuple[str, ...] = (),
         expect_forwarding: bool = True,
         delays: tuple[tuple[str, float], ...] = (),
+        port: int | None = None,
     ) -> None:
         self.name = f"auth proxy {label}"
         self.label = label
@@ -75,6 +76,7 @@ class AuthProxy(Service):
         self.forward = forward
         self.expect_forwarding = expect_forwarding
         self.delays = delays
+        self.requested_port = port
         self.port = 0
         self.access_log = log_dir / f"proxy-{label}-access.jsonl"
         self._process: ManagedProcess | None = None
@@ -106,7 +108,7 @@ class AuthProxy(Service):
         return argv
 
     def start(self) -> Self:
-        self.port = free_port()
+        self.port = self.requested_port or free_port()
         env = {**os.environ, TOKEN_ENV: self.token}
         self._process = spawn(self.name, self.argv(), self.log_dir / f"proxy-{self.label}.log",
                               env=env)
