@@ -42,7 +42,7 @@ def render_markdown(results: RunResults) -> str:
     ]
     bench = results.benchmark
     if bench and not bench.get("gate", {}).get("passed", True):
-        slower = [f"{op} {item['ratio']:.2f}×"
+        slower = [f"{'client ' if group == 'client_side' else ''}{op} {item['ratio']:.2f}×"
                   for group in ("server_side", "client_side")
                   for op, item in bench.get(group, {}).get("operations", {}).items()
                   if item.get("verdict") == "regression"]
