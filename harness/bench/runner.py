@@ -7,8 +7,9 @@
   proxy's cost is the same on both sides) and the new side's proxy holds the chosen routes back
   by a known fraction of the old side's median time.
 - **Client side**: each version's own client against the new server, rounds alternating.
-- Fast operations get rounds until the time budget is used (at least `MIN_FAST_ROUNDS`);
-  64 MB transfers get `LARGE_ROUNDS` rounds of their own.
+- Fast operations get at least `MIN_FAST_ROUNDS` rounds; after that, until the time budget is
+  used, rounds go only to the operations still inconclusive (the phase ends early when every
+  operation is decided). 64 MB transfers get `LARGE_ROUNDS` rounds of their own.
 """
 
 from __future__ import annotations
@@ -63,6 +64,12 @@ class Samples:
         for op, by_side in timings.items():
             self.old.setdefault(op, []).append(by_side[OLD])
             self.new.setdefault(op, []).append(by_side[NEW])
+
+
+def undecided(samples: Samples, ops: list[str], threshold: float) -> list[str]:
+    """The operations whose comparison is still inconclusive: further rounds go to them."""
+    return [op for op in ops if len(samples.old.get(op, [])) < 2 or
+            compare(samples.old[op], samples.new[op], threshold).verdict is Verdict.INCONCLUSIVE]
 
 
 def injected_delays(
@@ -228,7 +235,13 @@ class Benchmark:
                                                 or time.monotonic() < deadline)
 
         while more():
-            samples.add(self._round(fast, index))
+            # Fixed rounds (calibration) time every operation; otherwise, past the minimum,
+            # the rounds go to the operations still undecided, and stop when none is left.
+            ops = fast if rounds is not None or index < MIN_FAST_ROUNDS \
+                else undecided(samples, fast, settings.threshold)
+            if not ops:
+                break
+            samples.add(self._round(ops, index))
             index += 1
             if index == MIN_FAST_ROUNDS and large:
                 for large_index in range(settings.large_rounds):
@@ -251,12 +264,16 @@ class Benchmark:
         index = 0
         while index < MAX_FAST_ROUNDS and (index < MIN_FAST_ROUNDS or
                                            time.monotonic() < deadline):
+            chosen = ops if index < MIN_FAST_ROUNDS \
+                else undecided(samples, ops, self.settings.threshold)
+            if not chosen:
+                break
             order = [OLD, NEW] if index % 2 == 0 else [NEW, OLD]
-            timings: dict[str, dict[str, float]] = {op: {} for op in ops}
+            timings: dict[str, dict[str, float]] = {op: {} for op in chosen}
             for side in order:
                 got = self._call(clients[side], server, "run_round", servers={side: server},
-                                 contexts={side: contexts[side]}, ops=ops, first=side)
-                for op in ops:
+                                 contexts={side: contexts[side]}, ops=chosen, first=side)
+                for op in chosen:
                     timings[op][side] = got[op][side]
             samples.add(timings)
             index += 1

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.bench.operations import parse_injection
-from harness.bench.runner import BenchSettings, Samples, analyse, injected_delays
+from harness.bench.runner import BenchSettings, Samples, analyse, injected_delays, undecided
 from harness.errors import UsageError
 from harness.results.model import RunResults, RunStatus, SideInfo
 from reports.markdown import render_markdown
@@ -108,3 +108,11 @@ def test_report_shows_the_gate_each_interval_and_the_median_rule() -> None:
     assert "**1 regression(s)**: download_1mb." in section
     row = next(line for line in section.splitlines() if line.startswith("| download_1mb"))
     assert "❌ regression" in row and "| fails |" in row and "7.92×" in row
+
+
+def test_further_rounds_go_to_the_undecided_operations_only() -> None:
+    decided = samples({"get_run": 1.0, "search_runs": 1.6}, rounds=12)
+    noisy = samples({"set_tag": 1.2}, rounds=8, seed=9)
+    both = Samples(old={**decided.old, **noisy.old}, new={**decided.new, **noisy.new})
+    assert undecided(both, ["get_run", "search_runs", "set_tag"], 0.20) == ["set_tag"]
+    assert undecided(Samples(), ["get_run"], 0.20) == ["get_run"]  # nothing measured yet
