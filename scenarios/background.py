@@ -98,9 +98,8 @@ class BackgroundStart:
 
 @dataclass(frozen=True)
 class Job:
-    """One client call a test will want: `target` on side `side`, for test `nodeid`."""
+    """One client call a test will want: `target` on side `side`, for test `nodeid` (its key)."""
 
-    key: str
     side: str
     target: str
     kwargs: dict[str, Any]
@@ -121,7 +120,7 @@ class BackgroundCalls:
 
     def start(self) -> None:
         for job in self.jobs:
-            self.done[job.key] = threading.Event()
+            self.done[job.nodeid] = threading.Event()
         for side in sorted({job.side for job in self.jobs}):
             mine = [job for job in self.jobs if job.side == side]
             thread = threading.Thread(target=self._run, args=(side, mine),
@@ -139,18 +138,18 @@ class BackgroundCalls:
                 self._one(Client(agent, runtime.server.url, job.nodeid, self.collector), job)
         except BaseException as error:  # noqa: BLE001 - handed to every waiting test
             for job in jobs:
-                self.errors.setdefault(job.key, error)
-                self.done[job.key].set()
+                self.errors.setdefault(job.nodeid, error)
+                self.done[job.nodeid].set()
         finally:
             agent.stop()
 
     def _one(self, client: Client, job: Job) -> None:
         try:
-            self.results[job.key] = client.call(job.target, **job.kwargs)
+            self.results[job.nodeid] = client.call(job.target, **job.kwargs)
         except Exception as error:  # noqa: BLE001 - raised again in the test that wants it
-            self.errors[job.key] = error
+            self.errors[job.nodeid] = error
         finally:
-            self.done[job.key].set()
+            self.done[job.nodeid].set()
 
     def result(self, key: str) -> Any:
         self.done[key].wait()

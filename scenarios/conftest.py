@@ -85,7 +85,7 @@ def background_jobs(
             continue
         params = dict(callspec.params)
         target, kwargs = item.module.background_job(params, run_prefix)  # type: ignore[attr-defined]
-        jobs.append(Job(item.nodeid, str(params["side"]), target, kwargs, item.nodeid))
+        jobs.append(Job(str(params["side"]), target, kwargs, item.nodeid))
     if not jobs:
         yield None
         return

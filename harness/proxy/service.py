@@ -26,7 +26,7 @@ from harness.proxy.auth_proxy import TOKEN_ENV
 from harness.runtime.ports import LOOPBACK, free_port
 from harness.runtime.processes import ManagedProcess, spawn
 from harness.runtime.waiting import CallableCheck, TcpCheck, wait_until_ready
-from harness.services.base import Service
+from harness.services.base import OwnsProcess, Service
 
 READY_TIMEOUT_S = 60.0
 PLACEHOLDERS = ("upstream", "port", "token_env")
@@ -50,7 +50,7 @@ def check_template(template: str) -> str:
     return template
 
 
-class AuthProxy(Service):
+class AuthProxy(OwnsProcess, Service):
     """Listens on 127.0.0.1:`port` and forwards to `upstream` for clients with `token`."""
 
     def __init__(
@@ -139,14 +139,6 @@ class AuthProxy(Service):
         if not self.access_log.exists():
             return []
         return [json.loads(line) for line in self.access_log.read_text().splitlines() if line]
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.stop(grace_seconds=5)
-            self._process = None
-
-    def logs(self, lines: int = 40) -> str:
-        return self._process.logs(lines) if self._process else ""
 
 
 def http_request(

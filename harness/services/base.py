@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 if TYPE_CHECKING:
+    from harness.runtime.processes import ManagedProcess
     from harness.services.pg_admin import PgServer
 
 
@@ -42,6 +43,21 @@ class Service(ABC):
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class OwnsProcess:
+    """Mixin for a service that is one managed process: stopping and logs come from it."""
+
+    _process: ManagedProcess | None = None
+    stop_grace_seconds: float = 5.0
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.stop(grace_seconds=self.stop_grace_seconds)
+            self._process = None
+
+    def logs(self, lines: int = 40) -> str:
+        return self._process.logs(lines) if self._process else ""
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,16 @@ from harness.errors import ServiceError
 from harness.runtime.ports import LOOPBACK, free_port
 from harness.runtime.processes import ManagedProcess, spawn
 from harness.runtime.waiting import HttpCheck, wait_until_ready
-from harness.services.base import S3Location, Service
+from harness.services.base import OwnsProcess, S3Location, Service
 
 READY_TIMEOUT_S = 180.0
 PORT_ATTEMPTS = 3
 
 
-class MlflowServer(Service):
+class MlflowServer(OwnsProcess, Service):
     """`mlflow server` with proxied artifacts, in its own process group, healthy on /health."""
+
+    stop_grace_seconds = 10.0
 
     def __init__(
         self,
@@ -96,16 +98,8 @@ class MlflowServer(Service):
         assert last_error is not None
         raise last_error
 
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.stop(grace_seconds=10)
-            self._process = None
-
     def alive(self) -> bool:
         return self._process is not None and self._process.alive()
-
-    def logs(self, lines: int = 40) -> str:
-        return self._process.logs(lines) if self._process else ""
 
 
 def _base_env() -> dict[str, str]:

@@ -10,7 +10,7 @@ from harness.errors import ServiceError
 from harness.runtime.ports import LOOPBACK, free_port
 from harness.runtime.processes import ManagedProcess, spawn
 from harness.runtime.waiting import HttpCheck, wait_until_ready
-from harness.services.base import S3Location, S3Service
+from harness.services.base import OwnsProcess, S3Location, S3Service
 
 READY_TIMEOUT_S = 60.0
 
@@ -57,7 +57,7 @@ def delete_bucket(location: S3Location) -> None:
         pass
 
 
-class MotoS3(S3Service):
+class MotoS3(OwnsProcess, S3Service):
     """moto's S3 server on a free 127.0.0.1 port, in memory: nothing on disk to clean."""
 
     def __init__(self, workdir: Path, bucket: str) -> None:
@@ -85,14 +85,6 @@ class MotoS3(S3Service):
         )
         create_bucket(self.location)
         return self
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.stop(grace_seconds=5)
-            self._process = None
-
-    def logs(self, lines: int = 40) -> str:
-        return self._process.logs(lines) if self._process else ""
 
 
 class ExternalS3(S3Service):
