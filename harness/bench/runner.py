@@ -128,7 +128,8 @@ class Benchmark:
         self.session = session
         self.settings = settings
         self.progress = progress
-        self.agents: list[Agent] = []
+        self.agents: list[Agent] = []  # every client used: their temp files are removed
+        self.owned: list[Agent] = []  # clients started here: stopped here
         self.proxies: dict[str, AuthProxy] = {}
         self.fixed: Agent | None = None
         self.contexts: dict[str, Any] = {}
@@ -136,11 +137,17 @@ class Benchmark:
         self.use_proxies = settings.proxies or bool(settings.inject)
 
     def _agent(self, role: str) -> Agent:
+        """The side's own client process: idle once the scenarios are done, and `import mlflow`
+        is already paid. One is started only if the side's is gone."""
         runtime = self.session.sides[role]
-        agent = Agent(f"bench-{role}-{runtime.version}", runtime.env.python,
-                      self.session.log_dir / f"client-bench-{role}-{runtime.version}.log")
-        self.agents.append(agent)
-        return agent.start()
+        agent = runtime.client
+        if not agent.started:
+            agent = Agent(f"bench-{role}-{runtime.version}", runtime.env.python,
+                          self.session.log_dir / f"client-bench-{role}-{runtime.version}.log")
+            self.owned.append(agent.start())
+        if agent not in self.agents:
+            self.agents.append(agent)
+        return agent
 
     def _proxy(self, side: str, delays: tuple[tuple[str, float], ...] = ()) -> str:
         """(Re)start the pass-through proxy in front of `side`'s server; returns its URL."""
@@ -181,6 +188,7 @@ class Benchmark:
                     agent.call(CLIENT_MODULE, "cleanup", timeout=60)
                 except HarnessError:
                     pass
+        for agent in self.owned:
             agent.stop()
         for proxy in self.proxies.values():
             proxy.stop()
