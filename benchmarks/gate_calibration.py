@@ -1,7 +1,11 @@
 """Does the regression gate cry wolf, or miss? Counted over many gates on this machine.
 
-    python benchmarks/gate_calibration.py --version 3.4.0 --gates 20 --rounds 10 \
+    python benchmarks/gate_calibration.py --version 3.4.0 --gates 20 --budget 45 \
         --inject get_run=30 --json docs/gate-calibration.json
+
+`--budget SECONDS` gives each gate the harness's own adaptive schedule (8 rounds of everything,
+then rounds only for the operations still inconclusive, until the deadline); `--rounds N`
+instead times every operation in exactly N rounds.
 
 Provisions one same-version run (both sides the same MLflow, separate databases, same seeded
 data), then runs `--gates` server-side gates with no change (every regression is a false alarm)
@@ -43,6 +47,8 @@ def count(gates: list[dict[str, Any]], injected: str | None) -> dict[str, Any]:
         "gate_alarms": gate_alarms,
         "median_rule_alarms": rule_alarms,
         "inconclusive": [g["gate"]["inconclusive"] for g in gates],
+        "rounds": [g["rounds"] for g in gates],
+        "seconds": [g["seconds"] for g in gates],
     }
     if injected is not None:
         summary["gate_caught"] = sum(1 for a in gate_alarms if injected in a)
@@ -59,7 +65,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", default="3.4.0")
     parser.add_argument("--gates", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=10)
+    schedule = parser.add_mutually_exclusive_group()
+    schedule.add_argument("--rounds", type=int, help="exactly N rounds of every operation")
+    schedule.add_argument("--budget", type=float, default=45.0,
+                          help="seconds per gate, adaptive rounds (default: 45)")
     parser.add_argument("--inject", default="get_run=30")
     parser.add_argument("--threshold", type=float, default=0.20)
     parser.add_argument("--json", type=Path)
@@ -71,6 +80,7 @@ def main() -> int:
                           provider="local", bench_budget_s=60)
     progress = Progress()
     report: dict[str, Any] = {"version": args.version, "rounds_per_gate": args.rounds,
+                              "budget_per_gate_s": None if args.rounds else args.budget,
                               "threshold": args.threshold, "operations": DEFAULT_OPERATIONS,
                               "inject": args.inject}
     began = time.monotonic()
@@ -84,15 +94,21 @@ def main() -> int:
         bench = Benchmark(session, plain, progress)
         try:
             bench.open()
+            def one_gate() -> dict[str, Any]:
+                started = time.monotonic()
+                result = bench.server_gate(started + args.budget, rounds=args.rounds)
+                result["seconds"] = round(time.monotonic() - started, 1)
+                return result
+
             same = []
             for index in range(args.gates):
-                same.append(bench.server_gate(0, rounds=args.rounds))
+                same.append(one_gate())
                 progress.say(f"same-version gate {index + 1}/{args.gates}: "
                              f"{same[-1]['gate']['regressions'] or 'no regression'}")
             bench.settings = slowed
             injected = []
             for index in range(args.gates):
-                injected.append(bench.server_gate(0, rounds=args.rounds))
+                injected.append(one_gate())
                 verdict = injected[-1]["operations"][injected_op]["description"]
                 progress.say(f"injected gate {index + 1}/{args.gates}: {injected_op} {verdict}")
         finally:

@@ -20,9 +20,11 @@ from typing import Any, NoReturn
 
 import harness
 from harness.bench.runner import Benchmark, BenchSettings
-from harness.config import DockerImages, ExternalTargets, RunConfig, build_config
+from harness.config import DockerImages, ExternalTargets, RunConfig, build_config, check_writable
 from harness.errors import HarnessError
+from harness.matrix import summarize
 from harness.progress import Progress
+from harness.results.merge import load_and_merge
 from harness.results.model import RunResults, RunStatus, SideInfo, write_results
 from harness.scenarios_runner import run_scenarios
 from harness.session import RunSession
@@ -82,6 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--proxy-command", metavar="TEMPLATE",
                      help="your auth proxy instead of the reference one: a command with {upstream}"
                           " and {port} (and optionally {token_env}) filled in by the harness")
+    matrix = run.add_argument_group("compatibility matrix")
+    matrix.add_argument("--clients", action="append", default=[], metavar="VERSION[,VERSION]",
+                        help="client versions to run against both servers (default: the --from "
+                             "and --to versions; others get a client environment of their own)")
+    matrix.add_argument("--matrix-only", action="store_true",
+                        help="only the client-side scenarios in the listed clients' cells: no "
+                             "server-only scenarios, migration, old-vs-new diff or benchmark")
+    matrix.add_argument("--no-matrix", action="store_true",
+                        help="each version's own client only (no client/server skew cells)")
     bench = run.add_argument_group("benchmarks")
     bench.add_argument("--no-bench", action="store_true", help="skip the benchmark phase")
     bench.add_argument("--bench-budget", type=float, default=180.0, metavar="SECONDS",
@@ -95,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--fail-on-inconclusive", action="store_true",
                        help="an operation the benchmark could not decide fails the gate")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
+    report = commands.add_parser(
+        "report", help="re-render or merge results files (tox environments, CI shards) without "
+                       "re-running anything")
+    report.add_argument("results", nargs="+", metavar="RESULTS",
+                        help="results.json files, or folders to search for them")
+    report.add_argument("--out", required=True, help="output folder for the merged report")
     return parser
 
 
@@ -133,6 +150,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         regression_threshold=args.regression_threshold,
         inject_latency=args.inject_latency,
         fail_on_inconclusive=args.fail_on_inconclusive,
+        clients=args.clients,
+        matrix=not args.no_matrix,
+        matrix_only=args.matrix_only,
     )
 
 
@@ -156,7 +176,8 @@ def new_results(config: RunConfig) -> RunResults:
         run_id=config.run_id,
         started_at=_now(),
         harness_version=harness.__version__,
-        sides=[SideInfo(role=s.role, spec=s.spec.raw) for s in config.sides],
+        sides=[SideInfo(role=s.role, spec=s.spec.raw) for s in config.sides]
+        + [SideInfo(role=c.role, spec=c.spec.raw) for c in config.extra_clients],
         machine={
             "platform": platform.platform(),
             "python": platform.python_version(),
@@ -178,17 +199,20 @@ def execute(config: RunConfig, progress: Progress) -> RunResults:
                 "s3": type(session.s3).__name__,
             }
             for info in results.sides:
-                runtime = session.sides[info.role]
+                runtime = session.client(info.role)
                 info.mlflow_version = runtime.version
                 info.env_digest = runtime.env.digest
                 info.env_reused = runtime.env.reused
                 info.env_build_s = runtime.env.build_seconds
                 info.packages = runtime.env.packages
-                info.server_startup_s = round(runtime.server.startup_seconds, 2)
+                if info.role in session.sides:
+                    info.server_startup_s = round(session.sides[info.role].server.startup_seconds,
+                                                  2)
                 info.client_preload_s = float(runtime.client.info.get("preload_seconds", 0.0))
             with progress.phase("scenarios"):
                 outcome = run_scenarios(session, config)
             results.checks, results.diff = outcome.checks, outcome.diff
+            results.matrix = summarize(outcome.checks)
             if outcome.interrupted:
                 raise KeyboardInterrupt
             bench_passed = True
@@ -267,12 +291,31 @@ def run_command(args: argparse.Namespace) -> int:
     return results.exit_code
 
 
+def report_command(args: argparse.Namespace) -> int:
+    """Merge (or re-render) results files; exits with the merged verdict's code."""
+    out = Path(args.out).expanduser()
+    check_writable(out)
+    merged = load_and_merge(args.results)
+    write_results(merged, out / "results.json")
+    write_markdown(merged, out / "report.md")
+    cells = merged.matrix.get("cells", [])
+    failed = sum(1 for c in cells if c["status"] == "failed")
+    sys.stdout.write(
+        f"{merged.status.value}: {len(merged.merged_from) or 1} results file(s), "
+        f"{len(merged.checks)} checks, matrix {len(merged.matrix.get('clients', []))} clients × "
+        f"{len(merged.matrix.get('servers', []))} servers ({failed} failed cells) — "
+        f"{out / 'report.md'}\n")
+    return merged.exit_code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
             return run_command(args)
+        if args.command == "report":
+            return report_command(args)
     except HarnessError as error:
         sys.stderr.write(f"{PROG}: error: {error}\n")
         return error.exit_code

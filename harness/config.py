@@ -36,6 +36,15 @@ class SideConfig:
 
 
 @dataclass(frozen=True)
+class ClientConfig:
+    """A client version of the compatibility matrix: `from`, `to`, or an extra version with a
+    client environment of its own (role `client1`, `client2`, …) and no server."""
+
+    role: str
+    spec: MlflowSpec
+
+
+@dataclass(frozen=True)
 class ExternalTargets:
     postgres_dsn: str | None = None
     s3_endpoint: str | None = None
@@ -72,6 +81,11 @@ class RunConfig:
     regression_threshold: float = 0.20
     inject_latency: tuple[tuple[str, float], ...] = ()
     fail_on_inconclusive: bool = False
+    # Compatibility matrix: the client versions run against both servers (default: from, to),
+    # whether off-diagonal cells run at all, and whether only the matrix runs.
+    clients: tuple[ClientConfig, ...] = ()
+    matrix: bool = True
+    matrix_only: bool = False
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
 
     @property
@@ -81,6 +95,16 @@ class RunConfig:
     @property
     def to_side(self) -> SideConfig:
         return self.sides[1]
+
+    @property
+    def matrix_clients(self) -> tuple[ClientConfig, ...]:
+        """The clients whose cells run: those asked for, or both sides' own clients."""
+        return self.clients or tuple(ClientConfig(s.role, s.spec) for s in self.sides)
+
+    @property
+    def extra_clients(self) -> tuple[ClientConfig, ...]:
+        """Matrix clients that are neither side: they get client environments of their own."""
+        return tuple(c for c in self.matrix_clients if c.role not in SIDES)
 
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -115,6 +139,9 @@ def build_config(
     regression_threshold: float = 0.20,
     inject_latency: list[str] | None = None,
     fail_on_inconclusive: bool = False,
+    clients: list[str] | None = None,
+    matrix: bool = True,
+    matrix_only: bool = False,
 ) -> RunConfig:
     """Validate raw option values into a RunConfig; raises UsageError/SpecError on bad input."""
     sides = (
@@ -138,14 +165,21 @@ def build_config(
         raise UsageError("--bench-budget must be between 10 and 86400 seconds")
     if not 0 < regression_threshold < 10:
         raise UsageError("--regression-threshold is a percentage between 0 and 1000")
+    if matrix_only and not matrix:
+        raise UsageError("--matrix-only and --no-matrix contradict each other: pick one")
+    bench = bench and not matrix_only  # the matrix alone: no benchmark
     injected = parse_injection(inject_latency or [])
     if injected and not bench:
-        raise UsageError("--inject-latency needs the benchmark phase: drop --no-bench")
+        raise UsageError("--inject-latency needs the benchmark phase: drop --no-bench "
+                         "(and --matrix-only)")
+    chosen_clients = _clients(clients or [], sides)
+    if chosen_clients and not matrix:
+        raise UsageError("--clients needs the compatibility matrix: drop --no-matrix")
     targets = external or ExternalTargets()
     if chosen is Provider.EXTERNAL and not (targets.postgres_dsn and targets.s3_endpoint):
         raise UsageError("--provider external needs --postgres-dsn and --s3-endpoint")
     out = Path(out_dir).expanduser()
-    _check_writable(out)
+    check_writable(out)
     return RunConfig(
         sides=sides,
         out_dir=out.resolve(),
@@ -166,7 +200,26 @@ def build_config(
         regression_threshold=regression_threshold,
         inject_latency=injected,
         fail_on_inconclusive=fail_on_inconclusive,
+        clients=chosen_clients,
+        matrix=matrix,
+        matrix_only=matrix_only,
     )
+
+
+def _clients(raw: list[str], sides: tuple[SideConfig, SideConfig]) -> tuple[ClientConfig, ...]:
+    """`--clients 2.9.2,3.17.2`: a version equal to a side's is that side's client."""
+    found: list[ClientConfig] = []
+    for item in (part.strip() for value in raw for part in value.split(",")):
+        if not item:
+            raise UsageError(f"--clients: empty version in {','.join(raw)!r}")
+        spec = parse_spec(item)
+        role = next((s.role for s in sides if s.spec.raw == spec.raw and not s.extras), None)
+        if role is None:
+            role = f"client{sum(1 for c in found if c.role not in SIDES) + 1}"
+        if any(c.spec.raw == spec.raw for c in found):
+            raise UsageError(f"--clients: {item!r} is listed twice")
+        found.append(ClientConfig(role, spec))
+    return tuple(found)
 
 
 def _dump(raw: str | None) -> Path | None:
@@ -208,7 +261,7 @@ def _extras(raw: list[str] | None) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _check_writable(out: Path) -> None:
+def check_writable(out: Path) -> None:
     probe = out
     while not probe.exists():
         if probe.parent == probe:

@@ -17,6 +17,7 @@ from harness.agent.client import Agent
 from harness.catalog.classify import known_defect
 from harness.config import SIDES, build_config
 from harness.errors import ClientCallError, HarnessError
+from harness.matrix import MARKER, Cell, cells_for, is_cell, parse_cell
 from harness.progress import Progress
 from harness.results.model import CheckResult, Status
 from harness.runtime.processes import tail
@@ -71,11 +72,44 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[COLLECTOR_KEY] = Collector()
+    config.addinivalue_line(
+        "markers", f"{MARKER}: a client-side scenario, run in every client × server cell")
+
+
+def _matrix_cells(config: pytest.Config) -> list[Cell]:
+    """The cells of the run's matrix (both sides' clients when pytest provisions itself)."""
+    session = config.stash.get(SESSION_KEY, None)
+    if session is None:
+        return cells_for(SIDES)
+    if not session.config.matrix:
+        return cells_for([])
+    return cells_for(c.role for c in session.config.matrix_clients)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "side" in metafunc.fixturenames:
-        metafunc.parametrize("side", list(SIDES), ids=lambda role: str(role), scope="session")
+    if "side" not in metafunc.fixturenames:
+        return
+    values = list(SIDES)
+    if metafunc.definition.get_closest_marker(MARKER) is not None:
+        values += [cell.id for cell in _matrix_cells(metafunc.config) if not cell.diagonal]
+    metafunc.parametrize("side", values, ids=lambda role: str(role), scope="session")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`--matrix-only`: only the matrix scenarios, in the cells of the listed clients."""
+    session = config.stash.get(SESSION_KEY, None)
+    if session is None or not session.config.matrix_only:
+        return
+    wanted = {cell.id for cell in _matrix_cells(config)}
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        side = _side_of(item)
+        chosen = item.get_closest_marker(MARKER) is not None and side in wanted
+        (keep if chosen else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @pytest.fixture(scope="session")
@@ -111,16 +145,23 @@ def run_prefix(harness_session: RunSession) -> str:
 @pytest.fixture(scope="session")
 def mlflow_side(harness_session: RunSession, side: str) -> SideRuntime:
     """The side under test: its environment, server and client."""
+    if side not in harness_session.sides:
+        raise pytest.UsageError(f"mlflow_side has no meaning in matrix cell {side!r}: "
+                                "a matrix scenario talks to its server through mlflow_client")
     return harness_session.sides[side]
 
 
 @pytest.fixture
 def mlflow_client(
-    mlflow_side: SideRuntime, request: pytest.FixtureRequest
+    harness_session: RunSession, side: str, request: pytest.FixtureRequest
 ) -> Client:
-    """Client code runs in the side's own MLflow version, against the side's server."""
+    """Client code runs in the cell's client version (the side's own, on the diagonal),
+    against the cell's server."""
     collector = request.config.stash[COLLECTOR_KEY]
-    return Client(mlflow_side.client, mlflow_side.server.url, request.node.nodeid, collector)
+    cell = parse_cell(side)
+    agent = harness_session.client(cell.client).client
+    url = harness_session.sides[cell.server].server.url
+    return Client(agent, url, request.node.nodeid, collector)
 
 
 @pytest.fixture
@@ -188,7 +229,7 @@ def _side_of(item: pytest.Item) -> str | None:
     if callspec is None:
         return None
     side = callspec.params.get("side")
-    return str(side) if side in SIDES else None
+    return str(side) if isinstance(side, str) and is_cell(side) else None
 
 
 def case_of(item: pytest.Item, side: str) -> str:
@@ -196,18 +237,30 @@ def case_of(item: pytest.Item, side: str) -> str:
     callspec = getattr(item, "callspec", None)
     if callspec is None:
         return item.nodeid
-    parts = callspec.id.split("-")
-    if side in parts:
-        parts.remove(side)
+    ident = _without(callspec.id, side)
     base = item.nodeid.split("[", 1)[0]
-    return f"{base}[{'-'.join(parts)}]" if parts else base
+    return f"{base}[{ident}]" if ident else base
+
+
+def _without(ident: str, side: str) -> str:
+    """A parametrize id (`a-b-c`) without the side's part."""
+    if ident == side:
+        return ""
+    if ident.startswith(f"{side}-"):
+        return ident.removeprefix(f"{side}-")
+    if ident.endswith(f"-{side}"):
+        return ident.removesuffix(f"-{side}")
+    return ident.replace(f"-{side}-", "-", 1)
 
 
 def _record(item: pytest.Item, report: pytest.TestReport, side: str) -> CheckResult | None:
     collector = item.config.stash[COLLECTOR_KEY]
     session = item.config.stash.get(SESSION_KEY, None)
-    runtime = session.sides.get(side) if session is not None else None
+    cell = parse_cell(side) if side != CROSS else None
+    runtime = session.sides.get(cell.server) if session is not None and cell else None
+    client_runtime = session.client(cell.client) if runtime and cell and session else None
     version = runtime.version if runtime else ""
+    client_version = client_runtime.version if client_runtime else ""
     if side == CROSS and session is not None and session.sides:
         version = " → ".join(session.sides[role].version for role in SIDES)
     if report.passed:
@@ -230,8 +283,14 @@ def _record(item: pytest.Item, report: pytest.TestReport, side: str) -> CheckRes
         for each in runtimes:
             logs[f"server {each.role} {each.version}"] = each.server.logs(30)
             logs[f"client {each.role} {each.version}"] = tail(each.client.log_path, 30)
+        if client_runtime is not None and client_runtime is not runtime:
+            logs[f"client {client_runtime.role} {client_version}"] = tail(
+                client_runtime.client.log_path, 30)
     case = case_of(item, side)
-    defect = known_defect(case, version) if status is Status.FAILED else None
+    defect = None
+    if status is Status.FAILED:
+        defect = known_defect(case, version) or (
+            known_defect(case, client_version) if client_version != version else None)
     if defect is not None:
         status = Status.KNOWN_DEFECT
     module = item.path.stem
@@ -254,6 +313,9 @@ def _record(item: pytest.Item, report: pytest.TestReport, side: str) -> CheckRes
         if defect else {},
         logs=logs,
         observations=collector.observations.get(item.nodeid, {}),
+        client_version=client_version,
+        server_version=version if runtime else "",
+        in_matrix=item.get_closest_marker(MARKER) is not None,
     )
     collector.checks.append(check)
     return check

@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from harness.agent.client import Agent
-from harness.config import Provider, RunConfig, SideConfig
+from harness.config import ClientConfig, Provider, RunConfig, SideConfig
 from harness.envs.builder import EnvRequest, MlflowEnv, ensure_env
 from harness.envs.known import load_known
 from harness.progress import Progress
@@ -50,6 +50,23 @@ class SideRuntime:
 
 
 @dataclass
+class ClientRuntime:
+    """An extra client version of the compatibility matrix: an environment and a client."""
+
+    config: ClientConfig
+    env: MlflowEnv
+    client: Agent
+
+    @property
+    def role(self) -> str:
+        return self.config.role
+
+    @property
+    def version(self) -> str:
+        return self.env.mlflow_version
+
+
+@dataclass
 class RunSession:
     config: RunConfig
     progress: Progress
@@ -59,6 +76,7 @@ class RunSession:
     s3: S3Service | None = None
     envs: dict[str, MlflowEnv] = field(default_factory=dict)
     sides: dict[str, SideRuntime] = field(default_factory=dict)
+    extra_clients: dict[str, ClientRuntime] = field(default_factory=dict)
     _stack: ExitStack = field(default_factory=ExitStack)
 
     @property
@@ -89,6 +107,10 @@ class RunSession:
                     shutil.rmtree(self.workdir, ignore_errors=True)
                     self.workdir = None
 
+    def client(self, role: str) -> SideRuntime | ClientRuntime:
+        """A client role of the matrix: a side (its own client) or an extra client."""
+        return self.sides[role] if role in self.sides else self.extra_clients[role]
+
     def provision(self) -> None:
         """Build environments and start services; raises HarnessError with logs on failure."""
         config = self.config
@@ -97,9 +119,13 @@ class RunSession:
         with self.progress.phase("choose provider"):
             self.provider = resolve_provider(config.provider, docker_available)
         self.progress.say(f"provider: {self.provider.value}")
-        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="provision") as pool:
+        with ThreadPoolExecutor(max_workers=6, thread_name_prefix="provision") as pool:
             env_futures = {
                 side.role: pool.submit(self._build_env, side) for side in config.sides
+            }
+            client_futures = {
+                extra.role: pool.submit(self._build_env, SideConfig(extra.role, extra.spec))
+                for extra in config.extra_clients
             }
             pg_future = pool.submit(self._start_service, "PostgreSQL", self._make_postgres)
             s3_future = pool.submit(self._start_service, "S3", self._make_s3)
@@ -109,7 +135,12 @@ class RunSession:
             side_futures = {
                 side.role: pool.submit(self._start_side, side) for side in config.sides
             }
+            extra_futures = {
+                extra.role: pool.submit(self._start_client, extra, _result(client_futures[
+                    extra.role])) for extra in config.extra_clients
+            }
             self.sides = {role: _result(f) for role, f in side_futures.items()}
+            self.extra_clients = {role: _result(f) for role, f in extra_futures.items()}
 
     def _make_postgres(self) -> PostgresService:
         assert self.provider is not None and self.workdir is not None
@@ -165,6 +196,18 @@ class RunSession:
                 server.start()
                 _result(client_started)
         return SideRuntime(side, env, server, client, database)
+
+
+    def _start_client(self, extra: ClientConfig, env: MlflowEnv) -> ClientRuntime:
+        client = Agent(
+            name=f"{extra.role}-{env.mlflow_version}",
+            python=env.python,
+            log_path=self.log_dir / f"client-{extra.role}-{env.mlflow_version}.log",
+        )
+        self._stack.callback(client.stop)
+        with self.progress.phase(f"start mlflow {env.mlflow_version} client ({extra.role})"):
+            client.start()
+        return ClientRuntime(extra, env, client)
 
 
 def _result(future: Future[T]) -> T:

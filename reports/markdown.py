@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.results.model import DiffEntry, RunResults, RunStatus, Status
+from harness.matrix import blocking_failures
+from harness.results.model import CheckResult, DiffEntry, RunResults, RunStatus, Status
+from reports.matrix import matrix_section
 from reports.sections import benchmark_section, deltaone_section, migration_section
 from reports.sections import cell as _cell
 
@@ -48,11 +50,11 @@ def render_markdown(results: RunResults) -> str:
                   if item.get("verdict") == "regression"]
         lines += [f"**Performance gate failed**: {', '.join(slower) or 'see Performance'} "
                   "(new/old; see Performance).", ""]
-    failures = [c for c in results.checks if c.status in (Status.FAILED, Status.ERROR)]
+    failures = blocking_failures(results.checks)
     if failures:
         lines += ["## Failures", ""]
         for check in failures:
-            lines += [f"### {check.scenario} on {check.side} ({check.mlflow_version})", ""]
+            lines += [f"### {check.scenario} on {_where(check)}", ""]
             lines += [f"- **Error:** `{_cell(check.message)}`"]
             if check.failing_call:
                 lines += [f"- **Failing call:** `{_cell(check.failing_call)}`"]
@@ -72,14 +74,17 @@ def render_markdown(results: RunResults) -> str:
             )
         lines += [""]
     if results.checks:
-        lines += ["## Scenarios", "", "| Scenario | Side | MLflow | Result | Time |"]
+        lines += ["## Scenarios", "", "| Scenario | Cell | Client → server | Result | Time |"]
         lines += ["|---|---|---|---|---|"]
         for check in results.checks:
+            versions = f"{check.client_version} → {check.server_version}" \
+                if check.client_version else check.mlflow_version
             lines.append(
-                f"| {_cell(check.scenario)} | {check.side} | {check.mlflow_version} | "
+                f"| {_cell(check.scenario)} | {check.side} | {versions} | "
                 f"{_ICON[check.status]} {check.status.value} | {check.duration_s:.1f}s |"
             )
         lines += [""]
+    lines += matrix_section(results)
     lines += migration_section(results) + deltaone_section(results)
     lines += benchmark_section(results)
     lines += ["## Old vs new", ""]
@@ -133,6 +138,12 @@ def render_markdown(results: RunResults) -> str:
         phases = " · ".join(f"{name} {sec:.1f}s" for name, sec in results.phases.items())
         lines += [f"Phases: {phases}", ""]
     return "\n".join(lines)
+
+
+def _where(check: CheckResult) -> str:
+    if check.client_version and check.client_version != check.server_version:
+        return f"{check.side} ({check.client_version} client → {check.server_version} server)"
+    return f"{check.side} ({check.mlflow_version})"
 
 
 def write_markdown(results: RunResults, path: Path) -> None:

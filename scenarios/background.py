@@ -15,6 +15,7 @@ from typing import Any
 
 from harness.agent.client import Agent
 from harness.auth.basic_auth import BasicAuthFleet
+from harness.matrix import parse_cell
 from harness.migration.drill import DrillSide, MigrationDrill
 from harness.plugin import Client, Collector
 from harness.session import RunSession
@@ -129,13 +130,15 @@ class BackgroundCalls:
             thread.start()
 
     def _run(self, side: str, jobs: list[Job]) -> None:
-        runtime = self.session.sides[side]
+        cell = parse_cell(side)  # a side, or a matrix cell: a client on a side's server
+        runtime = self.session.client(cell.client)
+        url = self.session.sides[cell.server].server.url
         agent = Agent(f"background-{side}-{runtime.version}", runtime.env.python,
                       self.session.log_dir / f"client-background-{side}-{runtime.version}.log")
         try:
             agent.start()
             for job in jobs:
-                self._one(Client(agent, runtime.server.url, job.nodeid, self.collector), job)
+                self._one(Client(agent, url, job.nodeid, self.collector), job)
         except BaseException as error:  # noqa: BLE001 - handed to every waiting test
             for job in jobs:
                 self.errors.setdefault(job.nodeid, error)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from harness.matrix import parse_cell
 from harness.services.s3 import s3_client
 from harness.session import RunSession
 from scenarios.background import BackgroundCalls
@@ -21,10 +22,11 @@ EXPECTED_PATHS = [
 
 
 def s3_keys(session: RunSession, side: str, run_id: str) -> dict[str, int]:
-    """Objects of one run in the side's artifact prefix: key relative to the prefix → size."""
+    """Objects of one run in the artifact prefix of the cell's server: key relative to the
+    prefix → size."""
     assert session.s3 is not None
     location = session.s3.location
-    prefix = f"{side}-artifacts/"
+    prefix = f"{parse_cell(side).server}-artifacts/"
     client = s3_client(location)
     found: dict[str, int] = {}
     for page in client.get_paginator("list_objects_v2").paginate(
@@ -58,6 +60,7 @@ def background_job(params: dict[str, Any], run_prefix: str) -> tuple[str, dict[s
     }
 
 
+@pytest.mark.matrix
 @pytest.mark.parametrize("mode", ["proxied", "multipart"])
 def test_artifact_round_trip(
     mode: str,

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from harness.matrix import parse_cell
 from harness.plugin import Client
 from harness.services.webhook import ALWAYS, Delivery, WebhookReceiver
 from harness.session import RunSession
@@ -148,6 +149,7 @@ def detector(harness_session: RunSession) -> str | None:
     return str(chosen) if chosen else None
 
 
+@pytest.mark.matrix
 @pytest.mark.parametrize("case", list(EXPECTED))
 def test_deltaone(
     side: str,
@@ -160,6 +162,8 @@ def test_deltaone(
 ) -> None:
     expect = EXPECTED[case]
     model_name = f"{run_prefix}-deltaone-{case.replace('_', '-')}"
+    if not parse_cell(side).diagonal:  # another client on a side's server: its own models
+        model_name += f"-{side.replace('_', '-')}"
     if expect.receiver_fails:
         webhook.fail_first(f"{model_name}/{expect.current}", expect.receiver_fails)
     result = mlflow_client.call(
@@ -196,6 +200,7 @@ def verify_evaluation(result: dict[str, Any]) -> None:
         assert result["native_api"] == "validate_evaluation_results"
 
 
+@pytest.mark.matrix
 def test_evaluation_api(
     side: str, mlflow_client: Client, observe: Observe, run_prefix: str
 ) -> None:

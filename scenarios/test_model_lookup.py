@@ -9,7 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from harness.plugin import Client
+
+pytestmark = pytest.mark.matrix  # client-side: runs in every client × server cell
 
 
 def verify_lookup(result: dict[str, Any]) -> None:

@@ -9,6 +9,8 @@ import pytest
 
 from harness.plugin import Client
 
+pytestmark = pytest.mark.matrix  # client-side: runs in every client × server cell
+
 Observe = Callable[[dict[str, Any]], None]
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from harness.plugin import Client
 
 Observe = Callable[[dict[str, Any]], None]
@@ -20,6 +22,7 @@ def verify_serving(result: dict[str, Any]) -> None:
         assert {"python_function", "sklearn"} <= set(loaded["flavors"]), label
 
 
+@pytest.mark.matrix
 def test_load_from_registry(
     side: str, mlflow_client: Client, observe: Observe, run_prefix: str
 ) -> None:

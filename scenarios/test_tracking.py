@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from harness.plugin import Client
+
+pytestmark = pytest.mark.matrix  # client-side: runs in every client × server cell
 
 CANDIDATES = {"run-a": (0.1, 0.81), "run-b": (0.01, 0.93), "run-c": (0.001, 0.88)}
 

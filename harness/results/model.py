@@ -36,7 +36,8 @@ EXIT_CODES = {
 
 @dataclass
 class CheckResult:
-    """One scenario test on one side (server version + its own client version)."""
+    """One scenario test in one cell: a side (a server version and its own client), or a
+    client of another version against that server (see harness/matrix.py)."""
 
     scenario: str
     test: str
@@ -51,6 +52,9 @@ class CheckResult:
     defect: dict[str, str] = field(default_factory=dict)  # id, summary, source
     logs: dict[str, str] = field(default_factory=dict)
     observations: dict[str, Any] = field(default_factory=dict)
+    client_version: str = ""  # the MLflow client that ran the test ("" for cross tests)
+    server_version: str = ""  # the server it talked to
+    in_matrix: bool = False  # a client-side scenario, run in every matrix cell
 
 
 @dataclass
@@ -99,6 +103,8 @@ class RunResults:
     diff: list[DiffEntry] = field(default_factory=list)
     machine: dict[str, Any] = field(default_factory=dict)
     benchmark: dict[str, Any] = field(default_factory=dict)  # see docs/results-format.md
+    matrix: dict[str, Any] = field(default_factory=dict)  # harness/matrix.py summarize()
+    merged_from: list[str] = field(default_factory=list)  # run ids, when `report` merged files
     format_version: int = FORMAT_VERSION
 
     @property
@@ -169,4 +175,6 @@ def load_results(path: Path) -> RunResults:
         diff=[DiffEntry(**d) for d in data.get("diff", [])],
         machine=data.get("machine", {}),
         benchmark=data.get("benchmark", {}),
+        matrix=data.get("matrix", {}),
+        merged_from=data.get("merged_from", []),
     )

@@ -1,0 +1,95 @@
+"""Merge results files (tox environments, CI shards) into one, without re-running anything.
+
+Checks are joined (the first file wins when two hold the same test in the same client/server
+cell), the matrix is recomputed from them, and the status is the worst of the inputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.errors import UsageError
+from harness.matrix import summarize
+from harness.results.model import (
+    CheckResult,
+    DiffEntry,
+    RunResults,
+    RunStatus,
+    SideInfo,
+    load_results,
+)
+
+RESULTS_NAME = "results.json"
+_WORST = [RunStatus.ERROR, RunStatus.INTERRUPTED, RunStatus.FAILED, RunStatus.PASSED]
+
+
+def find_results(paths: list[str]) -> list[Path]:
+    """Files as given; a folder stands for every results.json below it (sorted)."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            inside = sorted(path.rglob(RESULTS_NAME))
+            if not inside:
+                raise UsageError(f"no {RESULTS_NAME} under {raw!r}")
+            found.extend(inside)
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise UsageError(f"no such results file or folder: {raw!r}")
+    unique = list(dict.fromkeys(p.resolve() for p in found))
+    if not unique:
+        raise UsageError("no results file given")
+    return unique
+
+
+def _key(check: CheckResult) -> tuple[str, str, str, str]:
+    return (check.case or check.test, check.side if not check.client_version else "",
+            check.client_version, check.server_version)
+
+
+def merge(results: list[RunResults]) -> RunResults:
+    if len(results) == 1:
+        only = results[0]
+        only.matrix = summarize(only.checks)
+        return only
+    first = results[0]
+    merged = RunResults(
+        run_id="+".join(r.run_id for r in results),
+        started_at=min(r.started_at for r in results),
+        harness_version=first.harness_version,
+        sides=[],
+        finished_at=max(r.finished_at for r in results),
+        duration_s=round(max(r.duration_s for r in results), 2),
+        machine=first.machine,
+        services=first.services,
+    )
+    sides: dict[tuple[str, str], SideInfo] = {}
+    checks: dict[tuple[str, str, str, str], CheckResult] = {}
+    diff: dict[tuple[str, str], DiffEntry] = {}
+    errors = []
+    for each in results:
+        for side in each.sides:
+            sides.setdefault((side.mlflow_version or side.spec, side.role), side)
+        for check in each.checks:
+            checks.setdefault(_key(check), check)
+        for entry in each.diff:
+            diff.setdefault((entry.test, entry.path), entry)
+        if each.error:
+            errors.append(f"{each.run_id}: {each.error}")
+        if each.benchmark and not merged.benchmark:
+            merged.benchmark = each.benchmark
+        for name, seconds in each.phases.items():
+            merged.phases[f"{each.run_id} {name}"] = seconds
+    merged.sides = list(sides.values())
+    merged.checks = list(checks.values())
+    merged.diff = list(diff.values())
+    merged.error = "\n".join(errors)
+    merged.status = min((r.status for r in results), key=_WORST.index)
+    merged.matrix = summarize(merged.checks)
+    merged.merged_from = [r.run_id for r in results]
+    return merged
+
+
+def load_and_merge(paths: list[str]) -> RunResults:
+    return merge([load_results(path) for path in find_results(paths)])
