@@ -14,8 +14,15 @@ from harness.errors import UsageError
 from harness.matrix import Cell, advisory, blocking_failures, cells_for, parse_cell, summarize
 from harness.plugin import _without
 from harness.results.merge import merge
-from harness.results.model import CheckResult, RunResults, RunStatus, SideInfo, Status
-from harness.results.model import load_results, write_results
+from harness.results.model import (
+    CheckResult,
+    RunResults,
+    RunStatus,
+    SideInfo,
+    Status,
+    load_results,
+    write_results,
+)
 from reports.markdown import render_markdown
 from reports.matrix import matrix_section
 
