@@ -7,9 +7,15 @@
   proxy's cost is the same on both sides) and the new side's proxy holds the chosen routes back
   by a known fraction of the old side's median time.
 - **Client side**: each version's own client against the new server, rounds alternating.
-- Fast operations get at least `MIN_FAST_ROUNDS` rounds; after that, until the time budget is
-  used, rounds go only to the operations still inconclusive (the phase ends early when every
-  operation is decided). 64 MB transfers get `LARGE_ROUNDS` rounds of their own.
+- **Budget.** The phase keeps to `--bench-budget`: fast operations get `MIN_FAST_ROUNDS`
+  rounds, or fewer (never under `FLOOR_ROUNDS`) when half the server-side budget is gone; then
+  the 64 MB transfers get up to `LARGE_ROUNDS` rounds of their own, a round only when it fits
+  in what is left (or when it is the first); then, until the budget is used, rounds go only to
+  the operations still inconclusive (the phase ends early when every operation is decided).
+- **Censoring.** In the large rounds the old server goes first, and the new server's 64 MB
+  download is stopped at `CENSOR_RATIO` × the old one's time. The sample is then that bound,
+  flagged censored: the real ratio is higher, so a regression verdict stays sound (the interval
+  is a lower bound), and a server 20× slower costs 5× instead of 20×.
 """
 
 from __future__ import annotations
@@ -30,8 +36,10 @@ from harness.session import RunSession
 
 CLIENT_MODULE = Path(__file__).resolve().parents[2] / "scenarios" / "clients" / "bench.py"
 MIN_FAST_ROUNDS = 8
+FLOOR_ROUNDS = 3  # fewer rounds than this and no interval means much
 MAX_FAST_ROUNDS = 60
 LARGE_ROUNDS = 2
+CENSOR_RATIO = 5.0
 WARMUP_ROUNDS = 2
 CLIENT_SHARE = 0.25  # of the budget, for the client-side comparison
 CALL_TIMEOUT_S = 900.0
@@ -59,11 +67,16 @@ class Samples:
 
     old: dict[str, list[float]] = field(default_factory=dict)
     new: dict[str, list[float]] = field(default_factory=dict)
+    censored: dict[str, int] = field(default_factory=dict)  # new-side samples that are bounds
 
-    def add(self, timings: dict[str, dict[str, float]]) -> None:
+    def add(self, timings: dict[str, dict[str, float]],
+            censored: dict[str, list[str]] | None = None) -> None:
         for op, by_side in timings.items():
             self.old.setdefault(op, []).append(by_side[OLD])
             self.new.setdefault(op, []).append(by_side[NEW])
+        for op, sides in (censored or {}).items():
+            if NEW in sides:
+                self.censored[op] = self.censored.get(op, 0) + 1
 
 
 def undecided(samples: Samples, ops: list[str], threshold: float) -> list[str]:
@@ -102,16 +115,30 @@ def gate(comparisons: dict[str, Comparison], settings: BenchSettings) -> dict[st
 def analyse(samples: Samples, settings: BenchSettings) -> dict[str, Any]:
     comparisons = {op: compare(samples.old[op], samples.new[op], settings.threshold)
                    for op in samples.old if len(samples.old[op]) >= 2}
-    return {
-        "operations": {
-            op: {**_plain(c), "description": c.describe(settings.threshold),
-                 "median_rule_fails": median_rule_fails(samples.old[op], samples.new[op],
-                                                        settings.threshold),
-                 "samples": {OLD: samples.old[op], NEW: samples.new[op]}}
-            for op, c in comparisons.items()
-        },
-        "gate": gate(comparisons, settings),
-    }
+    operations: dict[str, Any] = {}
+    for op, c in comparisons.items():
+        censored = samples.censored.get(op, 0)
+        description = c.describe(settings.threshold)
+        if censored:
+            description += (f" (at least: {censored} of {c.rounds} new-side samples stopped at "
+                            f"{CENSOR_RATIO:g}× the old time)")
+        operations[op] = {
+            **_plain(c), "description": description, "censored": censored,
+            "median_rule_fails": median_rule_fails(samples.old[op], samples.new[op],
+                                                   settings.threshold),
+            "samples": {OLD: samples.old[op], NEW: samples.new[op]}}
+    single = [op for op in samples.old if len(samples.old[op]) < 2]
+    for op in single:  # the budget allowed one round: reported, never gated
+        operations[op] = {
+            "verdict": Verdict.INCONCLUSIVE.value, "rounds": len(samples.old[op]),
+            "description": "inconclusive: one round only; a larger --bench-budget gives it two",
+            "censored": samples.censored.get(op, 0), "median_rule_fails": False,
+            "samples": {OLD: samples.old[op], NEW: samples.new[op]}}
+    result_gate = gate(comparisons, settings)
+    result_gate["inconclusive"] = sorted(result_gate["inconclusive"] + single)
+    result_gate["passed"] = not result_gate["regressions"] and not (
+        settings.fail_on_inconclusive and result_gate["inconclusive"])
+    return {"operations": operations, "gate": result_gate}
 
 
 def _plain(comparison: Comparison) -> dict[str, Any]:
@@ -213,12 +240,13 @@ class Benchmark:
         finally:
             self.close()
 
-    def _round(self, ops: list[str], index: int) -> dict[str, dict[str, float]]:
+    def _round(self, samples: Samples, ops: list[str], index: int, capped: bool = False) -> None:
         assert self.fixed is not None
-        timings: dict[str, dict[str, float]] = self._call(
+        got: dict[str, Any] = self._call(
             self.fixed, self.urls[OLD], "run_round", servers=self.urls, contexts=self.contexts,
-            ops=ops, first=OLD if index % 2 == 0 else NEW)
-        return timings
+            ops=ops, first=OLD if index % 2 == 0 else NEW,
+            reference=OLD if capped else None, cap_ratio=CENSOR_RATIO if capped else None)
+        samples.add(got["timings"], got["censored"])
 
     def server_gate(self, deadline: float, rounds: int | None = None) -> dict[str, Any]:
         """Warm up, inject latency if asked, then interleaved rounds until `deadline` (or
@@ -226,38 +254,49 @@ class Benchmark:
         settings = self.settings
         fast = [op for op in settings.operations if not BY_NAME[op].large]
         large = [op for op in settings.operations if BY_NAME[op].large]
+        started = time.monotonic()
         warmup = Samples()
         for index in range(WARMUP_ROUNDS):
-            warmup.add(self._round(fast, index))
+            self._round(warmup, fast, index)
         injected, routes = injected_delays(settings, warmup)
         if settings.inject or (NEW in self.proxies and self.proxies[NEW].delays):
             self.use_proxies = True
             self._proxy(NEW, routes)
         samples = Samples()
         index = 0
-
-        def more() -> bool:
-            if rounds is not None:
-                return index < rounds
-            return index < MAX_FAST_ROUNDS and (index < MIN_FAST_ROUNDS
-                                                or time.monotonic() < deadline)
-
-        while more():
-            # Fixed rounds (calibration) time every operation; otherwise, past the minimum,
-            # the rounds go to the operations still undecided, and stop when none is left.
-            ops = fast if rounds is not None or index < MIN_FAST_ROUNDS \
-                else undecided(samples, fast, settings.threshold)
-            if not ops:
-                break
-            samples.add(self._round(ops, index))
-            index += 1
-            if index == MIN_FAST_ROUNDS and large:
-                for large_index in range(settings.large_rounds):
-                    samples.add(self._round(large, large_index))
+        if rounds is not None:  # calibration: exactly `rounds` rounds of everything
+            for index in range(rounds):
+                self._round(samples, fast, index)
+            index = rounds
+        else:
+            floor_deadline = started + (deadline - started) / 2
+            while index < MIN_FAST_ROUNDS and (index < FLOOR_ROUNDS
+                                               or time.monotonic() < floor_deadline):
+                self._round(samples, fast, index)
+                index += 1
+            self._large_rounds(samples, large, deadline)
+            while index < MAX_FAST_ROUNDS and time.monotonic() < deadline:
+                ops = undecided(samples, fast, settings.threshold)
+                if not ops:
+                    break
+                self._round(samples, ops, index)
+                index += 1
         analysis = analyse(samples, settings)
         analysis["rounds"] = index
         analysis["injected_delay_s"] = {op: round(s, 6) for op, s in injected.items()}
         return analysis
+
+    def _large_rounds(self, samples: Samples, large: list[str], deadline: float) -> None:
+        """Up to `large_rounds` rounds: the first always, each further one if it fits."""
+        last = 0.0
+        for large_index in range(self.settings.large_rounds if large else 0):
+            if large_index and time.monotonic() + last > deadline:
+                self.progress.say(f"benchmark: one round of {', '.join(large)} only (a second "
+                                  f"needs ≈{last:.0f}s more than --bench-budget leaves)")
+                break
+            began = time.monotonic()
+            self._round(samples, large, large_index, capped=True)
+            last = time.monotonic() - began
 
     def _client_side(self, deadline: float) -> dict[str, Any]:
         """Each version's own client against the new server, alternating by round."""
@@ -270,7 +309,7 @@ class Benchmark:
         ops = [op for op in self.settings.operations if BY_NAME[op].client_side]
         samples = Samples()
         index = 0
-        while index < MAX_FAST_ROUNDS and (index < MIN_FAST_ROUNDS or
+        while index < MAX_FAST_ROUNDS and (index < FLOOR_ROUNDS or
                                            time.monotonic() < deadline):
             chosen = ops if index < MIN_FAST_ROUNDS \
                 else undecided(samples, ops, self.settings.threshold)
@@ -282,7 +321,7 @@ class Benchmark:
                 got = self._call(clients[side], server, "run_round", servers={side: server},
                                  contexts={side: contexts[side]}, ops=chosen, first=side)
                 for op in chosen:
-                    timings[op][side] = got[op][side]
+                    timings[op][side] = got["timings"][op][side]
             samples.add(timings)
             index += 1
         analysis = analyse(samples, self.settings)

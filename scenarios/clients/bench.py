@@ -4,12 +4,17 @@
 against each server, alternating which server goes first from round to round, and returns the
 seconds of each call. Timing happens here, around the client call only, so the harness's own
 messaging never enters the numbers.
+
+A 64 MB download can take a minute on a slow server. With `cap_ratio`, the `reference` server
+is timed first and every other server's download is stopped at `cap_ratio` × the reference's
+time: the sample is then that bound, and flagged *censored* (the true time is longer).
 """
 
 import os
 import shutil
 import tempfile
 import time
+import urllib.parse
 import uuid
 
 import mlflow
@@ -17,6 +22,7 @@ import numpy as np
 from _common import PIP_REQUIREMENTS, connect, dataset, log_sklearn, train
 from mlflow.entities import Metric, Param, RunTag
 
+CHUNK = 1024 * 1024
 SEARCH_RUNS = 100
 HISTORY_POINTS = 5_000
 FILES = {"1mb": 1024 * 1024, "64mb": 64 * 1024 * 1024}
@@ -65,8 +71,10 @@ def prepare(tracking_uri, prefix, large=True):
     trained, _, _ = train("baseline")
     with mlflow.start_run(run_id=work):
         model_uri = log_sklearn(trained).model_uri
+    artifacts = urllib.parse.urlparse(client.get_run(work).info.artifact_uri).path
     return {"experiment_id": experiment_id, "history_run": history, "run": work,
-            "model": model, "model_uri": model_uri, "prefix": prefix}
+            "model": model, "model_uri": model_uri, "prefix": prefix,
+            "artifacts_path": artifacts.rstrip("/")}
 
 
 def _unique():
@@ -149,6 +157,28 @@ def _download(size):
     return op
 
 
+def _download_streamed(size):
+    """The server's artifact route, streamed as MLflow's client does; stops at `c["deadline"]`
+    (then returns True: censored)."""
+    def op(client, c):
+        import requests
+
+        url = (f"{c['url']}/api/2.0/mlflow-artifacts/artifacts{c['artifacts_path']}"
+               f"/download/blob-{size}.bin")
+        deadline = c.get("deadline")
+        received = 0
+        with requests.get(url, stream=True, timeout=(10, 120)) as response:
+            response.raise_for_status()
+            for chunk in response.iter_content(CHUNK):
+                received += len(chunk)
+                if deadline is not None and time.perf_counter() > deadline:
+                    return True
+        if received != FILES[size]:
+            raise RuntimeError(f"downloaded {received} bytes of {FILES[size]}")
+        return False
+    return op
+
+
 def _op_log_model(client, c):
     trained, _, _ = train("baseline")
     with mlflow.start_run(run_id=c["run"]):
@@ -177,7 +207,7 @@ OPERATIONS = {
     "upload_1mb": _upload("1mb"),
     "download_1mb": _download("1mb"),
     "upload_64mb": _upload("64mb"),
-    "download_64mb": _download("64mb"),
+    "download_64mb": _download_streamed("64mb"),
     "log_model": _op_log_model,
     "load_model": _op_load_model,
 }
@@ -187,16 +217,28 @@ def operations(tracking_uri=None):
     return list(OPERATIONS)
 
 
-def run_round(tracking_uri, servers, contexts, ops, first):
-    """Time each op once per server; `first` names the server that goes first this round."""
-    order = [first] + [s for s in servers if s != first]
+def run_round(tracking_uri, servers, contexts, ops, first, reference=None, cap_ratio=None):
+    """Time each op once per server; `first` names the server that goes first this round.
+
+    Returns {"timings": {op: {server: seconds}}, "censored": {op: [server, …]}}."""
     clients = {s: connect(servers[s]) for s in servers}
     timings = {op: {} for op in ops}
+    censored = {}
     for op in ops:
+        capped = cap_ratio is not None and reference in servers
+        lead = reference if capped else first
+        order = [lead] + [s for s in servers if s != lead]
         for server in order:
             mlflow.set_tracking_uri(servers[server])
             mlflow.set_registry_uri(servers[server])
+            context = dict(contexts[server], url=servers[server])
             started = time.perf_counter()
-            OPERATIONS[op](clients[server], contexts[server])
-            timings[op][server] = time.perf_counter() - started
-    return timings
+            if capped and server != reference:
+                context["deadline"] = started + cap_ratio * timings[op][reference]
+            stopped = OPERATIONS[op](clients[server], context)
+            elapsed = time.perf_counter() - started
+            if stopped is True:
+                censored.setdefault(op, []).append(server)
+                elapsed = cap_ratio * timings[op][reference]
+            timings[op][server] = elapsed
+    return {"timings": timings, "censored": censored}

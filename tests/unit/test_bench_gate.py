@@ -9,8 +9,18 @@ from pathlib import Path
 import pytest
 
 from harness.bench.operations import parse_injection
-from harness.bench.runner import BenchSettings, Samples, analyse, injected_delays, undecided
+from harness.bench.runner import (
+    CENSOR_RATIO,
+    WARMUP_ROUNDS,
+    Benchmark,
+    BenchSettings,
+    Samples,
+    analyse,
+    injected_delays,
+    undecided,
+)
 from harness.errors import UsageError
+from harness.progress import Progress
 from harness.results.model import RunResults, RunStatus, SideInfo
 from reports.markdown import render_markdown
 from reports.pytest_benchmark import document, write_pytest_benchmark
@@ -116,3 +126,61 @@ def test_further_rounds_go_to_the_undecided_operations_only() -> None:
     both = Samples(old={**decided.old, **noisy.old}, new={**decided.new, **noisy.new})
     assert undecided(both, ["get_run", "search_runs", "set_tag"], 0.20) == ["set_tag"]
     assert undecided(Samples(), ["get_run"], 0.20) == ["get_run"]  # nothing measured yet
+
+
+def test_a_censored_slowdown_is_still_a_regression_reported_as_a_lower_bound() -> None:
+    """The new side's 64 MB download stopped at 5× the old time, twice: at least 5× slower."""
+    censored = Samples()
+    for old in (2.6, 2.9):
+        censored.add({"download_64mb": {"old": old, "new": CENSOR_RATIO * old}},
+                     {"download_64mb": ["new"]})
+    item = analyse(censored, BenchSettings())["operations"]["download_64mb"]
+    assert item["verdict"] == "regression" and item["censored"] == 2
+    assert item["ratio"] == pytest.approx(CENSOR_RATIO)
+    assert "at least" in item["description"]
+
+
+def test_one_round_is_reported_inconclusive_and_gated_only_when_asked() -> None:
+    one = samples({"get_run": 1.0})
+    one.add({"download_64mb": {"old": 50.0, "new": 52.0}})
+    result = analyse(one, BenchSettings())
+    assert result["operations"]["download_64mb"]["verdict"] == "inconclusive"
+    assert result["operations"]["download_64mb"]["rounds"] == 1
+    assert result["gate"] == {**result["gate"], "passed": True,
+                              "inconclusive": ["download_64mb"]}
+    strict = analyse(one, BenchSettings(fail_on_inconclusive=True))
+    assert strict["gate"]["passed"] is False
+
+
+class ClockedBenchmark(Benchmark):
+    """The schedule alone: each round costs fake seconds on a fake clock."""
+
+    def __init__(self, settings: BenchSettings, fast_s: float, large_s: float) -> None:
+        self.settings, self.progress = settings, Progress(quiet=True)
+        self.proxies, self.use_proxies = {}, False
+        self.fast_s, self.large_s, self.now = fast_s, large_s, 1000.0
+        self.rounds: list[tuple[str, ...]] = []
+
+    def _round(self, samples: Samples, ops: list[str], index: int, capped: bool = False) -> None:
+        self.rounds.append(tuple(ops))
+        self.now += self.large_s if capped else self.fast_s
+        samples.add({op: {"old": 1.0 + index * 1e-3, "new": 1.0 + index * 1e-3} for op in ops})
+
+
+@pytest.mark.parametrize(("fast_s", "large_s", "fast_rounds", "large_rounds"), [
+    (2.0, 20.0, 8, 2),  # everything fits: the full minimum
+    (20.0, 10.0, 3, 2),  # slow fast rounds: cut to the floor at half the budget
+    (2.0, 110.0, 8, 1),  # a large round that cannot fit twice: one round, said so
+])
+def test_the_schedule_keeps_to_the_budget(
+    monkeypatch: pytest.MonkeyPatch, fast_s: float, large_s: float, fast_rounds: int,
+    large_rounds: int
+) -> None:
+    settings = BenchSettings(operations=("get_run", "download_64mb"))
+    bench = ClockedBenchmark(settings, fast_s, large_s)
+    monkeypatch.setattr("harness.bench.runner.time.monotonic", lambda: bench.now)
+    result = bench.server_gate(bench.now + 135.0)
+    measured = bench.rounds[WARMUP_ROUNDS:]
+    assert sum(1 for ops in measured if ops == ("download_64mb",)) == large_rounds
+    assert result["rounds"] == fast_rounds  # identical samples: decided, no adaptive rounds
+    assert result["operations"]["download_64mb"]["rounds"] == large_rounds
