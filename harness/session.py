@@ -119,6 +119,13 @@ class RunSession:
         with self.progress.phase("choose provider"):
             self.provider = resolve_provider(config.provider, docker_available)
         self.progress.say(f"provider: {self.provider.value}")
+        if self.provider is Provider.DOCKER:
+            from harness.services.docker import sweep_stale_containers
+
+            with self.progress.phase("sweep containers of killed runs"):
+                swept = sweep_stale_containers(config.run_id)
+            if swept:
+                self.progress.say(f"removed {swept} container(s) left by killed runs")
         with ThreadPoolExecutor(max_workers=6, thread_name_prefix="provision") as pool:
             env_futures = {
                 side.role: pool.submit(self._build_env, side) for side in config.sides

@@ -49,9 +49,10 @@ def harness_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "harness", *args]
 
 
-def run_cli(*args: str, timeout: float = 900) -> CliRun:
+def run_cli(*args: str, timeout: float = 900, env: dict[str, str] | None = None) -> CliRun:
     out = Path(args[args.index("--out") + 1])
     proc = subprocess.run(harness_cmd(*args), capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                          stdin=subprocess.DEVNULL,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
     return CliRun(proc.returncode, out, proc.stdout, proc.stderr)
 
