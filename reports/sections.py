@@ -166,11 +166,22 @@ def benchmark_section(results: RunResults) -> list[str]:
                 extra = f" (~{more} more rounds)" if more else ""
             lines.append(
                 f"| {cell(op)} | {item['old_median_s'] * 1000:.1f} ms | "
-                f"{item['new_median_s'] * 1000:.1f} ms | {item['ratio']:.2f}× "
-                f"[{item['low']:.2f}, {item['high']:.2f}] | {_VERDICT_ICON.get(verdict, '')} "
-                f"{verdict}{extra} | {'fails' if item.get('median_rule_fails') else 'passes'} |"
+                f"{item['new_median_s'] * 1000:.1f} ms | {ratio_text(item)} | "
+                f"{_VERDICT_ICON.get(verdict, '')} {verdict}{extra} | "
+                f"{'fails' if item.get('median_rule_fails') else 'passes'} |"
             )
     return lines + [""]
+
+
+def ratio_text(item: dict[str, Any]) -> str:
+    """`1.43× [1.34, 1.51]`; `≥ 5.00× …` when new-side samples were stopped (censored);
+    no interval for an operation measured once."""
+    bound = "≥ " if item.get("censored") else ""
+    if item.get("ratio") is None:
+        return "—"
+    if item.get("low") is None or item.get("high") is None:
+        return f"{bound}{item['ratio']:.2f}× (one round)"
+    return f"{bound}{item['ratio']:.2f}× [{item['low']:.2f}, {item['high']:.2f}]"
 
 
 def _gate_summary(gate: dict[str, Any]) -> str:

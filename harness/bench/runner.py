@@ -129,8 +129,11 @@ def analyse(samples: Samples, settings: BenchSettings) -> dict[str, Any]:
             "samples": {OLD: samples.old[op], NEW: samples.new[op]}}
     single = [op for op in samples.old if len(samples.old[op]) < 2]
     for op in single:  # the budget allowed one round: reported, never gated
+        old_s, new_s = median(samples.old[op]), median(samples.new[op])
         operations[op] = {
             "verdict": Verdict.INCONCLUSIVE.value, "rounds": len(samples.old[op]),
+            "ratio": round(new_s / old_s, 6) if old_s > 0 else None, "low": None, "high": None,
+            "old_median_s": round(old_s, 6), "new_median_s": round(new_s, 6),
             "description": "inconclusive: one round only; a larger --bench-budget gives it two",
             "censored": samples.censored.get(op, 0), "median_rule_fails": False,
             "samples": {OLD: samples.old[op], NEW: samples.new[op]}}

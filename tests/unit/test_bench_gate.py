@@ -184,3 +184,22 @@ def test_the_schedule_keeps_to_the_budget(
     assert sum(1 for ops in measured if ops == ("download_64mb",)) == large_rounds
     assert result["rounds"] == fast_rounds  # identical samples: decided, no adaptive rounds
     assert result["operations"]["download_64mb"]["rounds"] == large_rounds
+
+
+def test_reports_show_censored_and_single_round_operations(tmp_path: Path) -> None:
+    measured = samples({"get_run": 1.0})
+    for old in (2.6, 2.9):
+        measured.add({"download_64mb": {"old": old, "new": CENSOR_RATIO * old}},
+                     {"download_64mb": ["new"]})
+    measured.old["upload_64mb"], measured.new["upload_64mb"] = [0.8], [5.4]
+    results = _results()
+    results.benchmark["server_side"] = {**analyse(measured, BenchSettings()), "rounds": 12}
+    section = render_markdown(results)
+    rows = {line.split(" | ")[0].strip("| "): line for line in section.splitlines()
+            if line.startswith("| ") and "ms |" in line}
+    assert "≥ 5.00× [5.00, 5.00]" in rows["download_64mb"]
+    assert "6.75× (one round)" in rows["upload_64mb"] and "inconclusive" in rows["upload_64mb"]
+    write_pytest_benchmark(results.benchmark, tmp_path)
+    new = json.loads((tmp_path / "benchmark-new.json").read_text())
+    single = next(b for b in new["benchmarks"] if b["name"].endswith("upload_64mb"))
+    assert single["stats"]["data"] == [5.4] and single["stats"]["rounds"] == 1

@@ -1,0 +1,117 @@
+"""The one-line answer, and its reasons: safe to upgrade, safe with caveats, or not safe.
+
+- **not safe**: a required check failed, behaviour changed without documentation, or an
+  operation got slower than the threshold;
+- **safe with caveats**: nothing blocks, but something needs a decision: a known defect of the
+  new version, documented behaviour changes your code may rely on, findings (e.g. routes your
+  proxy drops), advisory matrix cells that fail (a new client on the old server), performance
+  the benchmark could not decide, or no benchmark at all;
+- **safe**: none of the above;
+- **no verdict**: the run did not complete (usage or infrastructure error, interrupt).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from harness.matrix import blocking_failures
+from harness.results.model import RunResults, RunStatus, Status
+
+MAX_NAMED = 3
+
+
+class Level(StrEnum):
+    SAFE = "safe"
+    CAVEATS = "safe_with_caveats"
+    NOT_SAFE = "not_safe"
+    NO_VERDICT = "no_verdict"
+
+
+HEADLINES = {
+    Level.SAFE: "Safe to upgrade",
+    Level.CAVEATS: "Safe to upgrade, with caveats",
+    Level.NOT_SAFE: "Not safe to upgrade",
+    Level.NO_VERDICT: "No verdict",
+}
+
+
+@dataclass
+class Verdict:
+    level: Level
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def headline(self) -> str:
+        return HEADLINES[self.level]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"level": self.level.value, "headline": self.headline, "reasons": self.reasons}
+
+
+def _named(items: list[str]) -> str:
+    shown = ", ".join(items[:MAX_NAMED])
+    return shown + (f" and {len(items) - MAX_NAMED} more" if len(items) > MAX_NAMED else "")
+
+
+def _regressions(results: RunResults) -> tuple[list[str], list[str]]:
+    slower, undecided = [], []
+    for group, label in (("server_side", "server"), ("client_side", "client")):
+        operations = results.benchmark.get(group, {}).get("operations", {})
+        for op, item in operations.items():
+            if item.get("verdict") == "regression":
+                slower.append(f"{op} ({label}) {item.get('ratio', 0):.2f}×")
+            elif item.get("verdict") == "inconclusive":
+                undecided.append(f"{op} ({label})")
+    return slower, undecided
+
+
+def decide(results: RunResults) -> Verdict:
+    if results.status in (RunStatus.ERROR, RunStatus.INTERRUPTED):
+        first = results.error.splitlines()[0] if results.error else results.status.value
+        return Verdict(Level.NO_VERDICT, [f"The run did not complete: {first}"])
+    blocking: list[str] = []
+    caveats: list[str] = []
+    failed = blocking_failures(results.checks)
+    if failed:
+        blocking.append(f"{len(failed)} check(s) failed: " + _named(
+            [f"{c.scenario} on {c.side} ({c.server_version or c.mlflow_version})"
+             for c in failed]))
+    unexpected = results.unexpected_differences()
+    if unexpected:
+        blocking.append(f"{len(unexpected)} undocumented behaviour change(s) between the "
+                        "versions: " + _named(sorted({d.path for d in unexpected})))
+    slower, undecided = _regressions(results)
+    if slower:
+        threshold = results.benchmark.get("settings", {}).get("threshold", 0.2)
+        blocking.append(f"{len(slower)} operation(s) more than {threshold:.0%} slower: "
+                        + _named(slower))
+    if results.status is RunStatus.FAILED and not blocking:
+        blocking.append("the run failed (see the failures below)")
+    new_version = results.sides[1].mlflow_version if len(results.sides) > 1 else ""
+    defects = sorted({c.defect.get("id", "") for c in results.checks
+                      if c.status is Status.KNOWN_DEFECT and c.server_version == new_version})
+    if defects:
+        caveats.append(f"known defect(s) of {new_version} reproduced: " + _named(defects))
+    advisory = [c for c in results.matrix.get("cells", [])
+                if c["status"] == "failed" and c["advisory"]]
+    if advisory:
+        caveats.append("newer clients fail on older servers (upgrade servers first): " + _named(
+            [f"{c['client']} client → {c['server']} server" for c in advisory]))
+    expected = [d for d in results.diff if d.classification == "expected"]
+    if expected:
+        caveats.append(f"{len(expected)} documented behaviour change(s) your code may rely on: "
+                       + _named(sorted({d.catalog_id for d in expected})))
+    findings = results.findings()
+    if findings:
+        caveats.append(f"{len(findings)} finding(s): " + _named(
+            sorted({d.catalog_id for d in findings})))
+    if undecided:
+        caveats.append(f"performance undecided for {len(undecided)} operation(s): "
+                       + _named(undecided))
+    if not results.benchmark:
+        caveats.append("performance not measured (--no-bench)")
+    if blocking:
+        return Verdict(Level.NOT_SAFE, blocking + caveats)
+    return Verdict(Level.CAVEATS if caveats else Level.SAFE, caveats)
