@@ -28,6 +28,7 @@ from harness.results.merge import load_and_merge
 from harness.results.model import RunResults, RunStatus, SideInfo, write_results
 from harness.scenarios_runner import run_scenarios
 from harness.session import RunSession
+from harness.verdict import decide
 from reports.markdown import write_markdown
 from reports.pytest_benchmark import write_pytest_benchmark
 
@@ -276,11 +277,10 @@ def run_command(args: argparse.Namespace) -> int:
         results = execute(config, progress)
     finally:
         signal.signal(signal.SIGTERM, previous)
-    write_results(results, config.out_dir / "results.json")
-    write_markdown(results, config.out_dir / "report.md")
+    write_reports(results, config.out_dir)
     counts = results.counts()
     summary = (
-        f"{results.status.value}: {counts['passed']} passed, {counts['failed']} failed, "
+        f"{results.verdict['headline']} ({results.status.value}): {counts['passed']} passed, {counts['failed']} failed, "
         f"{counts['error']} errors, {counts['known_defect']} known defects, "
         f"{_bench_summary(results)} in {results.duration_s:.0f}s — "
         f"{Path(config.out_dir) / 'report.md'}"
@@ -291,13 +291,19 @@ def run_command(args: argparse.Namespace) -> int:
     return results.exit_code
 
 
+def write_reports(results: RunResults, out: Path) -> None:
+    """Every writer, from the one result model."""
+    results.verdict = decide(results).to_dict()
+    write_results(results, out / "results.json")
+    write_markdown(results, out / "report.md")
+
+
 def report_command(args: argparse.Namespace) -> int:
     """Merge (or re-render) results files; exits with the merged verdict's code."""
     out = Path(args.out).expanduser()
     check_writable(out)
     merged = load_and_merge(args.results)
-    write_results(merged, out / "results.json")
-    write_markdown(merged, out / "report.md")
+    write_reports(merged, out)
     cells = merged.matrix.get("cells", [])
     failed = sum(1 for c in cells if c["status"] == "failed")
     sys.stdout.write(

@@ -5,18 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.matrix import blocking_failures
-from harness.results.model import CheckResult, DiffEntry, RunResults, RunStatus, Status
+from harness.results.model import CheckResult, DiffEntry, RunResults, Status
+from harness.verdict import Level, decide
 from reports.matrix import matrix_section
 from reports.sections import benchmark_section, deltaone_section, migration_section
 from reports.sections import cell as _cell
 
-_VERDICT = {
-    RunStatus.PASSED: "✅ **Safe to upgrade** — no check failed on either version.",
-    RunStatus.FAILED: "❌ **Not safe to upgrade** — checks failed, behaviour changed without "
-    "documentation, or an operation got more than the threshold slower (see below).",
-    RunStatus.ERROR: "⚠️ **No verdict** — the harness could not complete the run.",
-    RunStatus.INTERRUPTED: "⚠️ **No verdict** — the run was interrupted.",
-}
+VERDICT_ICON = {Level.SAFE: "✅", Level.CAVEATS: "⚠️", Level.NOT_SAFE: "❌",
+                Level.NO_VERDICT: "⛔"}
 _ICON = {
     Status.PASSED: "✅", Status.FAILED: "❌", Status.ERROR: "💥", Status.SKIPPED: "⏭️",
     Status.KNOWN_DEFECT: "🐞",
@@ -29,9 +25,12 @@ def render_markdown(results: RunResults) -> str:
         f"# MLflow upgrade check: {old.mlflow_version or old.spec} → "
         f"{new.mlflow_version or new.spec}",
         "",
-        _VERDICT[results.status],
-        "",
     ]
+    verdict = decide(results)
+    lines += [f"## {VERDICT_ICON[verdict.level]} {verdict.headline}", ""]
+    lines += [f"- {_cell(reason)}" for reason in verdict.reasons] or [
+        "- every check passed on both versions, no undocumented change, no slower operation"]
+    lines += [""]
     if results.error:
         lines += [f"> {_cell(results.error)}", ""]
     counts = results.counts()

@@ -105,6 +105,7 @@ class RunResults:
     benchmark: dict[str, Any] = field(default_factory=dict)  # see docs/results-format.md
     matrix: dict[str, Any] = field(default_factory=dict)  # harness/matrix.py summarize()
     merged_from: list[str] = field(default_factory=list)  # run ids, when `report` merged files
+    verdict: dict[str, Any] = field(default_factory=dict)  # harness/verdict.py: level, reasons
     format_version: int = FORMAT_VERSION
 
     @property
@@ -177,4 +178,5 @@ def load_results(path: Path) -> RunResults:
         benchmark=data.get("benchmark", {}),
         matrix=data.get("matrix", {}),
         merged_from=data.get("merged_from", []),
+        verdict=data.get("verdict", {}),
     )
