@@ -29,6 +29,8 @@ from harness.results.model import RunResults, RunStatus, SideInfo, write_results
 from harness.scenarios_runner import run_scenarios
 from harness.session import RunSession
 from harness.verdict import decide
+from reports.html import write_html
+from reports.junit import write_junit
 from reports.markdown import write_markdown
 from reports.pytest_benchmark import write_pytest_benchmark
 
@@ -280,7 +282,8 @@ def run_command(args: argparse.Namespace) -> int:
     write_reports(results, config.out_dir)
     counts = results.counts()
     summary = (
-        f"{results.verdict['headline']} ({results.status.value}): {counts['passed']} passed, {counts['failed']} failed, "
+        f"{results.verdict['headline']} ({results.status.value}): {counts['passed']} passed, "
+        f"{counts['failed']} failed, "
         f"{counts['error']} errors, {counts['known_defect']} known defects, "
         f"{_bench_summary(results)} in {results.duration_s:.0f}s — "
         f"{Path(config.out_dir) / 'report.md'}"
@@ -296,6 +299,8 @@ def write_reports(results: RunResults, out: Path) -> None:
     results.verdict = decide(results).to_dict()
     write_results(results, out / "results.json")
     write_markdown(results, out / "report.md")
+    write_html(results, out / "report.html")
+    write_junit(results, out / "junit.xml")
 
 
 def report_command(args: argparse.Namespace) -> int:

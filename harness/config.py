@@ -9,11 +9,13 @@ import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from harness.bench.operations import parse_injection
 from harness.envs.spec import MlflowSpec, parse_extra, parse_spec
 from harness.errors import UsageError
 from harness.proxy.service import check_template
+from harness.redact import register_secret
 
 
 class Provider(StrEnum):
@@ -176,6 +178,9 @@ def build_config(
     if chosen_clients and not matrix:
         raise UsageError("--clients needs the compatibility matrix: drop --no-matrix")
     targets = external or ExternalTargets()
+    register_secret(targets.s3_secret_key)
+    if targets.postgres_dsn:
+        register_secret(urlsplit(targets.postgres_dsn).password)
     if chosen is Provider.EXTERNAL and not (targets.postgres_dsn and targets.s3_endpoint):
         raise UsageError("--provider external needs --postgres-dsn and --s3-endpoint")
     out = Path(out_dir).expanduser()

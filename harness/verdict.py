@@ -99,10 +99,10 @@ def decide(results: RunResults) -> Verdict:
     if advisory:
         caveats.append("newer clients fail on older servers (upgrade servers first): " + _named(
             [f"{c['client']} client → {c['server']} server" for c in advisory]))
-    expected = [d for d in results.diff if d.classification == "expected"]
+    expected = sorted({d.catalog_id for d in results.diff if d.classification == "expected"})
     if expected:
         caveats.append(f"{len(expected)} documented behaviour change(s) your code may rely on: "
-                       + _named(sorted({d.catalog_id for d in expected})))
+                       + _named(expected))
     findings = results.findings()
     if findings:
         caveats.append(f"{len(findings)} finding(s): " + _named(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.matrix import blocking_failures
+from harness.redact import redact
 from harness.results.model import CheckResult, DiffEntry, RunResults, Status
 from harness.verdict import Level, decide
 from reports.matrix import matrix_section
@@ -147,4 +148,4 @@ def _where(check: CheckResult) -> str:
 
 def write_markdown(results: RunResults, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_markdown(results))
+    path.write_text(redact(render_markdown(results)))

@@ -23,6 +23,7 @@ from harness.errors import ClientCallError
 from harness.plugin import Client
 from harness.proxy.coverage import FORWARDED, coverage
 from harness.proxy.service import AuthProxy, http_request
+from harness.redact import register_secret
 from harness.runtime.ports import free_port
 from harness.services.silent import SilentServer
 from harness.services.webhook import WebhookReceiver
@@ -41,7 +42,9 @@ _ROUTE_IN_ERROR = re.compile(r"/(?:ajax-)?api/[\w./-]+")
 
 @pytest.fixture(scope="session")
 def proxy_token() -> str:
-    return secrets.token_urlsafe(24)
+    token = secrets.token_urlsafe(24)
+    register_secret(token)
+    return token
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Self
 
+from harness.redact import register_secret
 from harness.services.base import Service
 from harness.services.mlflow_server import MlflowServer
 from harness.session import RunSession
@@ -32,6 +33,8 @@ class BasicAuthFleet(Service):
         self.admin = ADMIN
         self.password = secrets.token_urlsafe(18)
         self.csrf_key = secrets.token_urlsafe(32)
+        register_secret(self.password)
+        register_secret(self.csrf_key)
         self.servers: dict[str, MlflowServer] = {}
         self.databases: list[str] = []
         self._folder = Path(tempfile.mkdtemp(

@@ -54,6 +54,10 @@ def merge(results: list[RunResults]) -> RunResults:
         only.matrix = summarize(only.checks)
         return only
     first = results[0]
+    upgrades = {_upgrade(r) for r in results}
+    if len(upgrades) > 1:
+        raise UsageError("cannot merge results of different upgrades: "
+                         + ", ".join(sorted(upgrades)))
     merged = RunResults(
         run_id="+".join(r.run_id for r in results),
         started_at=min(r.started_at for r in results),
@@ -89,6 +93,10 @@ def merge(results: list[RunResults]) -> RunResults:
     merged.matrix = summarize(merged.checks)
     merged.merged_from = [r.run_id for r in results]
     return merged
+
+
+def _upgrade(results: RunResults) -> str:
+    return " → ".join(s.mlflow_version or s.spec for s in results.sides[:2])
 
 
 def load_and_merge(paths: list[str]) -> RunResults:

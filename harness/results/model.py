@@ -10,8 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
+from harness.redact import redact
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Format 1 (before the matrix, merging and the verdict) is read: its new fields get defaults.
+READABLE_VERSIONS = (1, 2)
+SCHEMA_PATH = Path(__file__).with_name("schema.json")
 
 
 class Status(StrEnum):
@@ -143,7 +147,7 @@ def _plain(value: Any) -> Any:
 def write_results(results: RunResults, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(results.to_json() + "\n")
+    tmp.write_text(redact(results.to_json()) + "\n")
     tmp.replace(path)
 
 
@@ -154,10 +158,11 @@ def load_results(path: Path) -> RunResults:
     except (OSError, json.JSONDecodeError) as error:
         raise UsageError(f"cannot read results file {str(path)!r}: {error}") from None
     version = data.get("format_version") if isinstance(data, dict) else None
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise UsageError(
-            f"{str(path)!r} has results format {version!r}; this harness reads format "
-            f"{FORMAT_VERSION}"
+            f"{str(path)!r} has results format {version!r}; this harness reads formats "
+            f"{', '.join(map(str, READABLE_VERSIONS))}: re-run it, or render it with the "
+            "harness version that wrote it"
         )
     return RunResults(
         run_id=data["run_id"],

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
 
 from harness.errors import ProviderUnavailable, ServiceError, UsageError
+from harness.redact import register_secret
 from harness.runtime.ports import LOOPBACK
 from harness.runtime.processes import REGISTRY
 from harness.runtime.waiting import CallableCheck, HttpCheck, ReadinessCheck, wait_until_ready
@@ -349,6 +350,7 @@ class DockerPostgres(PostgresService):
         self.run_id = run_id
         self.image = image
         self.password = secrets.token_urlsafe(16)
+        register_secret(self.password)
         self._container = RunContainer(run_id, "postgres", image)
         self._server: PgServer | None = None
 
@@ -396,6 +398,7 @@ class DockerS3(S3Service):
         self.image = image or S3_IMAGES[kind]
         if kind == "minio":
             self.access_key, self.secret_key = "harness", secrets.token_urlsafe(24)
+            register_secret(self.secret_key)
         else:
             self.access_key, self.secret_key = "testing", "testing"
         self.port = 0

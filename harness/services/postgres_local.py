@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Self
 
 from harness.errors import ProviderUnavailable, ServiceError
+from harness.redact import register_secret
 from harness.runtime.ports import LOOPBACK, free_port
 from harness.runtime.processes import REGISTRY, ManagedProcess, run_to_completion, spawn, tail
 from harness.runtime.waiting import CallableCheck, wait_until_ready
@@ -103,6 +104,7 @@ class LocalPostgres(PostgresService):
         self.workdir = workdir
         self.binaries = binaries or find_binaries()
         self.password = secrets.token_urlsafe(16)
+        register_secret(self.password)
         self.port = 0
         self._process: ManagedProcess | None = None
         self._server: PgServer | None = None

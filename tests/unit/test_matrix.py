@@ -209,3 +209,10 @@ def test_tox_has_a_client_environment_per_version_and_a_merge_after_them() -> No
         f"client-{v}" for v in versions}
     assert "mlflow-upgrade-harness report" in merge_env["commands"]
 
+
+
+def test_results_of_different_upgrades_are_not_merged() -> None:
+    other = results(cell_checks("from", OLD), "x")
+    other.sides[1] = SideInfo("to", "3.5.0", "3.5.0")
+    with pytest.raises(UsageError, match="different upgrades: 2.9.2 → 3.4.0, 2.9.2 → 3.5.0"):
+        merge([results(cell_checks("from", OLD), "a"), other])

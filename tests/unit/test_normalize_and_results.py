@@ -109,7 +109,7 @@ def test_results_round_trip(tmp_path: Path) -> None:
 def test_unknown_format_is_refused_with_a_message(tmp_path: Path) -> None:
     path = tmp_path / "results.json"
     path.write_text(json.dumps({"format_version": 99}))
-    with pytest.raises(UsageError, match="format 99.*reads format 1"):
+    with pytest.raises(UsageError, match="format 99.*reads formats 1, 2"):
         load_results(path)
     path.write_text("{not json")
     with pytest.raises(UsageError, match="cannot read"):

@@ -1,0 +1,313 @@
+"""report.html: one self-contained file (inline CSS and SVG, no script, nothing fetched).
+
+Same content as report.md, in the same order, plus two charts: each operation's new/old ratio
+with its 95% interval against the threshold line, and each version's latency distribution.
+"""
+
+from __future__ import annotations
+
+import math
+from html import escape
+from pathlib import Path
+from statistics import quantiles
+from typing import Any
+
+from harness.matrix import blocking_failures
+from harness.redact import redact
+from harness.results.model import RunResults, Status
+from harness.verdict import Level, decide
+
+COLOURS = {"regression": "#c62828", "improvement": "#2e7d32", "unchanged": "#546e7a",
+           "inconclusive": "#ef6c00", "old": "#5c6bc0", "new": "#ef6c00"}
+VERDICT_CLASS = {Level.SAFE: "safe", Level.CAVEATS: "caveats", Level.NOT_SAFE: "unsafe",
+                 Level.NO_VERDICT: "none"}
+CELL_TEXT = {"passed": "✅ passed", "failed": "❌ failed", "not_applicable": "➖ n/a"}
+CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#1c1c1c;
+padding:0 1rem}
+h1{font-size:1.5rem}h2{margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
+table{border-collapse:collapse;margin:.5rem 0;font-size:13px}
+th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top}
+th{background:#f5f5f5}code,pre{font:12px ui-monospace,monospace;background:#f6f8fa}
+pre{padding:.5rem;overflow-x:auto;white-space:pre-wrap}
+.verdict{padding:1rem 1.25rem;border-radius:6px;margin:1rem 0}
+.verdict h2{margin:0;border:0}
+.safe{background:#e8f5e9;border-left:6px solid #2e7d32}
+.caveats{background:#fff8e1;border-left:6px solid #ef6c00}
+.unsafe{background:#ffebee;border-left:6px solid #c62828}
+.none{background:#eceff1;border-left:6px solid #546e7a}
+svg text{font:11px system-ui,sans-serif}
+"""
+
+
+def _e(value: object) -> str:
+    return escape(str(value), quote=True)
+
+
+def _table(headers: list[str], rows: list[list[str]], table_id: str = "") -> str:
+    """Cells are HTML already (escape before)."""
+    ident = f' id="{table_id}"' if table_id else ""
+    head = "".join(f"<th>{h}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table{ident}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _verdict(results: RunResults) -> str:
+    verdict = decide(results)
+    reasons = "".join(f"<li>{_e(r)}</li>" for r in verdict.reasons) or \
+        "<li>every check passed on both versions, no undocumented change, no slower " \
+        "operation</li>"
+    return (f'<section id="verdict" class="verdict {VERDICT_CLASS[verdict.level]}">'
+            f"<h2>{_e(verdict.headline)}</h2><ul>{reasons}</ul></section>")
+
+
+def _failures(results: RunResults) -> str:
+    failed = blocking_failures(results.checks)
+    if not failed:
+        return ""
+    parts = ["<h2>Failures</h2>"]
+    for check in failed:
+        cell = (f"{check.client_version} client → {check.server_version} server"
+                if check.client_version else check.mlflow_version)
+        parts.append(f"<h3>{_e(check.scenario)} on {_e(check.side)} ({_e(cell)})</h3>"
+                     f"<p><b>Error:</b> <code>{_e(check.message)}</code></p>")
+        if check.failing_call:
+            parts.append(f"<p><b>Failing call:</b> <code>{_e(check.failing_call)}</code></p>")
+        for name, text in check.logs.items():
+            if text.strip():
+                parts.append(f"<details><summary>{_e(name)} log</summary>"
+                             f"<pre>{_e(text)}</pre></details>")
+    return "".join(parts)
+
+
+def _diff(results: RunResults) -> str:
+    if not results.diff:
+        return "<h2>Old vs new</h2><p>No differences in normalized observations.</p>"
+    rows = [[_e(d.classification), _e(d.test), f"<code>{_e(d.path)}</code>",
+             f"<code>{_e(d.old)}</code>", f"<code>{_e(d.new)}</code>",
+             _e(d.summary) + (f" ({_e(d.catalog_id)})" if d.catalog_id else "")]
+            for d in sorted(results.diff, key=lambda d: (
+                ["unexpected", "expected", "finding"].index(d.classification)
+                if d.classification in ("unexpected", "expected", "finding") else 3, d.test))]
+    return ("<h2>Old vs new</h2>" +
+            _table(["class", "test", "field", "old", "new", "why"], rows, "diff"))
+
+
+def _matrix(results: RunResults) -> str:
+    matrix = results.matrix
+    if not matrix or not matrix.get("cells"):
+        return ""
+    by_pair = {(c["client"], c["server"]): c for c in matrix["cells"]}
+    rows = []
+    for client in matrix["clients"]:
+        row = [f"<b>{_e(client)}</b>"]
+        for server in matrix["servers"]:
+            found = by_pair[(client, server)]
+            text = CELL_TEXT[found["status"]] + (" (advisory)" if found["status"] == "failed"
+                                                 and found["advisory"] else "")
+            row.append(_e(text))
+        rows.append(row)
+    parts = ["<h2>Client × server compatibility</h2>",
+             _table(["client ↓ · server →"] + [_e(s) for s in matrix["servers"]], rows,
+                    "matrix")]
+    for found in matrix["cells"]:
+        for failure in found["failures"]:
+            parts.append(f"<p>❌ {_e(found['client'])} client → {_e(found['server'])} server, "
+                         f"<code>{_e(failure['test'])}</code>: <code>{_e(failure['error'])}"
+                         f"</code></p>")
+    return "".join(parts)
+
+
+def _migration(results: RunResults) -> str:
+    observed: dict[str, Any] = {}
+    for check in results.checks:
+        if check.scenario == "migration":
+            observed.update(check.observations)
+    upgrade = observed.get("upgrade")
+    if not isinstance(upgrade, dict):
+        return ""
+    found = observed.get("rollback")
+    rollback: dict[str, Any] = found if isinstance(found, dict) else {}
+    rows = [
+        ["revisions", _e(f"{upgrade.get('from_revision')} → {upgrade.get('to_revision')} "
+                         f"({len(upgrade.get('revisions', []))} revisions)")],
+        ["duration", _e(f"{upgrade.get('seconds', 0):.1f}s")],
+        ["rows verified", _e(observed.get("rows_checked", "—"))],
+        ["schema diff", _e(", ".join(f"{len(v)} {k}" for k, v in
+                                     (observed.get("schema_diff") or {}).items() if v)
+                           or "unchanged")],
+        ["rollback", _e("restore of the snapshot gives identical data"
+                        if rollback.get("restored_identical") else str(rollback or "—"))],
+    ]
+    return "<h2>Schema migration</h2>" + _table(["", ""], rows, "migration")
+
+
+def _x(value: float, low: float, high: float, width: float) -> float:
+    return (math.log(value) - math.log(low)) / (math.log(high) - math.log(low)) * width
+
+
+def _ratio_chart(results: RunResults) -> str:
+    """Each operation's ratio and interval on a log axis, with 1× and the threshold lines."""
+    bench = results.benchmark
+    threshold = float(bench.get("settings", {}).get("threshold", 0.2))
+    items = [(f"{op}{' (client)' if group == 'client_side' else ''}", item)
+             for group in ("server_side", "client_side")
+             for op, item in bench.get(group, {}).get("operations", {}).items()
+             if item.get("ratio")]
+    if not items:
+        return ""
+    values = [v for _, i in items for v in (i.get("low"), i.get("high"), i["ratio"]) if v]
+    low = min(0.5, min(values) / 1.1)
+    high = min(max(2.0, max(values) * 1.1), 200.0)
+    left, width, row = 190, 640, 18
+    height = row * len(items) + 40
+    parts = [f'<svg id="performance-ratios" role="img" width="{left + width + 90}" '
+             f'height="{height}" xmlns="http://www.w3.org/2000/svg">',
+             "<title>new/old per operation, 95% interval, against the threshold</title>"]
+    for mark, colour, dash in ((1.0, "#999", ""), (1 + threshold, "#c62828", "4,3"),
+                               (1 / (1 + threshold), "#2e7d32", "4,3")):
+        x = left + _x(mark, low, high, width)
+        parts.append(f'<line x1="{x:.1f}" y1="10" x2="{x:.1f}" y2="{height - 25}" '
+                     f'stroke="{colour}" stroke-dasharray="{dash}"/>'
+                     f'<text x="{x:.1f}" y="{height - 10}" text-anchor="middle">{mark:.2f}×'
+                     "</text>")
+    for index, (name, item) in enumerate(items):
+        y = 20 + index * row
+        colour = COLOURS.get(str(item.get("verdict")), "#333")
+        ratio = min(max(item["ratio"], low), high)
+        parts.append(f'<text x="{left - 8}" y="{y + 4}" text-anchor="end">{_e(name)}</text>')
+        if item.get("low") and item.get("high"):
+            x1 = left + _x(min(max(item["low"], low), high), low, high, width)
+            x2 = left + _x(min(max(item["high"], low), high), low, high, width)
+            parts.append(f'<line x1="{x1:.1f}" y1="{y}" x2="{x2:.1f}" y2="{y}" '
+                         f'stroke="{colour}" stroke-width="3"/>')
+        parts.append(f'<circle cx="{left + _x(ratio, low, high, width):.1f}" cy="{y}" r="4" '
+                     f'fill="{colour}"><title>{_e(item.get("description", ""))}</title>'
+                     "</circle>")
+        parts.append(f'<text x="{left + width + 8}" y="{y + 4}">{item["ratio"]:.2f}×</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _box(values: list[float]) -> tuple[float, float, float, float, float]:
+    if len(values) < 2:
+        only = values[0]
+        return only, only, only, only, only
+    q1, q2, q3 = quantiles(values, n=4, method="inclusive")
+    return min(values), q1, q2, q3, max(values)
+
+
+def _latency_chart(results: RunResults) -> str:
+    """Box plots of each operation's latencies, old and new, on a log time axis (server side)."""
+    operations = results.benchmark.get("server_side", {}).get("operations", {})
+    rows = [(op, side, item["samples"][side]) for op, item in operations.items()
+            for side in ("old", "new") if item.get("samples", {}).get(side)]
+    if not rows:
+        return ""
+    every = [v for _, _, values in rows for v in values if v > 0]
+    low, high = min(every) / 1.2, max(every) * 1.2
+    left, width, row = 190, 640, 14
+    height = row * len(rows) + 40
+    parts = [f'<svg id="latency-distributions" role="img" width="{left + width + 90}" '
+             f'height="{height}" xmlns="http://www.w3.org/2000/svg">',
+             "<title>latency per operation: old and new server (box: quartiles)</title>"]
+    for tick in (0.001, 0.01, 0.1, 1.0, 10.0, 100.0):
+        if low <= tick <= high:
+            x = left + _x(tick, low, high, width)
+            label = f"{tick * 1000:g} ms" if tick < 1 else f"{tick:g} s"
+            parts.append(f'<line x1="{x:.1f}" y1="8" x2="{x:.1f}" y2="{height - 25}" '
+                         f'stroke="#eee"/><text x="{x:.1f}" y="{height - 10}" '
+                         f'text-anchor="middle">{label}</text>')
+    for index, (op, side, values) in enumerate(rows):
+        y = 16 + index * row
+        colour = COLOURS[side]
+        positive = [max(v, low) for v in values]
+        lo, q1, q2, q3, hi = (left + _x(v, low, high, width) for v in _box(positive))
+        if side == "old":
+            parts.append(f'<text x="{left - 8}" y="{y + 9}" text-anchor="end">{_e(op)}</text>')
+        parts.append(f'<line x1="{lo:.1f}" y1="{y}" x2="{hi:.1f}" y2="{y}" stroke="{colour}"/>'
+                     f'<rect x="{q1:.1f}" y="{y - 4}" width="{max(q3 - q1, 1):.1f}" height="8" '
+                     f'fill="{colour}" fill-opacity="0.35" stroke="{colour}"/>'
+                     f'<line x1="{q2:.1f}" y1="{y - 5}" x2="{q2:.1f}" y2="{y + 5}" '
+                     f'stroke="{colour}" stroke-width="2"><title>{_e(side)}: median '
+                     f"{_box(values)[2] * 1000:.1f} ms</title></line>")
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _performance(results: RunResults) -> str:
+    bench = results.benchmark
+    if not bench:
+        return ""
+    passed = bench.get("gate", {}).get("passed")
+    threshold = float(bench.get("settings", {}).get("threshold", 0.2))
+    rows = []
+    for group in ("server_side", "client_side"):
+        for op, item in bench.get(group, {}).get("operations", {}).items():
+            interval = (f"[{item['low']:.2f}, {item['high']:.2f}]"
+                        if item.get("low") is not None and item.get("high") is not None else "—")
+            rows.append([_e(op), _e(group.replace("_", " ")),
+                         _e(f"{item.get('old_median_s', 0) * 1000:.1f} ms"),
+                         _e(f"{item.get('new_median_s', 0) * 1000:.1f} ms"),
+                         _e(f"{'≥ ' if item.get('censored') else ''}{item.get('ratio') or 0:.2f}×"
+                            f" {interval}"),
+                         f'<span style="color:{COLOURS.get(str(item.get("verdict")), "#333")}">'
+                         f"{_e(item.get('verdict'))}</span>"])
+    return (f"<h2>Performance</h2><p>Gate at +{threshold:.0%}: "
+            f"<b>{'passed' if passed else 'failed'}</b>; new/old per operation with its 95% "
+            "interval (dashed red: the threshold).</p>" + _ratio_chart(results) +
+            "<h3>Latency distributions (server side)</h3>" + _latency_chart(results) +
+            _table(["operation", "side", "old median", "new median", "new/old [95% CI]",
+                    "verdict"], rows, "performance"))
+
+
+def _environment(results: RunResults) -> str:
+    rows = [[_e(s.role), f"<code>{_e(s.spec)}</code>", _e(s.mlflow_version),
+             f"<code>{_e(s.env_digest)}</code>", _e(len(s.packages))] for s in results.sides]
+    machine = ", ".join(f"{k}: {v}" for k, v in results.machine.items())
+    services = ", ".join(f"{k}: {v}" for k, v in results.services.items())
+    packages = "".join(
+        f"<details><summary>{_e(s.role)} packages</summary><pre>"
+        + _e("\n".join(f"{k}=={v}" for k, v in sorted(s.packages.items()))) + "</pre></details>"
+        for s in results.sides if s.packages)
+    return ("<h2>Environment</h2>" +
+            _table(["side", "spec", "MLflow", "environment", "packages"], rows, "environment") +
+            f"<p>Services: {_e(services or 'not started')} · Machine: {_e(machine)}</p>"
+            + packages)
+
+
+def _scenarios(results: RunResults) -> str:
+    if not results.checks:
+        return ""
+    icon = {Status.PASSED: "✅", Status.FAILED: "❌", Status.ERROR: "💥", Status.SKIPPED: "⏭️",
+            Status.KNOWN_DEFECT: "🐞"}
+    rows = [[_e(c.scenario), _e(c.case or c.test), _e(c.side),
+             _e(f"{c.client_version} → {c.server_version}" if c.client_version
+                else c.mlflow_version), _e(f"{icon[c.status]} {c.status.value}"),
+             _e(f"{c.duration_s:.1f}s")] for c in results.checks]
+    return ("<details><summary><b>Every check</b> "
+            f"({len(results.checks)})</summary>" +
+            _table(["scenario", "test", "cell", "client → server", "result", "time"], rows,
+                   "checks") + "</details>")
+
+
+def render_html(results: RunResults) -> str:
+    versions = " → ".join(s.mlflow_version or s.spec for s in results.sides[:2])
+    counts = results.counts()
+    summary = (f"{counts['passed']} passed, {counts['failed']} failed, {counts['error']} errors, "
+               f"{counts['skipped']} skipped, {counts['known_defect']} known defects · run "
+               f"{results.run_id} · {results.duration_s:.0f}s")
+    body = "".join([
+        f"<h1>MLflow upgrade check: {_e(versions)}</h1>", _verdict(results),
+        f"<p>{_e(summary)}</p>", _failures(results), _diff(results), _matrix(results),
+        _migration(results), _performance(results), _scenarios(results),
+        _environment(results),
+    ])
+    return ('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            f"<title>MLflow upgrade check {_e(versions)}</title><style>{CSS}</style></head>"
+            f"<body>{body}</body></html>\n")
+
+
+def write_html(results: RunResults, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(redact(render_html(results)))

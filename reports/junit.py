@@ -1,0 +1,94 @@
+"""junit.xml: a test case per scenario check (its client × server cell) and per gated operation.
+
+CI systems read JUnit to show what failed. What fails the run is a `<failure>` (or `<error>`);
+what is reported without failing it — a known defect, an advisory matrix cell (a client newer
+than its server), an operation the benchmark could not decide — is `<skipped>` with the reason,
+so a JUnit gate and the harness's exit code agree.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+from harness.matrix import advisory
+from harness.redact import redact
+from harness.results.model import CheckResult, RunResults, Status
+
+
+def _check_case(suite: ET.Element, check: CheckResult) -> None:
+    cell = (f"{check.client_version} client → {check.server_version} server"
+            if check.client_version else check.mlflow_version)
+    case = ET.SubElement(suite, "testcase", {
+        "classname": f"scenarios.{check.scenario}",
+        "name": f"{check.case or check.test} [{check.side}: {cell}]",
+        "time": f"{check.duration_s:.3f}",
+    })
+    text = "\n".join(part for part in (check.failing_call, check.details) if part)
+    if check.status is Status.KNOWN_DEFECT:
+        ET.SubElement(case, "skipped", {"message": f"known defect {check.defect.get('id', '')}: "
+                                                   f"{check.message}"})
+    elif check.status is Status.SKIPPED:
+        ET.SubElement(case, "skipped", {"message": check.message})
+    elif check.status in (Status.FAILED, Status.ERROR) and check.client_version and advisory(
+            check.client_version, check.server_version):
+        ET.SubElement(case, "skipped", {
+            "message": f"advisory (a client newer than its server): {check.message}"})
+    elif check.status is Status.FAILED:
+        ET.SubElement(case, "failure", {"message": check.message}).text = text
+    elif check.status is Status.ERROR:
+        ET.SubElement(case, "error", {"message": check.message}).text = text
+
+
+def _operation_case(suite: ET.Element, group: str, op: str, item: dict[str, Any],
+                    fail_on_inconclusive: bool) -> None:
+    samples = item.get("samples", {})
+    seconds = sum(samples.get("old", [])) + sum(samples.get("new", []))
+    case = ET.SubElement(suite, "testcase", {
+        "classname": f"benchmark.{group}", "name": op, "time": f"{seconds:.3f}"})
+    verdict = item.get("verdict")
+    message = str(item.get("description", verdict))
+    if verdict == "regression" or (verdict == "inconclusive" and fail_on_inconclusive):
+        ET.SubElement(case, "failure", {"message": message})
+    elif verdict == "inconclusive":
+        ET.SubElement(case, "skipped", {"message": message})
+
+
+def _finish(suite: ET.Element) -> ET.Element:
+    cases = suite.findall("testcase")
+    suite.set("tests", str(len(cases)))
+    for kind, attribute in (("failure", "failures"), ("error", "errors"),
+                            ("skipped", "skipped")):
+        suite.set(attribute, str(sum(1 for c in cases if c.find(kind) is not None)))
+    suite.set("time", f"{sum(float(c.get('time', 0)) for c in cases):.3f}")
+    return suite
+
+
+def render_junit(results: RunResults) -> str:
+    versions = " → ".join(s.mlflow_version or s.spec for s in results.sides[:2])
+    root = ET.Element("testsuites", {"name": f"mlflow-upgrade-harness {versions}"})
+    scenarios = ET.SubElement(root, "testsuite", {"name": "scenarios",
+                                                  "timestamp": results.started_at})
+    for check in results.checks:
+        _check_case(scenarios, check)
+    _finish(scenarios)
+    bench = results.benchmark
+    if bench:
+        suite = ET.SubElement(root, "testsuite", {"name": "performance",
+                                                  "timestamp": results.started_at})
+        strict = bool(bench.get("server_side", {}).get("gate", {}).get("fail_on_inconclusive"))
+        for group in ("server_side", "client_side"):
+            for op, item in bench.get(group, {}).get("operations", {}).items():
+                _operation_case(suite, group, op, item, strict)
+        _finish(suite)
+    for attribute in ("tests", "failures", "errors", "skipped"):
+        root.set(attribute, str(sum(int(s.get(attribute, 0)) for s in root)))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") \
+        + "\n"
+
+
+def write_junit(results: RunResults, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(redact(render_junit(results)))
