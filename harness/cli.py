@@ -33,6 +33,7 @@ from reports.html import write_html
 from reports.junit import write_junit
 from reports.markdown import write_markdown
 from reports.pytest_benchmark import write_pytest_benchmark
+from reports.screenshot import screenshot
 
 PROG = "mlflow-upgrade-harness"
 
@@ -279,7 +280,9 @@ def run_command(args: argparse.Namespace) -> int:
         results = execute(config, progress)
     finally:
         signal.signal(signal.SIGTERM, previous)
-    write_reports(results, config.out_dir)
+    no_screenshot = write_reports(results, config.out_dir)
+    if no_screenshot:
+        progress.say(f"report.png not written: {no_screenshot}")
     counts = results.counts()
     summary = (
         f"{results.verdict['headline']} ({results.status.value}): {counts['passed']} passed, "
@@ -294,13 +297,14 @@ def run_command(args: argparse.Namespace) -> int:
     return results.exit_code
 
 
-def write_reports(results: RunResults, out: Path) -> None:
-    """Every writer, from the one result model."""
+def write_reports(results: RunResults, out: Path) -> str | None:
+    """Every writer, from the one result model; returns why there is no screenshot, if not."""
     results.verdict = decide(results).to_dict()
     write_results(results, out / "results.json")
     write_markdown(results, out / "report.md")
     write_html(results, out / "report.html")
     write_junit(results, out / "junit.xml")
+    return screenshot(out / "report.html", out / "report.png")
 
 
 def report_command(args: argparse.Namespace) -> int:

@@ -21,14 +21,24 @@ _ICON = {
 
 
 def render_markdown(results: RunResults) -> str:
+    """Verdict and reasons first; then failures, the classified diff, the matrix, migration,
+    DeltaOne, performance, every check, and the environment."""
     old, new = results.sides[0], results.sides[1]
     lines = [
         f"# MLflow upgrade check: {old.mlflow_version or old.spec} → "
         f"{new.mlflow_version or new.spec}",
         "",
     ]
+    lines += _verdict(results) + _failures(results) + _defects(results)
+    lines += _differences(results) + matrix_section(results)
+    lines += migration_section(results) + deltaone_section(results)
+    lines += benchmark_section(results) + _checks(results) + _environment(results)
+    return "\n".join(lines)
+
+
+def _verdict(results: RunResults) -> list[str]:
     verdict = decide(results)
-    lines += [f"## {VERDICT_ICON[verdict.level]} {verdict.headline}", ""]
+    lines = [f"## {VERDICT_ICON[verdict.level]} {verdict.headline}", ""]
     lines += [f"- {_cell(reason)}" for reason in verdict.reasons] or [
         "- every check passed on both versions, no undocumented change, no slower operation"]
     lines += [""]
@@ -42,14 +52,11 @@ def render_markdown(results: RunResults) -> str:
         f"run `{results.run_id}` · {results.duration_s:.0f}s",
         "",
     ]
-    bench = results.benchmark
-    if bench and not bench.get("gate", {}).get("passed", True):
-        slower = [f"{'client ' if group == 'client_side' else ''}{op} {item['ratio']:.2f}×"
-                  for group in ("server_side", "client_side")
-                  for op, item in bench.get(group, {}).get("operations", {}).items()
-                  if item.get("verdict") == "regression"]
-        lines += [f"**Performance gate failed**: {', '.join(slower) or 'see Performance'} "
-                  "(new/old; see Performance).", ""]
+    return lines
+
+
+def _failures(results: RunResults) -> list[str]:
+    lines: list[str] = []
     failures = blocking_failures(results.checks)
     if failures:
         lines += ["## Failures", ""]
@@ -63,6 +70,11 @@ def render_markdown(results: RunResults) -> str:
                     lines += ["", f"<details><summary>{name} log</summary>", "", "```"]
                     lines += text.splitlines()[-20:] + ["```", "</details>"]
             lines += [""]
+    return lines
+
+
+def _defects(results: RunResults) -> list[str]:
+    lines: list[str] = []
     defects = [c for c in results.checks if c.status is Status.KNOWN_DEFECT]
     if defects:
         lines += ["## Known defects reproduced", ""]
@@ -73,6 +85,11 @@ def render_markdown(results: RunResults) -> str:
                 f"({check.defect.get('source', '')}))"
             )
         lines += [""]
+    return lines
+
+
+def _checks(results: RunResults) -> list[str]:
+    lines: list[str] = []
     if results.checks:
         lines += ["## Scenarios", "", "| Scenario | Cell | Client → server | Result | Time |"]
         lines += ["|---|---|---|---|---|"]
@@ -84,10 +101,11 @@ def render_markdown(results: RunResults) -> str:
                 f"{_ICON[check.status]} {check.status.value} | {check.duration_s:.1f}s |"
             )
         lines += [""]
-    lines += matrix_section(results)
-    lines += migration_section(results) + deltaone_section(results)
-    lines += benchmark_section(results)
-    lines += ["## Old vs new", ""]
+    return lines
+
+
+def _differences(results: RunResults) -> list[str]:
+    lines = ["## Old vs new", ""]
     unexpected = results.unexpected_differences()
     findings = results.findings()
     expected = [d for d in results.diff if d.classification == "expected"]
@@ -124,7 +142,11 @@ def render_markdown(results: RunResults) -> str:
             lines += [f"  - `{_cell(e.path)}`: `{_cell(e.old)}` → `{_cell(e.new)}` "
                       f"({_cell(e.test)})" for e in entries]
             lines += ["", "  </details>"]
-    lines += ["", "## Environment", "", "| Side | Spec | MLflow | Environment | Server start |"]
+    return lines + [""]
+
+
+def _environment(results: RunResults) -> list[str]:
+    lines = ["## Environment", "", "| Side | Spec | MLflow | Environment | Server start |"]
     lines += ["|---|---|---|---|---|"]
     for side in results.sides:
         how = "cached" if side.env_reused else f"built {side.env_build_s:.0f}s"
@@ -137,7 +159,7 @@ def render_markdown(results: RunResults) -> str:
     if results.phases:
         phases = " · ".join(f"{name} {sec:.1f}s" for name, sec in results.phases.items())
         lines += [f"Phases: {phases}", ""]
-    return "\n".join(lines)
+    return lines
 
 
 def _where(check: CheckResult) -> str:

@@ -177,7 +177,7 @@ def test_report_shows_each_case_per_version_and_the_evaluation_api() -> None:
         status=RunStatus.FAILED, checks=checks,
     )
     text = render_markdown(results)
-    section = text[text.index("## DeltaOne"):text.index("## Old vs new")]
+    section = text[text.index("## DeltaOne"):text.index("## Scenarios")]
     retry = "| webhook_retry | ✅ achieved | ✅ achieved | 0.05 | 1 accepted of 3 (503, 503, 200) |"
     assert retry in section
     assert "| exactly_at_threshold | ✅ achieved | ✅ achieved | 0.01 |" in section

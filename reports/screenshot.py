@@ -1,0 +1,89 @@
+"""report.png: report.html rendered by headless Chromium, when one is installed.
+
+A CI job keeps it as an artifact: the report at a glance, without opening anything. Chromium
+gets no network (a dead proxy on 127.0.0.1, background services off), its own profile folder,
+and a bounded time; it runs in its own process group, killed as a whole on timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+
+CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "chrome", "headless_shell")
+TIMEOUT_S = 60.0
+WIDTH = 1280
+FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-default-apps", "--disable-extensions", "--disable-domain-reliability",
+    "--metrics-recording-only", "--no-pings", "--proxy-server=http://127.0.0.1:9",
+    "--proxy-bypass-list=<-loopback>",
+)
+
+
+def find_chromium() -> str | None:
+    configured = os.environ.get("MLFLOW_UPGRADE_HARNESS_CHROMIUM")
+    if configured:
+        return configured if Path(configured).exists() else None
+    for name in CANDIDATES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def run_chromium(html: Path, *arguments: str, timeout: float = TIMEOUT_S) -> str:
+    """Run headless Chromium on `html`; returns its stdout. Raises RuntimeError on failure."""
+    binary = find_chromium()
+    if binary is None:
+        raise RuntimeError("no Chromium found (install Debian's chromium package)")
+    with tempfile.TemporaryDirectory(prefix="mlflow-upgrade-harness-chromium-") as profile:
+        command = [binary, *FLAGS, f"--user-data-dir={profile}", *arguments,
+                   html.resolve().as_uri()]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,  # noqa: S603
+                                   stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+        try:
+            out, err = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise RuntimeError(f"Chromium did not finish within {timeout:g}s") from None
+        except BaseException:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise
+    if process.returncode != 0:
+        last = (err.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"Chromium exited with {process.returncode}: {last}")
+    return out
+
+
+def page_height(html: Path) -> int:
+    """A height that fits the page: from the number of table rows and charts, bounded."""
+    text = html.read_text()
+    rows = text.count("<tr>") + text.count("<li>") + text.count("<p>") + text.count("<h")
+    svg = sum(int(h) for h in _svg_heights(text))
+    return max(900, min(16000, 40 * rows // 2 + svg + 600))
+
+
+def _svg_heights(text: str) -> list[str]:
+    import re
+
+    return re.findall(r'<svg [^>]*height="(\d+)"', text)
+
+
+def screenshot(html: Path, png: Path) -> str | None:
+    """Write `png`; returns why not (None when written). Never raises for a missing browser."""
+    if find_chromium() is None:
+        return "no Chromium installed"
+    try:
+        run_chromium(html, f"--screenshot={png.resolve()}",
+                     f"--window-size={WIDTH},{page_height(html)}")
+    except (RuntimeError, OSError) as error:
+        return str(error)
+    return None if png.exists() else "Chromium wrote no screenshot"
