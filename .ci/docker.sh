@@ -78,7 +78,7 @@ _muh_build_images() {
     _muh_log "building $MUH_MOTO_IMAGE"
     local context; context="$(mktemp -d /tmp/muh-moto-XXXXXX)"
     cp "$_muh_ci/docker/moto/Dockerfile" "$context/"
-    python3 -m pip download -q -d "$context/wheels" 'moto[server]' \
+    python3 -m pip download -q -d "$context/wheels" 'moto[server]' 2>/dev/null \
       --only-binary=:all: --python-version 3.11 --platform manylinux2014_x86_64 \
       --platform manylinux_2_17_x86_64 --platform any >/dev/null || { rm -rf "$context"; return 1; }
     DOCKER_BUILDKIT=0 docker build -q -t "$MUH_MOTO_IMAGE" "$context" >/dev/null

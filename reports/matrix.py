@@ -51,8 +51,13 @@ def matrix_section(results: RunResults) -> list[str]:
                "avoids by upgrading servers first" if found["advisory"] else "")
         lines += [f"**{found['client']} client → {found['server']} server** failed{why}:", ""]
         for failure in found["failures"]:
-            call = f" — failing call `{cell(failure['call'])}`" if failure["call"] else ""
             defect = f" (known defect {failure['defect']})" if failure["defect"] else ""
-            lines.append(f"- `{cell(failure['test'])}`{defect}: `{cell(failure['error'])}`{call}")
+            error = str(failure["error"]).split(": ", 1)[-1]
+            if failure["call"] and error in failure["call"]:  # the call says it all
+                what = f"failing call `{cell(failure['call'])}`"
+            else:
+                what = f"`{cell(failure['error'])}`" + (
+                    f" — failing call `{cell(failure['call'])}`" if failure["call"] else "")
+            lines.append(f"- `{cell(failure['test'])}`{defect}: {what}")
         lines.append("")
     return lines
