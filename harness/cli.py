@@ -316,7 +316,8 @@ def report_command(args: argparse.Namespace) -> int:
     cells = merged.matrix.get("cells", [])
     failed = sum(1 for c in cells if c["status"] == "failed")
     sys.stdout.write(
-        f"{merged.status.value}: {len(merged.merged_from) or 1} results file(s), "
+        f"{merged.verdict['headline']} ({merged.status.value}): "
+        f"{len(merged.merged_from) or 1} results file(s), "
         f"{len(merged.checks)} checks, matrix {len(merged.matrix.get('clients', []))} clients × "
         f"{len(merged.matrix.get('servers', []))} servers ({failed} failed cells) — "
         f"{out / 'report.md'}\n")

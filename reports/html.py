@@ -21,7 +21,8 @@ COLOURS = {"regression": "#c62828", "improvement": "#2e7d32", "unchanged": "#546
            "inconclusive": "#ef6c00", "old": "#5c6bc0", "new": "#ef6c00"}
 VERDICT_CLASS = {Level.SAFE: "safe", Level.CAVEATS: "caveats", Level.NOT_SAFE: "unsafe",
                  Level.NO_VERDICT: "none"}
-CELL_TEXT = {"passed": "✅ passed", "failed": "❌ failed", "not_applicable": "➖ n/a"}
+# Symbols every Linux font has (a headless Chromium may have no emoji font).
+CELL_TEXT = {"passed": "✓ passed", "failed": "✗ failed", "not_applicable": "– n/a"}
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#1c1c1c;
 padding:0 1rem}
@@ -112,7 +113,7 @@ def _matrix(results: RunResults) -> str:
                     "matrix")]
     for found in matrix["cells"]:
         for failure in found["failures"]:
-            parts.append(f"<p>❌ {_e(found['client'])} client → {_e(found['server'])} server, "
+            parts.append(f"<p>✗ {_e(found['client'])} client → {_e(found['server'])} server, "
                          f"<code>{_e(failure['test'])}</code>: <code>{_e(failure['error'])}"
                          f"</code></p>")
     return "".join(parts)
@@ -211,6 +212,11 @@ def _latency_chart(results: RunResults) -> str:
     parts = [f'<svg id="latency-distributions" role="img" width="{left + width + 90}" '
              f'height="{height}" xmlns="http://www.w3.org/2000/svg">',
              "<title>latency per operation: old and new server (box: quartiles)</title>"]
+    for index, side in enumerate(("old", "new")):
+        legend = left + width - 110 + index * 60
+        parts.append(f'<rect x="{legend}" y="0" width="10" height="10" fill="{COLOURS[side]}" '
+                     f'fill-opacity="0.5" stroke="{COLOURS[side]}"/>'
+                     f'<text x="{legend + 14}" y="9">{side}</text>')
     for tick in (0.001, 0.01, 0.1, 1.0, 10.0, 100.0):
         if low <= tick <= high:
             x = left + _x(tick, low, high, width)
@@ -279,8 +285,8 @@ def _environment(results: RunResults) -> str:
 def _scenarios(results: RunResults) -> str:
     if not results.checks:
         return ""
-    icon = {Status.PASSED: "✅", Status.FAILED: "❌", Status.ERROR: "💥", Status.SKIPPED: "⏭️",
-            Status.KNOWN_DEFECT: "🐞"}
+    icon = {Status.PASSED: "✓", Status.FAILED: "✗", Status.ERROR: "‼", Status.SKIPPED: "–",
+            Status.KNOWN_DEFECT: "⚑"}
     rows = [[_e(c.scenario), _e(c.case or c.test), _e(c.side),
              _e(f"{c.client_version} → {c.server_version}" if c.client_version
                 else c.mlflow_version), _e(f"{icon[c.status]} {c.status.value}"),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.results.model import write_results
+from harness.results.model import RunStatus, write_results
 from reports.screenshot import find_chromium, run_chromium
 from tests.integration.conftest import run_cli
 from tests.unit.test_report_writers import full_results
@@ -64,7 +64,7 @@ def png_rows(data: bytes) -> tuple[int, int, list[bytes]]:
 
 
 def test_report_renders_in_chromium_with_verdict_tables_and_charts(tmp_path: Path) -> None:
-    write_results(full_results(), tmp_path / "in" / "results.json")
+    write_results(full_results(RunStatus.FAILED), tmp_path / "in" / "results.json")
     run = run_cli("report", str(tmp_path / "in"), "--out", str(tmp_path / "out"))
     assert run.code == 1, run.stderr  # that results file is not safe: a regression
     page = tmp_path / "out" / "report.html"

@@ -116,7 +116,7 @@ def test_html_is_self_contained_and_has_the_verdict_tables_and_charts() -> None:
     assert ratios.count("<circle") == 3  # one estimate per operation
     assert 'stroke="#c62828" stroke-dasharray="4,3"' in ratios  # the threshold line
     latency = page[page.index('<svg id="latency-distributions"'):]
-    assert latency[:latency.index("</svg>")].count("<rect") == 6  # old and new per operation
+    assert latency[:latency.index("</svg>")].count("<rect") == 6 + 2  # per operation; legend
     # Nothing is fetched: no scripts, no external stylesheets, images or fonts.
     assert "<script" not in page and "<link" not in page
     assert not re.search(r'(src|href)="(https?:)?//', page)
