@@ -90,8 +90,9 @@ def decide(results: RunResults) -> Verdict:
     if results.status is RunStatus.FAILED and not blocking:
         blocking.append("the run failed (see the failures below)")
     new_version = results.sides[1].mlflow_version if len(results.sides) > 1 else ""
-    defects = sorted({c.defect.get("id", "") for c in results.checks
-                      if c.status is Status.KNOWN_DEFECT and c.server_version == new_version})
+    defects = sorted({c.defect.get("id", "") for c in results.checks  # the new version alone
+                      if c.status is Status.KNOWN_DEFECT and c.server_version == new_version
+                      and c.client_version in ("", new_version)})
     if defects:
         caveats.append(f"known defect(s) of {new_version} reproduced: " + _named(defects))
     advisory = [c for c in results.matrix.get("cells", [])

@@ -80,7 +80,7 @@ def _defects(results: RunResults) -> list[str]:
         lines += ["## Known defects reproduced", ""]
         for check in defects:
             lines.append(
-                f"- **{check.side} ({check.mlflow_version})**, `{_cell(check.case)}`: "
+                f"- **{_where(check)}**, `{_cell(check.case)}`: "
                 f"{_cell(check.defect.get('summary', ''))} ([{check.defect.get('id', '')}]"
                 f"({check.defect.get('source', '')}))"
             )

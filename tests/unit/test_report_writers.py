@@ -157,3 +157,16 @@ def test_planted_secrets_never_reach_a_report(tmp_path: Path) -> None:
     finally:
         forget_secrets()
     assert redact(f"x {token}") == f"x {token}"  # forgotten: only patterns remain
+
+
+def test_a_defect_of_the_old_version_in_a_skew_cell_is_not_a_caveat_of_the_new() -> None:
+    results = full_results()
+    defect = {"id": "d1", "summary": "s", "source": "https://x"}
+    results.checks.append(CheckResult("artifacts", "t[from_on_to]", "from_on_to", NEW,
+                                      Status.KNOWN_DEFECT, 1.0, case="t", defect=defect,
+                                      client_version=OLD, server_version=NEW))
+    assert not any("known defect" in r for r in decide(results).reasons)
+    results.checks.append(CheckResult("artifacts", "t[to]", "to", NEW, Status.KNOWN_DEFECT, 1.0,
+                                      case="t", defect=defect, client_version=NEW,
+                                      server_version=NEW))
+    assert "known defect(s) of 3.4.0 reproduced: d1" in decide(results).reasons
