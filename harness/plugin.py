@@ -81,9 +81,14 @@ def _matrix_cells(config: pytest.Config) -> list[Cell]:
     session = config.stash.get(SESSION_KEY, None)
     if session is None:
         return cells_for(SIDES)
-    if not session.config.matrix:
+    config = session.config
+    if not config.matrix:
         return cells_for([])
-    return cells_for(c.role for c in session.config.matrix_clients)
+    same = {s.role for s in config.sides} if config.from_side.spec == config.to_side.spec \
+        and config.from_side.extras == config.to_side.extras else set()
+    # A same-version run: a side's client on the other side's server is the diagonal again.
+    return [cell for cell in cells_for(c.role for c in config.matrix_clients)
+            if cell.diagonal or not {cell.client, cell.server} <= same]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -8,6 +8,7 @@ from harness.results.model import RunResults
 from reports.sections import cell
 
 ICONS = {"passed": "✅", "failed": "❌", "not_applicable": "➖"}
+LONGEST = 300  # characters of an error in the report (results.json keeps it whole)
 
 
 def _label(found: dict[str, Any]) -> str:
@@ -15,10 +16,16 @@ def _label(found: dict[str, Any]) -> str:
     if found["status"] == "failed":
         failed = len(found["failures"])
         total = sum(found["counts"].values())
-        text += f" ({failed} of {total})"
+        known = sum(1 for f in found["failures"] if f["defect"])
+        text += f" ({failed} of {total}"
+        text += ": known defect)" if known == failed else ")"
         if found["advisory"]:
             text += ", advisory"
     return text
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= LONGEST else text[:LONGEST] + "…"
 
 
 def matrix_section(results: RunResults) -> list[str]:
@@ -54,10 +61,11 @@ def matrix_section(results: RunResults) -> list[str]:
             defect = f" (known defect {failure['defect']})" if failure["defect"] else ""
             error = str(failure["error"]).split(": ", 1)[-1]
             if failure["call"] and error in failure["call"]:  # the call says it all
-                what = f"failing call `{cell(failure['call'])}`"
+                what = f"failing call `{cell(_short(failure['call']))}`"
             else:
-                what = f"`{cell(failure['error'])}`" + (
-                    f" — failing call `{cell(failure['call'])}`" if failure["call"] else "")
+                what = f"`{cell(_short(failure['error']))}`" + (
+                    f" — failing call `{cell(_short(failure['call']))}`"
+                    if failure["call"] else "")
             lines.append(f"- `{cell(failure['test'])}`{defect}: {what}")
         lines.append("")
     return lines
