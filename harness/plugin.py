@@ -81,13 +81,13 @@ def _matrix_cells(config: pytest.Config) -> list[Cell]:
     session = config.stash.get(SESSION_KEY, None)
     if session is None:
         return cells_for(SIDES)
-    config = session.config
-    if not config.matrix:
+    run = session.config
+    if not run.matrix:
         return cells_for([])
-    same = {s.role for s in config.sides} if config.from_side.spec == config.to_side.spec \
-        and config.from_side.extras == config.to_side.extras else set()
+    same = {s.role for s in run.sides} if run.from_side.spec == run.to_side.spec \
+        and run.from_side.extras == run.to_side.extras else set()
     # A same-version run: a side's client on the other side's server is the diagonal again.
-    return [cell for cell in cells_for(c.role for c in config.matrix_clients)
+    return [cell for cell in cells_for(c.role for c in run.matrix_clients)
             if cell.diagonal or not {cell.client, cell.server} <= same]
 
 
