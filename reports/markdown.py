@@ -155,7 +155,15 @@ def _environment(results: RunResults) -> list[str]:
             f"`{side.env_digest}` ({how}) | {side.server_startup_s:.1f}s |"
         )
     services = ", ".join(f"{k}: {v}" for k, v in results.services.items())
-    lines += ["", f"Services: {services or 'not started'}", ""]
+    machine = ", ".join(f"{k}: {v}" for k, v in results.machine.items())
+    lines += ["", f"Services: {services or 'not started'}", "",
+              f"Machine: {machine or 'unknown'} · harness {results.harness_version}", ""]
+    for side in results.sides:
+        if side.packages:  # the resolved environment, for reproducing a verdict
+            lines += [f"<details><summary>{side.role} ({side.mlflow_version}): "
+                      f"{len(side.packages)} packages</summary>", "", "```"]
+            lines += [f"{name}=={version}" for name, version in sorted(side.packages.items())]
+            lines += ["```", "</details>", ""]
     if results.phases:
         phases = " · ".join(f"{name} {sec:.1f}s" for name, sec in results.phases.items())
         lines += [f"Phases: {phases}", ""]
