@@ -294,8 +294,9 @@ def _record(item: pytest.Item, report: pytest.TestReport, side: str) -> CheckRes
     case = case_of(item, side)
     defect = None
     if status is Status.FAILED:
-        defect = known_defect(case, version) or (
-            known_defect(case, client_version) if client_version != version else None)
+        said = message.strip()
+        defect = known_defect(case, version, said) or (
+            known_defect(case, client_version, said) if client_version != version else None)
     if defect is not None:
         status = Status.KNOWN_DEFECT
     module = item.path.stem

@@ -131,6 +131,7 @@ class KnownDefect:
     affected: SpecifierSet
     summary: str
     source: str
+    message: str = ""  # a regex the failure message must match ("" = any failure)
 
 
 @lru_cache(maxsize=1)
@@ -138,18 +139,20 @@ def load_defects() -> tuple[KnownDefect, ...]:
     text = resources.files("harness.catalog").joinpath("defects.toml").read_text()
     return tuple(
         KnownDefect(raw["id"], raw["test"], SpecifierSet(raw["affected"]), raw["summary"],
-                    raw["source"])
+                    raw["source"], raw.get("message", ""))
         for raw in tomllib.loads(text).get("defect", [])
     )
 
 
-def known_defect(case: str, version: str) -> KnownDefect | None:
-    """The documented defect of `version` that this test (without its side) reproduces."""
+def known_defect(case: str, version: str, message: str = "") -> KnownDefect | None:
+    """The documented defect of `version` that this test (without its side) reproduces: the
+    test matches, the version is affected, and the failure looks like the defect."""
     try:
         parsed = Version(version)
     except InvalidVersion:
         return None
     for defect in load_defects():
-        if _glob(defect.test).match(case) and defect.affected.contains(parsed, prereleases=True):
+        if _glob(defect.test).match(case) and defect.affected.contains(parsed, prereleases=True) \
+                and re.search(defect.message, message):
             return defect
     return None

@@ -84,9 +84,9 @@ def test_real_differences_are_listed_and_classified(full_run: CliRun) -> None:
                        if d.catalog_id == "route-not-forwarded-by-proxy"}
         assert "routes./api/3.0/mlflow/traces/search" in unforwarded
         defects = {(c.side, c.defect.get("id")) for c in results.checks if c.defect}
-        # 2.9.2's multipart defect shows wherever a 2.9.2 client or server takes part.
-        assert defects == {(side, "proxy-multipart-upload-path")
-                           for side in ("from", "from_on_to", "to_on_from")}
+        # 2.9.2's multipart defect shows with the 2.9.2 client, on either server; the 3.4.0
+        # client on 2.9.2 fails that test another way (logged-models), not as the defect.
+        assert defects == {(side, "proxy-multipart-upload-path") for side in ("from", "from_on_to")}
         report = (full_run.out / "report.md").read_text()
         assert "expected difference(s), documented" in report
         assert "Known defects reproduced" in report and "issues/11225" in report

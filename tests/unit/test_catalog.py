@@ -35,3 +35,16 @@ def test_range_semantics() -> None:
     entry = next(e for e in load_catalog() if e.id == "logged-model-uri")
     assert entry.crosses(Version("2.9.2"), Version("3.0.0"))
     assert not entry.crosses(Version("3.0.0"), Version("3.4.0"))
+
+
+def test_a_known_defect_needs_its_test_its_version_and_its_symptom() -> None:
+    from harness.catalog.classify import known_defect
+
+    case = "scenarios/test_artifacts.py::test_artifact_round_trip[multipart]"
+    symptom = "AssertionError: assert ['notes.txt', 'reports'] == ['blobs', 'blobs/large.bin']"
+    found = known_defect(case, "2.9.2", symptom)
+    assert found is not None and found.id == "proxy-multipart-upload-path"
+    assert known_defect(case, "3.4.0", symptom) is None  # fixed there
+    assert known_defect(case.replace("multipart", "proxied"), "2.9.2", symptom) is None
+    # The same test failing another way (a 3.x client on a 2.x server) is not that defect.
+    assert known_defect(case, "2.9.2", "ClientCallError: /logged-models/search 404") is None
