@@ -30,8 +30,23 @@ T = TypeVar("T")
 RUN_DIR_PREFIX = "mlflow-upgrade-harness-run-"
 
 
+class _Runtime:
+    """A role's MLflow version: a side, or an extra client of the matrix."""
+
+    config: SideConfig | ClientConfig
+    env: MlflowEnv
+
+    @property
+    def role(self) -> str:
+        return self.config.role
+
+    @property
+    def version(self) -> str:
+        return self.env.mlflow_version
+
+
 @dataclass
-class SideRuntime:
+class SideRuntime(_Runtime):
     """Everything one side of the upgrade has while scenarios run."""
 
     config: SideConfig
@@ -40,30 +55,14 @@ class SideRuntime:
     client: Agent
     database: str
 
-    @property
-    def role(self) -> str:
-        return self.config.role
-
-    @property
-    def version(self) -> str:
-        return self.env.mlflow_version
-
 
 @dataclass
-class ClientRuntime:
+class ClientRuntime(_Runtime):
     """An extra client version of the compatibility matrix: an environment and a client."""
 
     config: ClientConfig
     env: MlflowEnv
     client: Agent
-
-    @property
-    def role(self) -> str:
-        return self.config.role
-
-    @property
-    def version(self) -> str:
-        return self.env.mlflow_version
 
 
 @dataclass

@@ -16,6 +16,7 @@ from harness.matrix import blocking_failures
 from harness.redact import redact
 from harness.results.model import RunResults, Status
 from harness.verdict import Level, decide
+from reports.sections import migration_observations
 
 COLOURS = {"regression": "#c62828", "improvement": "#2e7d32", "unchanged": "#546e7a",
            "inconclusive": "#ef6c00", "old": "#5c6bc0", "new": "#ef6c00"}
@@ -120,10 +121,7 @@ def _matrix(results: RunResults) -> str:
 
 
 def _migration(results: RunResults) -> str:
-    observed: dict[str, Any] = {}
-    for check in results.checks:
-        if check.scenario == "migration":
-            observed.update(check.observations)
+    observed = migration_observations(results)
     upgrade = observed.get("upgrade")
     if not isinstance(upgrade, dict):
         return ""

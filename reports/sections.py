@@ -12,11 +12,17 @@ def cell(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def migration_section(results: RunResults) -> list[str]:
+def migration_observations(results: RunResults) -> dict[str, Any]:
+    """Everything the migration scenario's checks observed, merged."""
     observed: dict[str, Any] = {}
     for check in results.checks:
         if check.scenario == "migration":
             observed.update(check.observations)
+    return observed
+
+
+def migration_section(results: RunResults) -> list[str]:
+    observed = migration_observations(results)
     upgrade = observed.get("upgrade")
     if not isinstance(upgrade, dict):
         return []
