@@ -29,7 +29,8 @@ body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color
 padding:0 1rem}
 h1{font-size:1.5rem}h2{margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
 table{border-collapse:collapse;margin:.5rem 0;font-size:13px}
-th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top}
+th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top;
+max-width:420px;overflow-wrap:anywhere}
 th{background:#f5f5f5}code,pre{font:12px ui-monospace,monospace;background:#f6f8fa}
 pre{padding:.5rem;overflow-x:auto;white-space:pre-wrap}
 .verdict{padding:1rem 1.25rem;border-radius:6px;margin:1rem 0}
@@ -82,17 +83,29 @@ def _failures(results: RunResults) -> str:
     return "".join(parts)
 
 
+def _short(value: object, longest: int = 200) -> str:
+    text = str(value)
+    return _e(text if len(text) <= longest else text[:longest] + "…")
+
+
 def _diff(results: RunResults) -> str:
     if not results.diff:
         return "<h2>Old vs new</h2><p>No differences in normalized observations.</p>"
+    order = {"unexpected": 0, "expected": 1}
+    differences = sorted((d for d in results.diff if d.classification != "finding"),
+                         key=lambda d: (order.get(d.classification, 2), d.test))
     rows = [[_e(d.classification), _e(d.test), f"<code>{_e(d.path)}</code>",
-             f"<code>{_e(d.old)}</code>", f"<code>{_e(d.new)}</code>",
+             f"<code>{_short(d.old)}</code>", f"<code>{_short(d.new)}</code>",
              _e(d.summary) + (f" ({_e(d.catalog_id)})" if d.catalog_id else "")]
-            for d in sorted(results.diff, key=lambda d: (
-                ["unexpected", "expected", "finding"].index(d.classification)
-                if d.classification in ("unexpected", "expected", "finding") else 3, d.test))]
+            for d in differences]
+    findings = results.findings()
+    listed = "".join(f"<li><code>{_e(d.path)}</code>: {_short(d.old)} → {_short(d.new)}</li>"
+                     for d in findings)
     return ("<h2>Old vs new</h2>" +
-            _table(["class", "test", "field", "old", "new", "why"], rows, "diff"))
+            _table(["class", "test", "field", "old", "new", "why"], rows, "diff") +
+            (f"<details><summary><b>{len(findings)} finding(s)</b>: true and worth acting on, "
+             f"not failures by themselves</summary><ul>{listed}</ul></details>"
+             if findings else ""))
 
 
 def _matrix(results: RunResults) -> str:

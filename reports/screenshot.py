@@ -68,7 +68,7 @@ def page_height(html: Path) -> int:
     text = html.read_text()
     rows = text.count("<tr>") + text.count("<li>") + text.count("<p>") + text.count("<h")
     svg = sum(int(h) for h in _svg_heights(text))
-    return max(900, min(16000, 40 * rows // 2 + svg + 600))
+    return max(900, min(20000, 30 * rows + svg + 800))
 
 
 def _svg_heights(text: str) -> list[str]:
