@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.results.model import load_results
+from reports.screenshot import find_chromium
 from tests.integration.conftest import (
     CliRun,
     harness_cmd,
@@ -110,7 +111,9 @@ def test_report_and_logs_are_written(full_run: CliRun) -> None:
     raw = json.loads((full_run.out / "results.json").read_text())
     assert raw["format_version"] == 2
     assert raw["verdict"]["level"] in ("safe", "safe_with_caveats")
-    assert {"report.html", "junit.xml"} <= {p.name for p in full_run.out.iterdir()}
+    written = {p.name for p in full_run.out.iterdir()}
+    assert {"report.html", "junit.xml"} <= written
+    assert ("report.png" in written) == (find_chromium() is not None)
 
 
 def test_nothing_is_left_running(full_run: CliRun) -> None:
