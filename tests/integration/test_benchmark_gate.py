@@ -20,7 +20,7 @@ def test_injected_latency_fails_the_gate_and_every_output_has_the_samples(
     tmp_path: Path,
 ) -> None:
     run = run_cli("run", "--from", "2.9.2", "--to", "2.9.2", "--quiet", "--out",
-                  str(tmp_path / "out"), "-k", "test_tracking_roundtrip", "--bench-budget", "60",
+                  str(tmp_path / "out"), "-k", "test_tracking_roundtrip", "--bench-budget", "150",
                   "--inject-latency", "get_run=60")
     assert run.code == 1, run.stderr
     results = json.loads((run.out / "results.json").read_text())
@@ -36,7 +36,7 @@ def test_injected_latency_fails_the_gate_and_every_output_has_the_samples(
     assert set(server["operations"]) >= {"create_experiment", "log_batch_1000", "search_runs",
                                          "download_64mb", "log_model", "load_model"}
     assert "client_side" in bench and bench["client_side"]["rounds"] >= 3  # FLOOR_ROUNDS
-    assert bench["seconds"] < 60 + 45  # the budget, plus seeding and one large round over it
+    assert bench["seconds"] < 150 + 45  # the budget, plus seeding and one large round over it
     report = (run.out / "report.md").read_text()
     assert "more than 20% slower: get_run (server)" in report and "| get_run |" in report
     new = json.loads((run.out / "benchmark-new.json").read_text())

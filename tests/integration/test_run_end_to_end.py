@@ -69,7 +69,10 @@ def test_every_scenario_ran_on_both_sides(full_run: CliRun) -> None:
                      "deltaone"):  # the client-side scenarios also ran in the skew cells
         assert {"from_on_to", "to_on_from"} <= by_scenario[scenario], scenario
     cells = {(c["client"], c["server"]): c for c in results.matrix["cells"]}
-    assert cells[(OLD, NEW)]["status"] == "passed"
+    # The old client on the new server: nothing fails but a known defect of the old version.
+    assert all(f["defect"] for f in cells[(OLD, NEW)]["failures"]), cells[(OLD, NEW)]
+    assert {s for n, s in cells[(OLD, NEW)]["scenarios"].items() if n != "artifacts"} \
+        == {"passed"}
 
 
 def test_real_differences_are_listed_and_classified(full_run: CliRun) -> None:
