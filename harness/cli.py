@@ -216,7 +216,6 @@ def execute(config: RunConfig, progress: Progress) -> RunResults:
             with progress.phase("scenarios"):
                 outcome = run_scenarios(session, config)
             results.checks, results.diff = outcome.checks, outcome.diff
-            results.matrix = summarize(outcome.checks)
             if outcome.interrupted:
                 raise KeyboardInterrupt
             bench_passed = True
@@ -298,7 +297,9 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def write_reports(results: RunResults, out: Path) -> str | None:
-    """Every writer, from the one result model; returns why there is no screenshot, if not."""
+    """Every writer, from the one result model; returns why there is no screenshot, if not.
+    The matrix and the verdict are derived here, from the checks, for runs and merges alike."""
+    results.matrix = summarize(results.checks)
     results.verdict = decide(results).to_dict()
     write_results(results, out / "results.json")
     write_markdown(results, out / "report.md")
@@ -308,7 +309,7 @@ def write_reports(results: RunResults, out: Path) -> str | None:
 
 
 def report_command(args: argparse.Namespace) -> int:
-    """Merge (or re-render) results files; exits with the merged verdict's code."""
+    """Merge (or re-render) results files; exits with the worst input's exit code."""
     out = Path(args.out).expanduser()
     check_writable(out)
     merged = load_and_merge(args.results)

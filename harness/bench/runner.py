@@ -102,10 +102,13 @@ def injected_delays(
     return per_op, routes
 
 
-def gate(comparisons: dict[str, Comparison], settings: BenchSettings) -> dict[str, Any]:
+def gate(comparisons: dict[str, Comparison], settings: BenchSettings,
+         unmeasured: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Fails on a regression (and on an undecided operation with --fail-on-inconclusive);
+    `unmeasured` operations (one round, no comparison) count as inconclusive."""
     regressions = sorted(op for op, c in comparisons.items() if c.verdict is Verdict.REGRESSION)
-    inconclusive = sorted(op for op, c in comparisons.items()
-                          if c.verdict is Verdict.INCONCLUSIVE)
+    inconclusive = sorted([op for op, c in comparisons.items()
+                           if c.verdict is Verdict.INCONCLUSIVE] + list(unmeasured))
     failed = bool(regressions) or (settings.fail_on_inconclusive and bool(inconclusive))
     return {"passed": not failed, "regressions": regressions, "inconclusive": inconclusive,
             "threshold": settings.threshold,
@@ -137,11 +140,7 @@ def analyse(samples: Samples, settings: BenchSettings) -> dict[str, Any]:
             "description": "inconclusive: one round only; a larger --bench-budget gives it two",
             "censored": samples.censored.get(op, 0), "median_rule_fails": False,
             "samples": {OLD: samples.old[op], NEW: samples.new[op]}}
-    result_gate = gate(comparisons, settings)
-    result_gate["inconclusive"] = sorted(result_gate["inconclusive"] + single)
-    result_gate["passed"] = not result_gate["regressions"] and not (
-        settings.fail_on_inconclusive and result_gate["inconclusive"])
-    return {"operations": operations, "gate": result_gate}
+    return {"operations": operations, "gate": gate(comparisons, settings, tuple(single))}
 
 
 def _plain(comparison: Comparison) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Merge results files (tox environments, CI shards) into one, without re-running anything.
 
 Checks are joined (the first file wins when two hold the same test in the same client/server
-cell), the matrix is recomputed from them, and the status is the worst of the inputs.
+cell) and the status is the worst of the inputs; the writers derive the matrix and the verdict
+from the joined checks.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.errors import UsageError
-from harness.matrix import summarize
 from harness.results.model import (
     CheckResult,
     DiffEntry,
@@ -50,9 +50,7 @@ def _key(check: CheckResult) -> tuple[str, str, str, str]:
 
 def merge(results: list[RunResults]) -> RunResults:
     if len(results) == 1:
-        only = results[0]
-        only.matrix = summarize(only.checks)
-        return only
+        return results[0]
     first = results[0]
     upgrades = {_upgrade(r) for r in results}
     if len(upgrades) > 1:
@@ -90,7 +88,6 @@ def merge(results: list[RunResults]) -> RunResults:
     merged.diff = list(diff.values())
     merged.error = "\n".join(errors)
     merged.status = min((r.status for r in results), key=_WORST.index)
-    merged.matrix = summarize(merged.checks)
     merged.merged_from = [r.run_id for r in results]
     return merged
 

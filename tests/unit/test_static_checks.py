@@ -66,7 +66,8 @@ def test_wheel_ships_data_and_client_code(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = {
         "harness/agent/agent.py", "harness/envs/known.toml", "harness/catalog/differences.toml",
-        "harness/catalog/defects.toml", "harness/scenario_pytest.ini", "scenarios/conftest.py",
+        "harness/catalog/defects.toml", "harness/results/schema.json",
+        "harness/scenario_pytest.ini", "scenarios/conftest.py",
         *(f"scenarios/clients/{p.name}" for p in (ROOT / "scenarios" / "clients").glob("*.py")),
         *(f"scenarios/{p.name}" for p in (ROOT / "scenarios").glob("test_*.py")),
     }
