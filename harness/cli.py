@@ -38,8 +38,35 @@ from reports.screenshot import screenshot
 PROG = "mlflow-upgrade-harness"
 
 
+class StoreOnce(argparse.Action):
+    """`store`, except that one option given twice with different values is an error (argparse
+    would silently keep the last one: `--to 3.4.0 … --to 3.5.0` must not verify the wrong
+    upgrade). The same value twice is harmless and accepted."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        given: dict[str, tuple[str, Any]] = namespace.__dict__.setdefault("_given_once", {})
+        if self.dest in given and given[self.dest][1] != values:
+            first, before = given[self.dest]
+            parser.error(f"{first} {before!r} and {option_string} {values!r} contradict each "
+                         "other: give it once")
+        given[self.dest] = (option_string or self.dest, values)
+        setattr(namespace, self.dest, values)
+
+
 class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line and exit code 2."""
+    """argparse, but a usage error is one line and exit code 2, and a single-valued option
+    given twice with different values is a usage error."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", None, StoreOnce)
+        self.register("action", "store", StoreOnce)
 
     def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
@@ -59,6 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help="extra requirement for the old side (repeatable; -r FILE reads a file)")
     run.add_argument("--to-extra", action="append", default=[], metavar="REQ",
                      help="extra requirement for the new side")
+    images = run.add_argument_group(
+        "servers from your images", "run a side's MLflow server (and its `mlflow db upgrade`) in "
+        "a container of your image instead of the harness's environment; the image's `mlflow "
+        "--version` must match --from/--to; clients still run in the harness's environments")
+    images.add_argument("--from-image", metavar="IMAGE", help="image for the old server")
+    images.add_argument("--to-image", metavar="IMAGE", help="image for the new server")
+    run.add_argument("--from-port", type=int, metavar="PORT",
+                     help="127.0.0.1 port for the old server (default: a free one)")
+    run.add_argument("--to-port", type=int, metavar="PORT",
+                     help="127.0.0.1 port for the new server (default: a free one)")
     run.add_argument("--provider", default="auto", choices=["auto", "local", "docker", "external"],
                      help="where PostgreSQL and S3 come from (default: auto)")
     run.add_argument("--cache-dir",
@@ -109,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "of the old side's time, through a delaying proxy (calibration)")
     bench.add_argument("--fail-on-inconclusive", action="store_true",
                        help="an operation the benchmark could not decide fails the gate")
+    run.add_argument("--scenario-timeout", type=float, default=900.0, metavar="SECONDS",
+                     help="a scenario still running after this long fails, with the logs of "
+                          "its server and client (default: %(default)s)")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
     report = commands.add_parser(
         "report", help="re-render or merge results files (tox environments, CI shards) without "
@@ -126,6 +166,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         out_dir=args.out,
         from_extras=args.from_extra,
         to_extras=args.to_extra,
+        from_image=args.from_image,
+        to_image=args.to_image,
+        from_port=args.from_port,
+        to_port=args.to_port,
         cache_dir=args.cache_dir,
         provider=args.provider,
         as_of_release=args.as_of_release,
@@ -154,6 +198,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         regression_threshold=args.regression_threshold,
         inject_latency=args.inject_latency,
         fail_on_inconclusive=args.fail_on_inconclusive,
+        scenario_timeout_s=args.scenario_timeout,
         clients=args.clients,
         matrix=not args.no_matrix,
         matrix_only=args.matrix_only,
@@ -210,6 +255,7 @@ def execute(config: RunConfig, progress: Progress) -> RunResults:
                 info.env_build_s = runtime.env.build_seconds
                 info.packages = runtime.env.packages
                 if info.role in session.sides:
+                    info.server_image = session.sides[info.role].config.image or ""
                     info.server_startup_s = round(session.sides[info.role].server.startup_seconds,
                                                   2)
                 info.client_preload_s = float(runtime.client.info.get("preload_seconds", 0.0))
@@ -219,7 +265,11 @@ def execute(config: RunConfig, progress: Progress) -> RunResults:
             if outcome.interrupted:
                 raise KeyboardInterrupt
             bench_passed = True
-            if config.bench and not outcome.usage_error:
+            unhealthy = session.health_problem() if config.bench else None
+            if unhealthy:  # the scenarios already failed on it; timing a dead server is noise
+                progress.say(f"benchmarks skipped: {unhealthy}")
+                bench_passed = False
+            elif config.bench and not outcome.usage_error:
                 with progress.phase("benchmarks"):
                     results.benchmark = run_benchmark(session, config, progress)
                 bench_passed = bool(results.benchmark.get("gate", {}).get("passed"))
@@ -274,12 +324,14 @@ def run_command(args: argparse.Namespace) -> int:
         f"run {config.run_id}: {config.from_side.spec.raw} → {config.to_side.spec.raw}, "
         f"output in {config.out_dir}"
     )
+    # SIGTERM is Ctrl-C until the reports are written: the same teardown, the same exit code.
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         results = execute(config, progress)
+        with progress.phase("reports"):
+            no_screenshot = write_reports(results, config.out_dir)
     finally:
         signal.signal(signal.SIGTERM, previous)
-    no_screenshot = write_reports(results, config.out_dir)
     if no_screenshot:
         progress.say(f"report.png not written: {no_screenshot}")
     counts = results.counts()

@@ -16,6 +16,7 @@ from harness.envs.spec import MlflowSpec, parse_extra, parse_spec
 from harness.errors import UsageError
 from harness.proxy.service import check_template
 from harness.redact import register_secret
+from harness.runtime.ports import require_free
 
 
 class Provider(StrEnum):
@@ -35,6 +36,12 @@ class SideConfig:
     role: str
     spec: MlflowSpec
     extras: tuple[str, ...] = ()
+    image: str | None = None  # run this side's server from a team's image, not its environment
+    port: int | None = None  # a fixed 127.0.0.1 port for this side's server (default: free one)
+
+    @property
+    def image_option(self) -> str:
+        return f"--{self.role}-image"
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,7 @@ class RunConfig:
     regression_threshold: float = 0.20
     inject_latency: tuple[tuple[str, float], ...] = ()
     fail_on_inconclusive: bool = False
+    scenario_timeout_s: float = 900.0
     # Compatibility matrix: the client versions run against both servers (default: from, to),
     # whether off-diagonal cells run at all, and whether only the matrix runs.
     clients: tuple[ClientConfig, ...] = ()
@@ -124,6 +132,10 @@ def build_config(
     out_dir: str,
     from_extras: list[str] | None = None,
     to_extras: list[str] | None = None,
+    from_image: str | None = None,
+    to_image: str | None = None,
+    from_port: int | None = None,
+    to_port: int | None = None,
     cache_dir: str | None = None,
     provider: str = "auto",
     as_of_release: bool = False,
@@ -141,15 +153,21 @@ def build_config(
     regression_threshold: float = 0.20,
     inject_latency: list[str] | None = None,
     fail_on_inconclusive: bool = False,
+    scenario_timeout_s: float = 900.0,
     clients: list[str] | None = None,
     matrix: bool = True,
     matrix_only: bool = False,
 ) -> RunConfig:
     """Validate raw option values into a RunConfig; raises UsageError/SpecError on bad input."""
     sides = (
-        SideConfig("from", parse_spec(from_spec), _extras(from_extras)),
-        SideConfig("to", parse_spec(to_spec), _extras(to_extras)),
+        SideConfig("from", parse_spec(from_spec), _extras(from_extras),
+                   _image("--from-image", from_image), _port("--from-port", from_port)),
+        SideConfig("to", parse_spec(to_spec), _extras(to_extras), _image("--to-image", to_image),
+                   _port("--to-port", to_port)),
     )
+    if from_port is not None and from_port == to_port:
+        raise UsageError(f"--from-port and --to-port are both {from_port}: the two servers need "
+                         "two ports")
     try:
         chosen = Provider(provider)
     except ValueError:
@@ -167,6 +185,8 @@ def build_config(
         raise UsageError("--bench-budget must be between 10 and 86400 seconds")
     if not 0 < regression_threshold < 10:
         raise UsageError("--regression-threshold is a percentage between 0 and 1000")
+    if not 5 <= scenario_timeout_s <= 86_400:
+        raise UsageError("--scenario-timeout must be between 5 and 86400 seconds")
     if matrix_only and not matrix:
         raise UsageError("--matrix-only and --no-matrix contradict each other: pick one")
     bench = bench and not matrix_only  # the matrix alone: no benchmark
@@ -205,6 +225,7 @@ def build_config(
         regression_threshold=regression_threshold,
         inject_latency=injected,
         fail_on_inconclusive=fail_on_inconclusive,
+        scenario_timeout_s=scenario_timeout_s,
         clients=chosen_clients,
         matrix=matrix,
         matrix_only=matrix_only,
@@ -257,6 +278,21 @@ def _detector(raw: str | None) -> str | None:
     if function not in defined:
         raise UsageError(f"--deltaone-detector: {file!r} defines no function {function!r}")
     return f"{path}:{function}"
+
+
+def _port(option: str, port: int | None) -> int | None:
+    """A port the user asks for must be valid and free now (checked again when it is bound)."""
+    if port is None:
+        return None
+    if not 1024 <= port <= 65535:
+        raise UsageError(f"{option} {port}: choose a port between 1024 and 65535")
+    return require_free(port, option)
+
+
+def _image(option: str, raw: str | None) -> str | None:
+    from harness.services.mlflow_command import check_image_name
+
+    return None if raw is None else check_image_name(option, raw)
 
 
 def _extras(raw: list[str] | None) -> tuple[str, ...]:

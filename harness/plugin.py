@@ -22,6 +22,12 @@ from harness.progress import Progress
 from harness.results.model import CheckResult, Status
 from harness.runtime.processes import tail
 from harness.session import RunSession, SideRuntime
+from harness.watchdog import (
+    InfrastructureDown,
+    infrastructure_problem,
+    scenario_deadline,
+    server_problem,
+)
 
 SESSION_KEY = pytest.StashKey["RunSession"]()
 COLLECTOR_KEY = pytest.StashKey["Collector"]()
@@ -209,6 +215,41 @@ def observe(request: pytest.FixtureRequest) -> Callable[[dict[str, Any]], None]:
     return record
 
 
+def _servers_of(item: pytest.Item, session: RunSession) -> list[SideRuntime]:
+    side = _side_of(item)
+    if side is not None:
+        return [session.sides[parse_cell(side).server]]
+    if "harness_session" in getattr(item, "fixturenames", ()):
+        return list(session.sides.values())
+    return []
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """The health gate: a scenario whose server, PostgreSQL or S3 is already down fails here,
+    at once, instead of waiting out its client's timeouts."""
+    session = item.config.stash.get(SESSION_KEY, None)
+    if session is None:
+        return
+    runtimes = _servers_of(item, session)
+    if not runtimes:
+        return
+    problem = infrastructure_problem((("PostgreSQL", session.postgres), ("S3", session.s3)))
+    for runtime in runtimes:
+        problem = problem or server_problem(runtime.server)
+    if problem:
+        raise InfrastructureDown(problem)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """The deadline: no scenario runs past the run's --scenario-timeout."""
+    session = item.config.stash.get(SESSION_KEY, None)
+    limit = session.config.scenario_timeout_s if session is not None else 0.0
+    with scenario_deadline(limit, item.nodeid.split("::", 1)[-1]):
+        return (yield)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
@@ -288,6 +329,10 @@ def _record(item: pytest.Item, report: pytest.TestReport, side: str) -> CheckRes
         for each in runtimes:
             logs[f"server {each.role} {each.version}"] = each.server.logs(30)
             logs[f"client {each.role} {each.version}"] = tail(each.client.log_path, 30)
+        if session is not None:  # the culprit, when PostgreSQL or S3 went down
+            for label, service in (("postgresql", session.postgres), ("s3", session.s3)):
+                if service is not None and not service.alive():
+                    logs[label] = service.logs(30)
         if client_runtime is not None and client_runtime is not runtime:
             logs[f"client {client_runtime.role} {client_version}"] = tail(
                 client_runtime.client.log_path, 30)

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
+from harness.faults import pause_point
+
 
 class Progress:
     """Thread-safe phase reporter that also records each phase's duration."""
@@ -33,6 +35,7 @@ class Progress:
         self.say(f"… {name}")
         began = time.monotonic()
         try:
+            pause_point(name)
             yield
         except BaseException:
             self.say(f"✗ {name} ({time.monotonic() - began:.1f}s)")

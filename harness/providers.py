@@ -51,9 +51,8 @@ def make_s3(provider: Provider, config: RunConfig, workdir: Path) -> S3Service:
 
         external = config.external
         assert external.s3_endpoint is not None
-        return ExternalS3(
-            external.s3_endpoint, external.s3_access_key or "", external.s3_secret_key or "", bucket
-        )
+        return ExternalS3(external.s3_endpoint, external.s3_access_key or "",
+                          external.s3_secret_key or "", bucket, config.run_id)
     if provider is Provider.DOCKER:
         from harness.services.docker import DockerS3
 

@@ -20,10 +20,16 @@ from harness.agent.client import Agent
 from harness.config import ClientConfig, Provider, RunConfig, SideConfig
 from harness.envs.builder import EnvRequest, MlflowEnv, ensure_env
 from harness.envs.known import load_known
+from harness.errors import UsageError
 from harness.progress import Progress
 from harness.providers import docker_available, make_postgres, make_s3, resolve_provider
 from harness.runtime.processes import REGISTRY
 from harness.services.base import PostgresService, S3Service
+from harness.services.mlflow_command import (
+    MlflowCommand,
+    image_mlflow_version,
+    require_docker_cli,
+)
 from harness.services.mlflow_server import MlflowServer
 
 T = TypeVar("T")
@@ -54,6 +60,11 @@ class SideRuntime(_Runtime):
     server: MlflowServer
     client: Agent
     database: str
+
+    @property
+    def command(self) -> MlflowCommand:
+        """How this side runs server-side `mlflow` commands: its environment or its image."""
+        return self.server.command
 
 
 @dataclass
@@ -106,6 +117,15 @@ class RunSession:
                     shutil.rmtree(self.workdir, ignore_errors=True)
                     self.workdir = None
 
+    def health_problem(self) -> str | None:
+        """Why the run's infrastructure cannot serve more work (a service or server down)."""
+        from harness.watchdog import infrastructure_problem, server_problem
+
+        problem = infrastructure_problem((("PostgreSQL", self.postgres), ("S3", self.s3)))
+        for side in self.sides.values():
+            problem = problem or server_problem(side.server)
+        return problem
+
     def client(self, role: str) -> SideRuntime | ClientRuntime:
         """A client role of the matrix: a side (its own client) or an extra client."""
         return self.sides[role] if role in self.sides else self.extra_clients[role]
@@ -118,7 +138,10 @@ class RunSession:
         with self.progress.phase("choose provider"):
             self.provider = resolve_provider(config.provider, docker_available)
         self.progress.say(f"provider: {self.provider.value}")
-        if self.provider is Provider.DOCKER:
+        imaged = [side for side in config.sides if side.image]
+        for side in imaged:
+            require_docker_cli(side.image_option)
+        if self.provider is Provider.DOCKER or imaged:
             from harness.services.docker import sweep_stale_containers
 
             with self.progress.phase("sweep containers of killed runs"):
@@ -133,11 +156,18 @@ class RunSession:
                 extra.role: pool.submit(self._build_env, SideConfig(extra.role, extra.spec))
                 for extra in config.extra_clients
             }
+            image_futures = {
+                side.role: pool.submit(image_mlflow_version, side.image_option, side.image)
+                for side in imaged if side.image
+            }
             pg_future = pool.submit(self._start_service, "PostgreSQL", self._make_postgres)
             s3_future = pool.submit(self._start_service, "S3", self._make_s3)
             self.postgres = _result(pg_future)
             self.s3 = _result(s3_future)
             self.envs = {role: _result(f) for role, f in env_futures.items()}
+            for side in imaged:
+                _check_image_version(side, _result(image_futures[side.role]),
+                                     self.envs[side.role])
             side_futures = {
                 side.role: pool.submit(self._start_side, side) for side in config.sides
             }
@@ -181,12 +211,13 @@ class RunSession:
         backend = self.postgres.create_database(database)
         server = MlflowServer(
             label=f"{side.role}-{env.mlflow_version}",
-            env_bin=env.bin,
+            command=MlflowCommand(env.bin, side.image),
             backend_uri=backend,
             s3=self.s3.location,
             artifacts_prefix=f"{side.role}-artifacts",
             log_dir=self.log_dir,
             workers=self.config.server_workers,
+            port=side.port,
         )
         client = Agent(
             name=f"{side.role}-{env.mlflow_version}",
@@ -214,6 +245,15 @@ class RunSession:
         with self.progress.phase(f"start mlflow {env.mlflow_version} client ({extra.role})"):
             client.start()
         return ClientRuntime(extra, env, client)
+
+
+def _check_image_version(side: SideConfig, found: str, env: MlflowEnv) -> None:
+    """A side's image must hold the MLflow its clients and the diff are built for."""
+    if found != env.mlflow_version:
+        raise UsageError(
+            f"{side.image_option} {side.image} has mlflow {found}, but --{side.role} is "
+            f"{side.spec.raw} (mlflow {env.mlflow_version}): give the image's version"
+        )
 
 
 def _result(future: Future[T]) -> T:

@@ -279,7 +279,9 @@ def _performance(results: RunResults) -> str:
 
 
 def _environment(results: RunResults) -> str:
-    rows = [[_e(s.role), f"<code>{_e(s.spec)}</code>", _e(s.mlflow_version),
+    rows = [[_e(s.role), f"<code>{_e(s.spec)}</code>" + (
+                 f" (server: image <code>{_e(s.server_image)}</code>)" if s.server_image else ""),
+             _e(s.mlflow_version),
              f"<code>{_e(s.env_digest)}</code>", _e(len(s.packages))] for s in results.sides]
     machine = ", ".join(f"{k}: {v}" for k, v in results.machine.items())
     services = ", ".join(f"{k}: {v}" for k, v in results.services.items())

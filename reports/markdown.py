@@ -151,7 +151,9 @@ def _environment(results: RunResults) -> list[str]:
     for side in results.sides:
         how = "cached" if side.env_reused else f"built {side.env_build_s:.0f}s"
         lines.append(
-            f"| {side.role} | `{_cell(side.spec)}` | {side.mlflow_version} | "
+            f"| {side.role} | `{_cell(side.spec)}`"
+            f"{f' (server: image `{_cell(side.server_image)}`)' if side.server_image else ''} | "
+            f"{side.mlflow_version} | "
             f"`{side.env_digest}` ({how}) | {side.server_startup_s:.1f}s |"
         )
     services = ", ".join(f"{k}: {v}" for k, v in results.services.items())

@@ -15,6 +15,7 @@ from typing import Any
 
 from harness.agent.client import Agent
 from harness.auth.basic_auth import BasicAuthFleet
+from harness.faults import pause_point
 from harness.matrix import parse_cell
 from harness.migration.drill import DrillSide, MigrationDrill
 from harness.plugin import Client, Collector
@@ -40,13 +41,15 @@ class BackgroundDrill:
     def _run(self) -> None:
         session = self.session
         try:
+            pause_point("migration")
             assert session.postgres is not None and session.s3 is not None
             sides = {}
             for role, runtime in session.sides.items():
                 agent = Agent(f"migration-{role}-{runtime.version}", runtime.env.python,
                               session.log_dir / f"client-migration-{role}-{runtime.version}.log")
                 self.agents.append(agent)
-                sides[role] = DrillSide(role, runtime.env.bin, runtime.env.path, agent.start())
+                sides[role] = DrillSide(role, runtime.command, runtime.env.path,
+                                          agent.start())
             self.result = MigrationDrill(
                 postgres=session.postgres,
                 s3=session.s3.location,

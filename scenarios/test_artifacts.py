@@ -26,7 +26,7 @@ def s3_keys(session: RunSession, side: str, run_id: str) -> dict[str, int]:
     prefix → size."""
     assert session.s3 is not None
     location = session.s3.location
-    prefix = f"{parse_cell(side).server}-artifacts/"
+    prefix = location.key(f"{parse_cell(side).server}-artifacts") + "/"
     client = s3_client(location)
     found: dict[str, int] = {}
     for page in client.get_paginator("list_objects_v2").paginate(

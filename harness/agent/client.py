@@ -102,6 +102,11 @@ class Agent:
             except ClientCallError as error:
                 self.calls.append(CallRecord(function, time.monotonic() - began, False, str(error)))
                 raise
+            except BaseException:
+                # Abandoned mid-call (a scenario deadline, Ctrl-C): its answer would arrive as
+                # the answer to the next call. Stop it; the next call starts a fresh one.
+                self.stop()
+                raise
             seconds = time.monotonic() - began
             if response.get("ok"):
                 self.calls.append(CallRecord(function, seconds, True))

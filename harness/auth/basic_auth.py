@@ -65,7 +65,7 @@ class BasicAuthFleet(Service):
         uri = session.postgres.create_database(database)
         server = MlflowServer(
             label=f"{role}-{side.version}",
-            env_bin=side.env.bin,
+            command=side.command,
             backend_uri=session.postgres.dsn(side.database),
             s3=session.s3.location,
             artifacts_prefix=f"{role}-artifacts",

@@ -11,6 +11,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -186,7 +187,15 @@ def _explain_uv_failure(what: str, log_path: Path, code: int) -> str:
     )
     reason = reason.removeprefix("×").strip().lstrip("╰─▶ ").strip()
     reason = reason.removeprefix("cause:").strip()
+    missing = _NO_SUCH_MLFLOW.search(reason)
+    if missing:
+        return (f"mlflow {missing.group(1)} is not on the package index (unknown or unreleased "
+                f"version?): uv could not {what} (log: {log_path})")
     return f"uv could not {what}: {reason} (log: {log_path})"
+
+
+_NO_SUCH_MLFLOW = re.compile(r"there is no version of mlflow(?:\[[^\]]*\])?==([^\s,]+)",
+                             re.IGNORECASE)
 
 
 def _freeze(path: Path, log_dir: Path) -> dict[str, str]:

@@ -30,6 +30,7 @@ from harness.migration.revisions import RevisionGraph
 from harness.results.normalize import flatten
 from harness.runtime.processes import run_to_completion
 from harness.services.base import PostgresService, S3Location
+from harness.services.mlflow_command import MlflowCommand
 from harness.services.mlflow_server import MlflowServer
 from harness.services.pg_admin import PgServer
 
@@ -57,7 +58,7 @@ def guard_new_version_start(
 @dataclasses.dataclass
 class DrillSide:
     label: str
-    env_bin: Path
+    command: MlflowCommand
     env_path: Path
     client: Agent
 
@@ -93,7 +94,7 @@ class MigrationDrill:
         return None if self.dump is not None else self.prefix
 
     def _server(self, side: DrillSide, label: str) -> MlflowServer:
-        return MlflowServer(label=label, env_bin=side.env_bin,
+        return MlflowServer(label=label, command=side.command,
                             backend_uri=self.postgres.dsn(self.database), s3=self.s3,
                             artifacts_prefix="migration-artifacts", log_dir=self.log_dir)
 
@@ -168,11 +169,17 @@ class MigrationDrill:
     def _upgrade(self, pg: PgServer, revision_before: str | None) -> dict[str, Any]:
         log = self.log_dir / "migration-db-upgrade.log"
         began = time.monotonic()
-        code = run_to_completion(
-            "mlflow db upgrade",
-            [str(self.new.env_bin / "mlflow"), "db", "upgrade", self.postgres.dsn(self.database)],
-            log, timeout=UPGRADE_TIMEOUT_S,
-        )
+        command = self.new.command
+        container = command.new_container("db-upgrade")
+        try:
+            code = run_to_completion(
+                "mlflow db upgrade",
+                command.argv(["db", "upgrade", self.postgres.dsn(self.database)],
+                             container=container),
+                log, timeout=UPGRADE_TIMEOUT_S,
+            )
+        finally:
+            command.forget_container(container)
         seconds = time.monotonic() - began
         if code != 0:
             raise ServiceError(f"mlflow db upgrade failed with code {code} (log: {log})",

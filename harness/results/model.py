@@ -87,6 +87,7 @@ class SideInfo:
     env_reused: bool = False
     env_build_s: float = 0.0
     server_startup_s: float = 0.0
+    server_image: str = ""  # the side's server ran from this image (--from-image/--to-image)
     client_preload_s: float = 0.0
     packages: dict[str, str] = field(default_factory=dict)
 

@@ -102,6 +102,10 @@ class Registry:
         with self._lock:
             self._cleanups = [(n, a) for n, a in self._cleanups if a is not action]
 
+    def remove_cleanup_named(self, name: str) -> None:
+        with self._lock:
+            self._cleanups = [(n, a) for n, a in self._cleanups if n != name]
+
     def running(self) -> list[ManagedProcess]:
         with self._lock:
             return list(self._processes)

@@ -29,6 +29,10 @@ class Service(ABC):
     def logs(self, lines: int = 40) -> str:
         """The service's recent output, for failure reports."""
 
+    def alive(self) -> bool:
+        """False once what the harness started for this service has gone (True if unknown)."""
+        return True
+
     def __enter__(self) -> Self:
         try:
             return self.start()
@@ -59,6 +63,9 @@ class OwnsProcess:
     def logs(self, lines: int = 40) -> str:
         return self._process.logs(lines) if self._process else ""
 
+    def alive(self) -> bool:
+        return self._process is not None and self._process.alive()
+
 
 @dataclass(frozen=True)
 class S3Location:
@@ -69,6 +76,8 @@ class S3Location:
     secret_key: str
     bucket: str
     region: str = "us-east-1"
+    # Every key the run writes lies under this prefix: on a user's own store, its namespace.
+    namespace: str = ""
 
     def server_env(self) -> dict[str, str]:
         return {
@@ -78,8 +87,12 @@ class S3Location:
             "AWS_DEFAULT_REGION": self.region,
         }
 
+    def key(self, prefix: str) -> str:
+        """`prefix` within the run's namespace, as an object key prefix (no leading slash)."""
+        return "/".join(part.strip("/") for part in (self.namespace, prefix) if part.strip("/"))
+
     def uri(self, prefix: str) -> str:
-        return f"s3://{self.bucket}/{prefix.strip('/')}"
+        return f"s3://{self.bucket}/{self.key(prefix)}"
 
 
 class PostgresService(Service):

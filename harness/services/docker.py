@@ -262,6 +262,14 @@ class RunContainer:
             self._client.containers.list(all=True, filters={"label": f"{SERVICE_LABEL}={token}"})
         )
 
+    def running(self) -> bool:
+        """True while the container runs (also when the engine cannot be asked)."""
+        try:
+            found = self._find()
+        except _engine_errors():
+            return True
+        return bool(found) and found[0].status == "running"
+
     def exit_code(self) -> int | None:
         """The container's exit code once it has stopped; None while running or unknown."""
         try:
@@ -382,6 +390,9 @@ class DockerPostgres(PostgresService):
     def logs(self, lines: int = 40) -> str:
         return self._container.logs(lines)
 
+    def alive(self) -> bool:
+        return self._container.running()
+
 
 class DockerS3(S3Service):
     """MinIO or moto in a container of this run, with the run's bucket created."""
@@ -438,6 +449,9 @@ class DockerS3(S3Service):
 
     def logs(self, lines: int = 40) -> str:
         return self._container.logs(lines)
+
+    def alive(self) -> bool:
+        return self._container.running()
 
 
 def is_stale(labels: Mapping[str, str], current_run_id: str, hostname: str) -> bool:

@@ -1,4 +1,4 @@
-"""An MLflow tracking server from an environment, over a PostgreSQL database and S3."""
+"""An MLflow tracking server from an environment or an image, over a PostgreSQL database and S3."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from harness.runtime.ports import LOOPBACK, free_port
 from harness.runtime.processes import ManagedProcess, spawn
 from harness.runtime.waiting import HttpCheck, wait_until_ready
 from harness.services.base import OwnsProcess, S3Location, Service
+from harness.services.mlflow_command import MlflowCommand
 
 READY_TIMEOUT_S = 180.0
 PORT_ATTEMPTS = 3
@@ -24,7 +25,7 @@ class MlflowServer(OwnsProcess, Service):
     def __init__(
         self,
         label: str,
-        env_bin: Path,
+        command: MlflowCommand,
         backend_uri: str,
         s3: S3Location,
         artifacts_prefix: str,
@@ -36,7 +37,8 @@ class MlflowServer(OwnsProcess, Service):
     ) -> None:
         self.name = f"mlflow server {label}" + (f" ({app_name})" if app_name else "")
         self.label = label
-        self.env_bin = env_bin
+        self.command = command
+        self._container = ""
         self.backend_uri = backend_uri
         self.s3 = s3
         self.artifacts_prefix = artifacts_prefix
@@ -54,26 +56,36 @@ class MlflowServer(OwnsProcess, Service):
         return f"http://{LOOPBACK}:{self.port}"
 
     def argv(self, port: int) -> list[str]:
-        return [
-            str(self.env_bin / "mlflow"), "server",
+        args = [
+            "server",
             "--backend-store-uri", self.backend_uri,
             "--artifacts-destination", self.s3.uri(self.artifacts_prefix),
             "--serve-artifacts",
             "--host", LOOPBACK, "--port", str(port),
             "--workers", str(self.workers),
         ] + (["--app-name", self.app_name] if self.app_name else [])
+        server_env = {**self.s3.server_env(), **self.extra_env, **_PYTHON_ENV}
+        return self.command.argv(
+            args,
+            container=self._container,
+            env_names=server_env,
+            # Files the server reads (the basic-auth config) are visible in its container.
+            mounts=[Path(v) for v in self.extra_env.values() if v.startswith("/")
+                    and Path(v).exists()],
+        )
 
     def start(self) -> Self:
         env = {
             **_base_env(),
             **self.s3.server_env(),
             **self.extra_env,
-            "PATH": f"{self.env_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PATH": f"{self.command.env_bin}{os.pathsep}{os.environ.get('PATH', '')}",
         }
         attempts = 1 if self.requested_port else PORT_ATTEMPTS
         last_error: ServiceError | None = None
         for attempt in range(attempts):
             self.port = self.requested_port or free_port()
+            self._container = self.command.new_container(self.label)
             self._process = spawn(
                 self.name,
                 self.argv(self.port),
@@ -92,11 +104,19 @@ class MlflowServer(OwnsProcess, Service):
             except ServiceError as error:
                 last_error = error
                 in_use = "address already in use" in error.logs.lower()
-                self._process.stop()
+                self.stop()
+                if in_use and self.requested_port:
+                    raise ServiceError(f"{self.name}: the requested port {self.port} is already "
+                                       "in use", logs=error.logs) from None
                 if not in_use or attempt == attempts - 1:
                     raise
         assert last_error is not None
         raise last_error
+
+    def stop(self) -> None:
+        super().stop()
+        self.command.forget_container(self._container)
+        self._container = ""
 
     def alive(self) -> bool:
         return self._process is not None and self._process.alive()
@@ -106,6 +126,8 @@ def _base_env() -> dict[str, str]:
     """The parent's environment minus anything that would point MLflow elsewhere."""
     dropped = ("MLFLOW_", "AWS_", "PYTHONPATH", "VIRTUAL_ENV")
     env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
-    env["PYTHONUNBUFFERED"] = "1"
-    env["GIT_PYTHON_REFRESH"] = "quiet"
+    env.update(_PYTHON_ENV)
     return env
+
+
+_PYTHON_ENV = {"PYTHONUNBUFFERED": "1", "GIT_PYTHON_REFRESH": "quiet"}

@@ -178,3 +178,6 @@ class LocalPostgres(PostgresService):
 
     def logs(self, lines: int = 40) -> str:
         return self._process.logs(lines) if self._process else ""
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.alive()

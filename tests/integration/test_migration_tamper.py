@@ -49,7 +49,7 @@ def _damage(server: PgServer, database: str) -> None:
 def _drill(session: RunSession, tamper: Any = None, dump: Path | None = None,
            run_id: str | None = None) -> dict[str, Any]:
     assert session.postgres is not None and session.s3 is not None
-    sides = {role: DrillSide(role, rt.env.bin, rt.env.path, rt.client)
+    sides = {role: DrillSide(role, rt.command, rt.env.path, rt.client)
              for role, rt in session.sides.items()}
     return MigrationDrill(session.postgres, session.s3.location, sides["from"], sides["to"],
                           run_id or session.config.run_id, session.log_dir,

@@ -47,6 +47,16 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
          "{upstream} and {port}"),
         (["run", "--from", "2.9.2", "--to", "3.4.0", "--deltaone-detector", "/nonexistent.py"],
          "no such file"),
+        (["run", "--from", "2.9.2", "--to", "3.4.0", "--to", "3.5.0"],
+         "--to '3.4.0' and --to '3.5.0' contradict each other"),
+        (["run", "--from", "2.9.2", "--to", "3.4.0", "--s3-image", "a", "--minio-image", "b"],
+         "contradict each other"),
+        (["run", "--from", "2.9.2", "--to", "3.4.0", "--scenario-timeout", "1"], "between 5"),
+        (["run", "--from", "2.9.2", "--to", "3.4.0", "--to-port", "80"], "between 1024"),
+        (["run", "--from", "2.9.2", "--to", "3.4.0", "--from-port", "5555", "--to-port", "5555"],
+         "need two ports"),
+        (["run", "--from", "2.9.2", "--to", "3.4.0", "--to-image", "no such image"],
+         "not a Docker image reference"),
         (["launch"], "invalid choice"),
     ],
 )
@@ -92,6 +102,29 @@ def test_build_config_validates_into_typed_objects(tmp_path: Path) -> None:
     assert config.out_dir == (tmp_path / "out").resolve()
     with pytest.raises(UsageError, match="unknown provider"):
         build_config(from_spec="2.9.2", to_spec="3.4.0", out_dir=str(tmp_path), provider="x")
+
+
+def test_same_option_twice_with_the_same_value_is_accepted(tmp_path: Path) -> None:
+    from harness.cli import build_parser, config_from_args
+
+    args = build_parser().parse_args(["run", "--from", "2.9.2", "--from", "2.9.2", "--to",
+                                      "3.4.0", "--out", str(tmp_path / "o")])
+    assert config_from_args(args).from_side.spec.raw == "2.9.2"
+
+
+def test_requested_server_port_in_use_is_one_line_and_nothing_starts(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        code, err = _run(capsys, "run", "--from", "2.9.2", "--to", "3.4.0", "--to-port",
+                         str(port), "--out", str(tmp_path / "o"))
+    assert code == 2
+    assert err.strip() == (f"mlflow-upgrade-harness: error: port {port} requested for "
+                           "--to-port is already in use")
+    assert not (tmp_path / "o").exists()
 
 
 def test_port_in_use_is_a_usage_error() -> None:

@@ -106,5 +106,10 @@ def test_uv_failure_is_explained_in_one_line(tmp_path: Path) -> None:
         "we can conclude that your requirements are unsatisfiable.\n"
     )
     message = builder._explain_uv_failure("install 9.9.9", log, 1)
-    assert "no version of mlflow==9.9.9" in message
+    assert message.startswith("mlflow 9.9.9 is not on the package index (unknown or unreleased "
+                              "version?): uv could not install 9.9.9 (log: ")
     assert "\n" not in message
+    other = tmp_path / "other.log"
+    other.write_text("  × Failed to download `pandas==2.0.0`\n")
+    assert builder._explain_uv_failure("install x", other, 1).startswith(
+        "uv could not install x: Failed to download")

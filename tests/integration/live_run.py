@@ -1,0 +1,109 @@
+"""A CLI run in the background that a test can watch line by line and poke (signals, faults)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from tests.integration.conftest import harness_cmd
+
+RUN_LINE = re.compile(r" run (\w+): ")
+
+
+class LiveRun:
+    """`mlflow-upgrade-harness run …` as a child process; its stderr is collected as it comes."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        self.out = Path(args[args.index("--out") + 1])
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(
+            harness_cmd(*args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+        self.lines: list[str] = []
+        self.stdout = ""
+        self._changed = threading.Condition()
+        self._stderr_done = False
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+        threading.Thread(target=self._read_stdout, daemon=True).start()
+
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._stderr_done = True
+            self._changed.notify_all()
+
+    def _read_stdout(self) -> None:
+        assert self.proc.stdout is not None
+        self.stdout = self.proc.stdout.read()
+
+    @property
+    def stderr(self) -> str:
+        return "\n".join(self.lines)
+
+    @property
+    def run_id(self) -> str:
+        found = RUN_LINE.search(self.stderr)
+        return found.group(1) if found else ""
+
+    def wait_for(self, text: str, timeout: float = 300) -> str:
+        """The first stderr line containing `text`; fails (with the output) if the run ends or
+        `timeout` passes first."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for line in self.lines:
+                    if text in line:
+                        return line
+                if self._stderr_done:
+                    raise AssertionError(f"run ended before {text!r}:\n{self.stderr[-3000:]}")
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"no {text!r} within {timeout:g}s:\n"
+                                         f"{self.stderr[-3000:]}")
+                self._changed.wait(0.5)
+
+    def finish(self, timeout: float = 300) -> float:
+        """Wait for the exit (killing the run if it overstays); returns the seconds it took."""
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"the run did not end within {timeout:g}s:\n"
+                                 f"{self.stderr[-3000:]}") from None
+        time.sleep(0.3)  # let the readers drain
+        return time.monotonic() - self.started
+
+
+def process_of(run_id: str, *needles: str) -> int:
+    """The pid of the run's process whose command line has every needle (the group leader)."""
+    from tests.integration.conftest import harness_processes
+
+    matches = sorted(pid for pid, cmd in harness_processes(run_id)
+                     if all(n in cmd for n in needles))
+    if not matches:
+        raise AssertionError(f"no process of run {run_id} with {needles}: "
+                             f"{harness_processes(run_id)}")
+    return matches[0]
+
+
+def process_logging_to(run_id: str, log_name: str) -> int:
+    """The pid of the run's process whose stderr goes to the log file `log_name`."""
+    from tests.integration.conftest import harness_processes
+
+    for pid, _cmd in sorted(harness_processes(run_id)):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/2")
+        except OSError:
+            continue
+        if Path(target).name == log_name:
+            return pid
+    raise AssertionError(f"no process of run {run_id} logs to {log_name}")

@@ -1,0 +1,198 @@
+"""The harness's own guards: bad infrastructure is one line and exit 2; the watchdog bounds a
+scenario; pause points; the run's S3 namespace on a user's store."""
+
+from __future__ import annotations
+
+import http.server
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import harness.session as session_module
+from harness.cli import main
+from harness.envs.builder import MlflowEnv
+from harness.errors import Cancelled, ProviderUnavailable
+from harness.faults import PAUSE_ENV, pause_point
+from harness.runtime.ports import free_port
+from harness.runtime.processes import REGISTRY, spawn
+from harness.services import postgres_local
+from harness.services.base import S3Location
+from harness.services.mlflow_command import MlflowCommand
+from harness.services.mlflow_server import MlflowServer
+from harness.watchdog import ScenarioTimeout, scenario_deadline, server_problem
+
+
+@pytest.fixture
+def instant_envs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Environments that exist at once, so a run gets straight to the services under test."""
+
+    def fake(request: object, cache_dir: Path, log_dir: Path) -> MlflowEnv:
+        return MlflowEnv(tmp_path, "f" * 16, "2.9.2", {}, 0.0, True)
+
+    monkeypatch.setattr(session_module, "ensure_env", fake)
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str]]:
+    code = main(list(argv))
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+def test_unreachable_external_postgres_is_one_line(
+    instant_envs: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    port = free_port()
+    began = time.monotonic()
+    code, err = _run(capsys, "run", "--from", "2.9.2", "--to", "2.9.2", "--quiet",
+                     "--provider", "external", "--postgres-dsn",
+                     f"postgresql://team:pw-never-shown@127.0.0.1:{port}/postgres",
+                     "--s3-endpoint", f"http://127.0.0.1:{free_port()}",
+                     "--out", str(tmp_path / "o"))
+    assert code == 2 and time.monotonic() - began < 60
+    assert len(err) == 1 and err[0].startswith(
+        f"mlflow-upgrade-harness: cannot connect to PostgreSQL at 127.0.0.1:{port}"), err
+    assert "pw-never-shown" not in err[0]
+    assert "pw-never-shown" not in (tmp_path / "o" / "results.json").read_text()
+
+
+def test_unreachable_external_s3_is_one_line(
+    instant_envs: None, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from harness.services import postgres_external
+
+    monkeypatch.setattr(postgres_external.ExternalPostgres, "start", lambda self: self)
+    port = free_port()
+    code, err = _run(capsys, "run", "--from", "2.9.2", "--to", "2.9.2", "--quiet",
+                     "--provider", "external", "--postgres-dsn", "postgresql://u:p@127.0.0.1/x",
+                     "--s3-endpoint", f"http://127.0.0.1:{port}", "--out", str(tmp_path / "o"))
+    assert code == 2
+    assert err == [f"mlflow-upgrade-harness: S3 endpoint http://127.0.0.1:{port} is not "
+                   f"reachable: {err[0].split('reachable: ', 1)[1]}"], err
+
+
+def test_no_postgres_binaries_and_no_wheel_is_one_line(
+    instant_envs: None, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(postgres_local.shutil, "which", lambda name: None)
+    monkeypatch.setattr(postgres_local.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(postgres_local, "_has_server", lambda path: False)
+    with pytest.raises(ProviderUnavailable, match="no PostgreSQL server binaries found"):
+        postgres_local.find_binaries()
+    code, err = _run(capsys, "run", "--from", "2.9.2", "--to", "2.9.2", "--quiet",
+                     "--provider", "local", "--out", str(tmp_path / "o"))
+    assert code == 2 and len(err) == 1
+    assert "no PostgreSQL server binaries found" in err[0] and "apt-get install" in err[0]
+
+
+def test_docker_provider_without_engine_is_one_line(
+    instant_envs: None, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    code, err = _run(capsys, "run", "--from", "2.9.2", "--to", "2.9.2", "--quiet",
+                     "--provider", "docker", "--out", str(tmp_path / "o"))
+    assert code == 2 and len(err) == 1 and "no Docker engine answers" in err[0], err
+
+
+def test_scenario_deadline_interrupts_a_blocking_wait() -> None:
+    began = time.monotonic()
+    with pytest.raises(ScenarioTimeout, match="stuck exceeded its 0.3s limit"):
+        with scenario_deadline(0.3, "stuck"):
+            threading.Event().wait(30)
+    assert time.monotonic() - began < 5
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # disarmed afterwards
+
+
+def test_scenario_deadline_is_off_outside_the_main_thread() -> None:
+    seen: list[str] = []
+
+    def work() -> None:
+        with scenario_deadline(0.1, "in a thread"):
+            time.sleep(0.3)
+        seen.append("finished")
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(5)
+    assert seen == ["finished"]
+
+
+@pytest.fixture
+def health_server() -> Iterator[tuple[int, list[int]]]:
+    """A /health endpoint whose status code the test sets."""
+    status = [200]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(status[0])
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1], status
+    server.shutdown()
+    server.server_close()
+
+
+def test_server_problem_sees_exit_a_frozen_server_and_bad_health(
+    tmp_path: Path, health_server: tuple[int, list[int]]
+) -> None:
+    port, status = health_server
+    server = MlflowServer("to-3.4.0", MlflowCommand(tmp_path), "postgresql://x", S3Location(
+        "http://127.0.0.1:9", "a", "b", "c"), "p", tmp_path)
+    assert server_problem(server) == "mlflow server to-3.4.0 is not running (it exited or was " \
+                                     "stopped)"
+    process = spawn("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"],
+                    tmp_path / "sleep.log")
+    server._process, server.port = process, port
+    try:
+        assert server_problem(server) is None
+        status[0] = 503
+        assert server_problem(server) == "mlflow server to-3.4.0 answers /health with HTTP 503"
+        with_listener_only = free_port()
+        import socket
+
+        with socket.socket() as frozen:  # accepts connections, never answers: a frozen server
+            frozen.bind(("127.0.0.1", with_listener_only))
+            frozen.listen()
+            server.port = with_listener_only
+            began = time.monotonic()
+            problem = server_problem(server)
+            assert problem is not None and "does not answer /health within 5s" in problem
+            assert time.monotonic() - began < 10
+    finally:
+        process.stop(grace_seconds=1)
+
+
+def test_pause_point_waits_only_where_asked_and_ends_on_cancel(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(PAUSE_ENV, "scenarios,migration")
+    pause_point("start mlflow 3.4.0 server")  # not asked: returns at once
+    REGISTRY.reset()
+    timer = threading.Timer(0.2, REGISTRY.cancelled.set)
+    timer.start()
+    began = time.monotonic()
+    with pytest.raises(Cancelled):
+        pause_point("scenarios")
+    assert time.monotonic() - began < 5
+    assert capsys.readouterr().err == "paused at scenarios\n"
+    REGISTRY.reset()
+
+
+def test_the_runs_keys_live_under_its_namespace() -> None:
+    plain = S3Location("http://s3", "a", "b", "bucket")
+    spaced = S3Location("http://s3", "a", "b", "bucket", namespace="mlflow-upgrade-harness/r1")
+    assert plain.uri("to-artifacts") == "s3://bucket/to-artifacts"
+    assert spaced.uri("to-artifacts") == "s3://bucket/mlflow-upgrade-harness/r1/to-artifacts"
+    assert spaced.key("/migration-artifacts/") == "mlflow-upgrade-harness/r1/migration-artifacts"
