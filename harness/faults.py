@@ -4,18 +4,23 @@
 whose name starts with one of the NAMEs: every progress phase (`environment from`,
 `start mlflow`, `scenarios`, `benchmarks`, `reports`, …) and `migration` (the drill's start).
 It writes `paused at NAME` on stderr and waits up to PAUSE_SECONDS, or until the run is
-cancelled, then goes on. Unset (always, outside tests) it costs one environment lookup.
+cancelled (Cancelled) or a signal arrives (KeyboardInterrupt, in the main thread), then goes
+on. Unset (always, outside tests) it costs one environment lookup.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 
+from harness.errors import Cancelled
 from harness.runtime.processes import REGISTRY
 
 PAUSE_ENV = "MLFLOW_UPGRADE_HARNESS_PAUSE_AT"
 PAUSE_SECONDS = 120.0
+# The real stderr, kept before anything (the in-process pytest of the scenarios) captures fd 2.
+_STDERR = os.dup(2) if os.environ.get(PAUSE_ENV) else 2
 
 
 def pause_point(name: str) -> None:
@@ -23,7 +28,13 @@ def pause_point(name: str) -> None:
     wanted = [part.strip() for part in os.environ.get(PAUSE_ENV, "").split(",") if part.strip()]
     if not any(name.startswith(prefix) for prefix in wanted):
         return
-    sys.stderr.write(f"paused at {name}\n")
     sys.stderr.flush()
-    REGISTRY.cancelled.wait(PAUSE_SECONDS)
-    REGISTRY.check_cancelled()
+    os.write(_STDERR, f"paused at {name}\n".encode())
+    # After teardown the cancel flag stays set; a pause then (the reports) waits for a signal.
+    stale = REGISTRY.cancelled.is_set()
+    deadline = time.monotonic() + PAUSE_SECONDS
+    while time.monotonic() < deadline:
+        if stale:
+            time.sleep(0.2)
+        elif REGISTRY.cancelled.wait(0.2):
+            raise Cancelled("run cancelled")

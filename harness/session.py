@@ -149,34 +149,40 @@ class RunSession:
             if swept:
                 self.progress.say(f"removed {swept} container(s) left by killed runs")
         with ThreadPoolExecutor(max_workers=6, thread_name_prefix="provision") as pool:
-            env_futures = {
-                side.role: pool.submit(self._build_env, side) for side in config.sides
-            }
-            client_futures = {
-                extra.role: pool.submit(self._build_env, SideConfig(extra.role, extra.spec))
-                for extra in config.extra_clients
-            }
-            image_futures = {
-                side.role: pool.submit(image_mlflow_version, side.image_option, side.image)
-                for side in imaged if side.image
-            }
-            pg_future = pool.submit(self._start_service, "PostgreSQL", self._make_postgres)
-            s3_future = pool.submit(self._start_service, "S3", self._make_s3)
-            self.postgres = _result(pg_future)
-            self.s3 = _result(s3_future)
-            self.envs = {role: _result(f) for role, f in env_futures.items()}
-            for side in imaged:
-                _check_image_version(side, _result(image_futures[side.role]),
-                                     self.envs[side.role])
-            side_futures = {
-                side.role: pool.submit(self._start_side, side) for side in config.sides
-            }
-            extra_futures = {
-                extra.role: pool.submit(self._start_client, extra, _result(client_futures[
-                    extra.role])) for extra in config.extra_clients
-            }
-            self.sides = {role: _result(f) for role, f in side_futures.items()}
-            self.extra_clients = {role: _result(f) for role, f in extra_futures.items()}
+            # Interrupted anywhere in here (not only while waiting on a future): cancel the
+            # workers before the pool's exit waits for them (an env build, a paused phase).
+            try:
+                env_futures = {
+                    side.role: pool.submit(self._build_env, side) for side in config.sides
+                }
+                client_futures = {
+                    extra.role: pool.submit(self._build_env, SideConfig(extra.role, extra.spec))
+                    for extra in config.extra_clients
+                }
+                image_futures = {
+                    side.role: pool.submit(image_mlflow_version, side.image_option, side.image)
+                    for side in imaged if side.image
+                }
+                pg_future = pool.submit(self._start_service, "PostgreSQL", self._make_postgres)
+                s3_future = pool.submit(self._start_service, "S3", self._make_s3)
+                self.postgres = _result(pg_future)
+                self.s3 = _result(s3_future)
+                self.envs = {role: _result(f) for role, f in env_futures.items()}
+                for side in imaged:
+                    _check_image_version(side, _result(image_futures[side.role]),
+                                         self.envs[side.role])
+                side_futures = {
+                    side.role: pool.submit(self._start_side, side) for side in config.sides
+                }
+                extra_futures = {
+                    extra.role: pool.submit(self._start_client, extra, _result(client_futures[
+                        extra.role])) for extra in config.extra_clients
+                }
+                self.sides = {role: _result(f) for role, f in side_futures.items()}
+                self.extra_clients = {role: _result(f) for role, f in extra_futures.items()}
+            except BaseException:
+                REGISTRY.stop_everything()
+                raise
 
     def _make_postgres(self) -> PostgresService:
         assert self.provider is not None and self.workdir is not None

@@ -64,21 +64,3 @@ def all_run_folders() -> set[str]:
 
 
 FIXTURE_RUN_ID = "test-fixture"
-
-
-def all_harness_processes() -> set[tuple[int, str]]:
-    """Every live process of any harness run (those of the tests' own fixtures excepted)."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
-            state = (entry / "stat").read_text().split(") ")[-1].split()[0]
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-        except OSError:
-            continue
-        marks = [e for e in environ if e.startswith(f"{RUN_ENV}=".encode())]
-        if state != "Z" and marks and marks[0] != f"{RUN_ENV}={FIXTURE_RUN_ID}".encode():
-            found.add((int(entry.name), cmdline[:200]))
-    return found

@@ -83,8 +83,8 @@ class LiveRun:
         return time.monotonic() - self.started
 
 
-def process_of(run_id: str, *needles: str) -> int:
-    """The pid of the run's process whose command line has every needle (the group leader)."""
+def group_of(run_id: str, *needles: str) -> int:
+    """The process group of the run's process whose command line has every needle."""
     from tests.integration.conftest import harness_processes
 
     matches = sorted(pid for pid, cmd in harness_processes(run_id)
@@ -92,7 +92,7 @@ def process_of(run_id: str, *needles: str) -> int:
     if not matches:
         raise AssertionError(f"no process of run {run_id} with {needles}: "
                              f"{harness_processes(run_id)}")
-    return matches[0]
+    return os.getpgid(matches[0])
 
 
 def process_logging_to(run_id: str, log_name: str) -> int:

@@ -34,16 +34,25 @@ ENGINE = os.environ.get("HARNESS_TEST_DOCKER_HOST") or os.environ.get("DOCKER_HO
 ENV = {"DOCKER_HOST": ENGINE} if ENGINE else {}
 
 
-@pytest.fixture(scope="module")
-def docker_client() -> Iterator[Any]:
-    docker = pytest.importorskip("docker", reason="the docker extra is not installed")
+def engine_answers() -> bool:
+    """Whether the tests' Docker engine (HARNESS_TEST_DOCKER_HOST, else DOCKER_HOST) answers."""
     with pytest.MonkeyPatch.context() as patch:
         for name, value in ENV.items():
             patch.setenv(name, value)
-        if not docker_engine_available():
-            pytest.skip(f"no Docker engine answers at {engine_address()} "
-                        "(CI starts one with `source .ci/docker.sh up`)")
-        client = docker.from_env(timeout=30)
+        return docker_engine_available()
+
+
+def skip_without_engine() -> None:
+    if not engine_answers():
+        pytest.skip(f"no Docker engine answers at {ENV.get('DOCKER_HOST') or engine_address()} "
+                    "(CI starts one with `source .ci/docker.sh up`)")
+
+
+@pytest.fixture(scope="module")
+def docker_client() -> Iterator[Any]:
+    docker = pytest.importorskip("docker", reason="the docker extra is not installed")
+    skip_without_engine()
+    client = docker.from_env(timeout=30, environment={**os.environ, **ENV})
     yield client
     client.close()
 

@@ -15,10 +15,10 @@ import pytest
 
 from tests.integration.conftest import (
     CliRun,
-    all_run_folders,
     harness_cmd,
     harness_processes,
     run_cli,
+    run_folders,
 )
 from tests.integration.external_store import (
     PLANTED_PG_PASSWORD,
@@ -31,7 +31,7 @@ from tests.integration.external_store import (
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-SCENARIOS = "test_tracking or test_registration or test_artifacts or test_migration"
+SCENARIOS = "test_tracking or test_registration or test_migration"
 # Planted in the harness's own environment: a careless env dump or log line would carry them.
 PLANTED_ENV = {
     "MLFLOW_TRACKING_TOKEN": "planted-token-5f2e9c",
@@ -50,7 +50,7 @@ def store() -> Iterator[ExternalStore]:
 def team_run(store: ExternalStore, tmp_path_factory: pytest.TempPathFactory) -> tuple[
         CliRun, dict[str, object]]:
     before = {"databases": store.databases(), "rows": store.team_rows(),
-              "objects": store.objects(), "folders": all_run_folders()}
+              "objects": store.objects()}
     out = tmp_path_factory.mktemp("external") / "out"
     run = run_cli("run", "--from", "2.9.2", "--to", "3.4.0", "--no-bench", "--no-matrix",
                   "-k", SCENARIOS, *store.args(bucket=TEAM_BUCKET), "--out", str(out),
@@ -64,7 +64,7 @@ def test_the_run_passes_on_the_teams_stores(team_run: tuple[CliRun, dict[str, ob
     results = json.loads((run.out / "results.json").read_text())
     assert results["services"]["provider"] == "external"
     scenarios = {c["scenario"] for c in results["checks"] if c["status"] == "passed"}
-    assert {"tracking", "registration", "artifacts", "migration"} <= scenarios
+    assert {"tracking", "registration", "migration"} <= scenarios
 
 
 def test_the_teams_database_and_objects_are_untouched_and_nothing_is_left(
@@ -83,7 +83,7 @@ def test_the_teams_database_and_objects_are_untouched_and_nothing_is_left(
     # team's objects are as they were.
     assert store.objects() == before["objects"]
     assert set(store.objects()[TEAM_BUCKET]) == set(TEAM_OBJECTS)
-    assert harness_processes(run_id) == set() and all_run_folders() == before["folders"]
+    assert harness_processes(run_id) == set() and run_folders(run_id) == set()
 
 
 def test_no_planted_secret_reaches_any_file_or_output(
@@ -110,7 +110,7 @@ def test_two_runs_at_once_on_the_same_stores_and_cache_do_not_collide(
     procs = []
     for name in ("a", "b"):
         argv = harness_cmd("run", "--from", "2.9.2", "--to", "3.4.0", "--no-bench", "--quiet",
-                           "--no-matrix", "-k", "test_tracking or test_artifacts",
+                           "--no-matrix", "-k", "test_tracking or test_registration",
                            *store.args(bucket=TEAM_BUCKET), "--cache-dir", str(cache),
                            "--out", str(tmp_path / name))
         procs.append(subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -129,3 +129,15 @@ def test_two_runs_at_once_on_the_same_stores_and_cache_do_not_collide(
     assert store.databases() == before["databases"] and store.objects() == before["objects"]
     for result in results:
         assert harness_processes(result["run_id"]) == set()
+
+
+def test_wrong_database_credentials_are_one_line(store: ExternalStore, tmp_path: Path) -> None:
+    dsn = store.postgres.dsn("postgres").replace(PLANTED_PG_PASSWORD, "wrong-pw-4e1a")
+    run = run_cli("run", "--from", "2.9.2", "--to", "3.4.0", "--quiet", "--provider",
+                  "external", "--postgres-dsn", dsn, "--s3-endpoint",
+                  store.s3.location.endpoint_url, "--out", str(tmp_path / "out"),
+                  env=store.env())
+    lines = run.stderr.strip().splitlines()
+    assert run.code == 2 and len(lines) == 1, run.stderr
+    assert "password authentication failed" in lines[0]
+    assert "wrong-pw-4e1a" not in run.stderr + (run.out / "results.json").read_text()

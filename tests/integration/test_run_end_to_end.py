@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +12,6 @@ from harness.results.model import load_results
 from reports.screenshot import find_chromium
 from tests.integration.conftest import (
     CliRun,
-    harness_cmd,
     harness_processes,
     run_cli,
     run_folders,
@@ -131,34 +127,3 @@ def test_selecting_no_scenario_is_an_error_not_a_pass(tmp_path: Path) -> None:
     assert result.code == 2
     assert "no scenario matched" in result.stderr
     assert load_results(tmp_path / "o" / "results.json").status.value == "error"
-
-
-def test_ctrl_c_mid_run_leaves_nothing(tmp_path: Path) -> None:
-    out = tmp_path / "interrupted"
-    proc = subprocess.Popen(
-        harness_cmd("run", "--from", OLD, "--to", NEW, "--out", str(out), "--provider", "local"),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
-    )
-    assert proc.stderr is not None
-    seen = []
-    deadline = time.monotonic() + 300
-    run_id = ""
-    for line in proc.stderr:  # wait until servers are being started, then press Ctrl-C
-        seen.append(line)
-        if not run_id and " run " in line:
-            run_id = line.split(" run ", 1)[1].split(":", 1)[0]
-        if "start mlflow" in line or time.monotonic() > deadline:
-            break
-    time.sleep(3)
-    assert run_id and harness_processes(run_id), "the run should have started processes"
-    proc.send_signal(signal.SIGINT)
-    try:
-        rest = proc.communicate(timeout=90)[1]
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise
-    assert proc.returncode == 130, "".join(seen) + rest
-    assert "interrupted" in rest
-    assert harness_processes(run_id) == set()
-    assert run_folders(run_id) == set()
-    assert load_results(out / "results.json").status.value == "interrupted"

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.services.docker import RUN_LABEL, docker_engine_available, engine_address
+from harness.services.docker import RUN_LABEL
 from tests.integration.conftest import CliRun, harness_processes, run_cli
 from tests.integration.mlflow_image import BASE_IMAGE, build_mlflow_image, image_exists
-from tests.integration.test_docker_provider import DOCKER_ARGS, ENV
+from tests.integration.test_docker_provider import DOCKER_ARGS, ENV, skip_without_engine
 
 pytestmark = pytest.mark.integration
 NEW = "3.4.0"
@@ -27,14 +27,9 @@ NEW = "3.4.0"
 
 @pytest.fixture(scope="module")
 def new_image(tmp_path_factory: pytest.TempPathFactory) -> str:
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in ENV.items():
-            patch.setenv(name, value)
-        if not docker_engine_available():
-            pytest.skip(f"no Docker engine answers at {engine_address()} "
-                        "(CI starts one with `source .ci/docker.sh up`)")
-        if not image_exists(BASE_IMAGE, {**_environ(), **ENV}):
-            pytest.skip(f"{BASE_IMAGE} is missing: `source .ci/docker.sh up` imports it")
+    skip_without_engine()
+    if not image_exists(BASE_IMAGE, {**_environ(), **ENV}):
+        pytest.skip(f"{BASE_IMAGE} is missing: `source .ci/docker.sh up` imports it")
     return build_mlflow_image(NEW, {**_environ(), **ENV}, tmp_path_factory.mktemp("image-logs"))
 
 

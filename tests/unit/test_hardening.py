@@ -175,7 +175,7 @@ def test_server_problem_sees_exit_a_frozen_server_and_bad_health(
 
 
 def test_pause_point_waits_only_where_asked_and_ends_on_cancel(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv(PAUSE_ENV, "scenarios,migration")
     pause_point("start mlflow 3.4.0 server")  # not asked: returns at once
@@ -186,7 +186,7 @@ def test_pause_point_waits_only_where_asked_and_ends_on_cancel(
     with pytest.raises(Cancelled):
         pause_point("scenarios")
     assert time.monotonic() - began < 5
-    assert capsys.readouterr().err == "paused at scenarios\n"
+    assert capfd.readouterr().err == "paused at scenarios\n"
     REGISTRY.reset()
 
 
@@ -196,3 +196,28 @@ def test_the_runs_keys_live_under_its_namespace() -> None:
     assert plain.uri("to-artifacts") == "s3://bucket/to-artifacts"
     assert spaced.uri("to-artifacts") == "s3://bucket/mlflow-upgrade-harness/r1/to-artifacts"
     assert spaced.key("/migration-artifacts/") == "mlflow-upgrade-harness/r1/migration-artifacts"
+
+
+def test_s3_that_refuses_our_credentials_is_one_clear_error() -> None:
+    from harness.errors import ServiceError
+    from harness.services.s3 import bucket_exists
+
+    class Forbidden(http.server.BaseHTTPRequestHandler):
+        def do_HEAD(self) -> None:  # noqa: N802
+            self.send_response(403)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Forbidden)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        location = S3Location(f"http://127.0.0.1:{server.server_address[1]}", "id",
+                              "wrong-secret", "team-bucket")
+        with pytest.raises(ServiceError, match="bucket 'team-bucket' at .* is not usable: .*403"):
+            bucket_exists(location)
+    finally:
+        server.shutdown()
+        server.server_close()
