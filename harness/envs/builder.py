@@ -8,12 +8,14 @@ two runs that want the same environment build it once.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import os
 import re
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -90,8 +92,20 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+_UV_LOCK = threading.Lock()
+
+
 def uv_binary() -> str:
-    """The uv executable that ships with the harness's own dependencies."""
+    """The uv executable that ships with the harness's own dependencies.
+
+    Found under a lock: uv's finder reads `sysconfig`, whose first use is not thread-safe
+    (two environments built at once saw `get_config_var("EXE")` return None)."""
+    with _UV_LOCK:
+        return _find_uv()
+
+
+@functools.cache
+def _find_uv() -> str:
     try:
         from uv import find_uv_bin
 
