@@ -79,7 +79,7 @@ def test_drill_on_a_production_dump(session: RunSession, tmp_path: Path) -> None
     source = f"muh_{session.config.run_id}_prod"
     dsn = session.postgres.create_database(source)
     old = session.sides["from"]
-    with MlflowServer("prod", old.env.bin, dsn, session.s3.location, "prod",
+    with MlflowServer("prod", old.command, dsn, session.s3.location, "prod",
                       session.log_dir) as server:
         old.client.call(SEED, "seed", tracking_uri=server.url, prefix="prod")
     dump = tmp_path / "prod.dump"
