@@ -22,12 +22,7 @@ from harness.progress import Progress
 from harness.results.model import CheckResult, Status
 from harness.runtime.processes import tail
 from harness.session import RunSession, SideRuntime
-from harness.watchdog import (
-    InfrastructureDown,
-    infrastructure_problem,
-    scenario_deadline,
-    server_problem,
-)
+from harness.watchdog import InfrastructureDown, scenario_deadline
 
 SESSION_KEY = pytest.StashKey["RunSession"]()
 COLLECTOR_KEY = pytest.StashKey["Collector"]()
@@ -215,12 +210,13 @@ def observe(request: pytest.FixtureRequest) -> Callable[[dict[str, Any]], None]:
     return record
 
 
-def _servers_of(item: pytest.Item, session: RunSession) -> list[SideRuntime]:
+def _server_roles(item: pytest.Item, session: RunSession) -> list[str]:
+    """The servers a scenario talks to: its cell's, or every side's for a cross-side test."""
     side = _side_of(item)
     if side is not None:
-        return [session.sides[parse_cell(side).server]]
+        return [parse_cell(side).server]
     if "harness_session" in getattr(item, "fixturenames", ()):
-        return list(session.sides.values())
+        return list(session.sides)
     return []
 
 
@@ -231,12 +227,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     session = item.config.stash.get(SESSION_KEY, None)
     if session is None:
         return
-    runtimes = _servers_of(item, session)
-    if not runtimes:
-        return
-    problem = infrastructure_problem((("PostgreSQL", session.postgres), ("S3", session.s3)))
-    for runtime in runtimes:
-        problem = problem or server_problem(runtime.server)
+    roles = _server_roles(item, session)
+    problem = session.health_problem(roles) if roles else None
     if problem:
         raise InfrastructureDown(problem)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -117,13 +117,14 @@ class RunSession:
                     shutil.rmtree(self.workdir, ignore_errors=True)
                     self.workdir = None
 
-    def health_problem(self) -> str | None:
-        """Why the run's infrastructure cannot serve more work (a service or server down)."""
+    def health_problem(self, roles: Iterable[str] | None = None) -> str | None:
+        """Why the run cannot serve more work: PostgreSQL, S3 or a server (of `roles`, default
+        every side) down; None when all answer."""
         from harness.watchdog import infrastructure_problem, server_problem
 
         problem = infrastructure_problem((("PostgreSQL", self.postgres), ("S3", self.s3)))
-        for side in self.sides.values():
-            problem = problem or server_problem(side.server)
+        for role in self.sides if roles is None else roles:
+            problem = problem or server_problem(self.sides[role].server)
         return problem
 
     def client(self, role: str) -> SideRuntime | ClientRuntime:
@@ -161,7 +162,7 @@ class RunSession:
                 }
                 image_futures = {
                     side.role: pool.submit(image_mlflow_version, side.image_option, side.image)
-                    for side in imaged if side.image
+                    for side in imaged if side.image  # (narrows the type)
                 }
                 pg_future = pool.submit(self._start_service, "PostgreSQL", self._make_postgres)
                 s3_future = pool.submit(self._start_service, "S3", self._make_s3)

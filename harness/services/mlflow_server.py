@@ -118,9 +118,6 @@ class MlflowServer(OwnsProcess, Service):
         self.command.forget_container(self._container)
         self._container = ""
 
-    def alive(self) -> bool:
-        return self._process is not None and self._process.alive()
-
 
 def _base_env() -> dict[str, str]:
     """The parent's environment minus anything that would point MLflow elsewhere."""

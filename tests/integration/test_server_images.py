@@ -28,13 +28,9 @@ NEW = "3.4.0"
 @pytest.fixture(scope="module")
 def new_image(tmp_path_factory: pytest.TempPathFactory) -> str:
     skip_without_engine()
-    if not image_exists(BASE_IMAGE, {**_environ(), **ENV}):
+    if not image_exists(BASE_IMAGE, {**os.environ, **ENV}):
         pytest.skip(f"{BASE_IMAGE} is missing: `source .ci/docker.sh up` imports it")
-    return build_mlflow_image(NEW, {**_environ(), **ENV}, tmp_path_factory.mktemp("image-logs"))
-
-
-def _environ() -> dict[str, str]:
-    return dict(os.environ)
+    return build_mlflow_image(NEW, {**os.environ, **ENV}, tmp_path_factory.mktemp("image-logs"))
 
 
 class ContainerWatch:
@@ -49,7 +45,7 @@ class ContainerWatch:
         while not self._stop.wait(0.5):
             done = subprocess.run(
                 ["docker", "ps", "--filter", f"label={RUN_LABEL}", "--format", "{{.Names}}"],
-                capture_output=True, text=True, timeout=30, env={**_environ(), **ENV},
+                capture_output=True, text=True, timeout=30, env={**os.environ, **ENV},
                 check=False)
             self.names.update(done.stdout.split())
 
@@ -65,7 +61,7 @@ class ContainerWatch:
 def run_labelled(run_id: str) -> list[str]:
     done = subprocess.run(["docker", "ps", "-a", "--filter", f"label={RUN_LABEL}={run_id}",
                            "--format", "{{.Names}}"], capture_output=True, text=True,
-                          timeout=30, env={**_environ(), **ENV}, check=True)
+                          timeout=30, env={**os.environ, **ENV}, check=True)
     return done.stdout.split()
 
 

@@ -106,6 +106,6 @@ def test_no_engine_for_an_image_stops_the_run_in_one_line(
                  "--cache-dir", str(tmp_path / "cache")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
-    assert err == ["mlflow-upgrade-harness: --to-image: no Docker engine answers "
-                   "(" + err[0].split("(", 1)[1]] and "Traceback" not in err[0]
+    assert len(err) == 1 and err[0].startswith(
+        "mlflow-upgrade-harness: --to-image: no Docker engine answers (")
     assert not (tmp_path / "cache").exists()  # nothing was built
