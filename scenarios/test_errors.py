@@ -30,6 +30,10 @@ REQUESTS: dict[str, tuple[str, str, bytes | None]] = {
     "unknown_model": ("GET", f"{API}/registered-models/get?name=muh-does-not-exist", None),
     "unknown_route": ("GET", f"{API}/does-not-exist", None),
 }
+# A sanity bound, not a performance check. The client runs with one HTTP retry and a backoff
+# factor of 1 (harness/agent/client.py), so a refused connection fails within a second or two;
+# only a client that hangs or retries on and on (MLflow's defaults: minutes) gets near 30 s. The
+# decision itself, that the call raises, is asserted first.
 BOUND_S = 30.0
 
 
@@ -75,5 +79,9 @@ def test_stopped_server_fails_fast(
 
 
 def verify_stopped_server(result: dict[str, Any]) -> None:
-    assert result["outcome"] == "raised", "a call to a stopped server must raise"
-    assert result["failure_seconds"] < BOUND_S, f"took {result['failure_seconds']}s to fail"
+    assert result["outcome"] == "raised", (
+        f"a call to a stopped server must raise, it {result['outcome']}")
+    assert result["failure_seconds"] < BOUND_S, (
+        f"a call to a stopped server took {result['failure_seconds']}s to fail (sanity bound "
+        f"{BOUND_S:g}s; a second or two is normal): it hangs or keeps retrying"
+    )

@@ -2,7 +2,7 @@
 
 Runs inside an MLflow environment, through the public client API only, so the same code is
 exercised against every server version. A team can swap in its own detector with
-`run --deltaone-detector FILE[:FUNCTION]`; it must keep this function's contract.
+`run --deltaone-detector FILE[:FUNCTION]`; it must keep the contract of `detect` (below).
 
 Rule (see `deltaone_rule.py` for the arithmetic):
 - the *current* version is the newest version of the registered model; its value is the
@@ -34,7 +34,25 @@ REQUEST_TIMEOUT_SECONDS = 5.0
 
 def detect(client, model_name, *, webhook_url=None, threshold=THRESHOLD,
            experiment_name="deltaone-evaluations"):
-    """Decide DeltaOne for the newest version of `model_name`; notify and log on a decision."""
+    """Decide DeltaOne for the newest version of `model_name`; notify and log on a decision.
+
+    The contract a team's own detector keeps (`--deltaone-detector FILE[:FUNCTION]`): called
+    as `detect(client, model_name, webhook_url=..., threshold=..., experiment_name=...)`, it
+    returns a JSON-able dict with
+    - `verdict`: "achieved" | "not_achieved" | "no_versions" | "single_version" |
+      "no_baseline" | "invalid_baseline" | "missing_metric";
+    - `current_version`, `baseline_version`, `metric_name`, `direction`, `baseline_value`,
+      `current_value`, `delta` (the improvement as decimal text, e.g. "0.01"),
+      `evaluation_run_id`;
+    - `notification`: `sent` (a delivery was accepted with 2xx), `attempts` (POSTs made), and
+      optionally `statuses` (one answer per attempt), `reason`, and `backoff_seconds`: the
+      delays the detector *scheduled* between attempts, one per sleep actually taken (so one
+      fewer than the attempts when it retried), e.g. [0.25, 0.5, 1.0]. The scenario judges
+      backoff on this schedule: each delay at least 0.1 s and strictly growing; the arrival
+      gaps measured at the receiver only have to be no shorter than it (a busy machine can
+      only lengthen them). A detector that does not report `backoff_seconds` is held only to
+      arrival gaps of at least 0.1 s.
+    """
     versions = sorted(client.search_model_versions(f"name='{model_name}'"),
                       key=lambda v: int(v.version))
     result = {"model_name": model_name, "verdict": None, "current_version": None,
@@ -109,7 +127,7 @@ def payload_of(result):
 
 def _notify_once(client, version, webhook_url, result):
     if version.tags.get(NOTIFIED_TAG):
-        return {"sent": False, "attempts": 0, "reason": "already notified"}
+        return {"sent": False, "attempts": 0, "backoff_seconds": [], "reason": "already notified"}
     key = f"{result['model_name']}/{version.version}"
     outcome = post_with_retries(webhook_url, payload_of(result), key)
     if outcome["sent"]:
@@ -118,25 +136,35 @@ def _notify_once(client, version, webhook_url, result):
 
 
 def post_with_retries(url, payload, idempotency_key):
-    """POST JSON; retry 5xx and connection failures with doubling backoff; give up on 4xx."""
+    """POST JSON; retry 5xx and connection failures with doubling backoff; give up on 4xx.
+
+    Returns {"sent", "attempts", "statuses", "backoff_seconds"[, "reason"]}: `backoff_seconds`
+    lists the delay decided before each retry (0.25, 0.5, 1.0 for four attempts), not how
+    long the sleep took on a busy machine.
+    """
     body = json.dumps(payload, sort_keys=True).encode()
     headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key,
                "User-Agent": f"deltaone-detector mlflow/{mlflow.__version__}"}
     statuses = []
+    backoffs = []
     for attempt in range(1, ATTEMPTS + 1):
         request = urllib.request.Request(url, data=body, headers=headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:
                 statuses.append(response.status)
-                return {"sent": True, "attempts": attempt, "statuses": statuses}
+                return {"sent": True, "attempts": attempt, "statuses": statuses,
+                        "backoff_seconds": backoffs}
         except urllib.error.HTTPError as error:
             statuses.append(error.code)
             if error.code < 500:
                 return {"sent": False, "attempts": attempt, "statuses": statuses,
+                        "backoff_seconds": backoffs,
                         "reason": f"rejected with HTTP {error.code}"}
         except (urllib.error.URLError, OSError) as error:
             statuses.append(type(error).__name__)
         if attempt < ATTEMPTS:
-            time.sleep(FIRST_BACKOFF_SECONDS * 2 ** (attempt - 1))
+            delay = FIRST_BACKOFF_SECONDS * 2 ** (attempt - 1)
+            backoffs.append(delay)
+            time.sleep(delay)
     return {"sent": False, "attempts": ATTEMPTS, "statuses": statuses,
-            "reason": f"gave up after {ATTEMPTS} attempts"}
+            "backoff_seconds": backoffs, "reason": f"gave up after {ATTEMPTS} attempts"}

@@ -7,7 +7,16 @@ passes on them, then plants one fault and shows the check (or the cross-version 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+import importlib.util
+import os
+import subprocess
+import sys
+import time
+import types
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from itertools import accumulate
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +24,15 @@ import pytest
 from harness.catalog.classify import UNEXPECTED
 from harness.results.model import CheckResult, RunResults, RunStatus, SideInfo, Status
 from harness.scenarios_runner import cross_version_diff
+from harness.services.webhook import ALWAYS, WebhookReceiver
 from reports.markdown import render_markdown
-from scenarios.test_deltaone import EXPECTED, verify_detection, verify_evaluation, verify_webhook
+from scenarios.test_deltaone import (
+    EXPECTED,
+    expected_payload,
+    verify_detection,
+    verify_evaluation,
+    verify_webhook,
+)
 from tests.unit.test_scenario_checks import RECORDED, recorded
 
 VERSIONS = ("2.9.2", "3.4.0")
@@ -114,6 +130,157 @@ def test_webhook_faults_are_caught(version: str) -> None:
         del o["webhook"][1:]
 
     assert caught("webhook_unavailable", down, give_up_at_once)
+
+
+def with_gaps(observed: dict[str, Any], gaps: list[float],
+              schedule: list[float] | None = None) -> dict[str, Any]:
+    """The observation with these arrival gaps, and this reported schedule (None: none)."""
+    changed = copy.deepcopy(observed)
+    deliveries = changed["webhook"]
+    assert len(deliveries) == len(gaps) + 1
+    start = deliveries[0]["arrived_seconds"]
+    for delivery, offset in zip(deliveries, accumulate(gaps, initial=0.0), strict=True):
+        delivery["arrived_seconds"] = round(start + offset, 4)
+    notification = first(changed)["notification"]
+    notification.pop("backoff_seconds", None)
+    if schedule is not None:
+        notification["backoff_seconds"] = schedule
+    return changed
+
+
+REPORTED_GAPS = [0.2519, 1.6307, 1.0061]  # a loaded 2-core machine stretched the second gap
+SCHEDULE = [0.25, 0.5, 1.0]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_reported_false_alarm_passes_now(version: str) -> None:
+    """The user's run: arrival gaps out of order, the detector's schedule 0.25, 0.5, 1.0 s."""
+    down = recorded(case_key("webhook_unavailable"), version)
+    assert REPORTED_GAPS != sorted(REPORTED_GAPS)  # what the old check failed on
+    check("webhook_unavailable", with_gaps(down, REPORTED_GAPS, SCHEDULE))
+    retry = recorded(case_key("webhook_retry"), version)
+    check("webhook_retry", with_gaps(retry, [0.2519, 0.5003], [0.25, 0.5]))
+    check("webhook_retry", with_gaps(retry, [3.1, 0.5003], [0.25, 0.5]))  # first gap stretched
+    check("clear_improvement", with_gaps(recorded(case_key("clear_improvement"), version), [],
+                                         []))
+
+
+@pytest.mark.parametrize(
+    ("schedule", "message"),
+    [
+        ([0.25, 0.25, 0.25], "backoff does not grow"),
+        ([1.0, 0.5, 0.25], "backoff does not grow"),
+        ([0.25, 0.5, 0.5], "backoff does not grow"),
+        ([0.0, 0.0, 0.0], "retried without backoff"),
+        ([0.0, 0.25, 0.5], "retried without backoff"),
+        ([0.25, 0.5], "one delay per retry"),
+        ([0.25, 0.5, 1.0, 2.0], "one delay per retry"),
+        ("0.25,0.5,1.0", "list of seconds"),
+        ([0.25, None, 1.0], "list of seconds"),
+    ],
+)
+def test_a_schedule_that_does_not_back_off_or_grow_fails(schedule: Any, message: str) -> None:
+    """Judged on the schedule alone: the gaps (2 s each) would satisfy any sane schedule."""
+    down = recorded(case_key("webhook_unavailable"))
+    with pytest.raises(AssertionError, match=message):
+        check("webhook_unavailable", with_gaps(down, [2.0, 2.0, 2.0], schedule))
+
+
+@pytest.mark.parametrize("gaps", [[0.25, 0.3, 1.0], [0.1, 0.2, 0.4], [0.0, 0.0, 0.0]])
+def test_gaps_shorter_than_the_schedule_fail(gaps: list[float]) -> None:
+    """A detector that reports a schedule but does not sleep it (0.3 s < 0.8 x 0.5 s)."""
+    down = recorded(case_key("webhook_unavailable"))
+    with pytest.raises(AssertionError, match="retried sooner than scheduled"):
+        check("webhook_unavailable", with_gaps(down, gaps, SCHEDULE))
+
+
+def test_a_team_detector_without_a_schedule_is_held_to_a_lower_bound_only() -> None:
+    down = recorded(case_key("webhook_unavailable"))
+    assert "backoff_seconds" not in first(down)["notification"]  # recorded before the field
+    for gaps in (REPORTED_GAPS, [1.0, 0.5, 0.25], [0.1, 0.1, 0.1], [5.0, 0.12, 9.0]):
+        check("webhook_unavailable", with_gaps(down, gaps))  # stretched or shrinking: fine
+    for gaps in ([0.05, 0.5, 1.0], [0.25, 0.5, 0.0]):
+        with pytest.raises(AssertionError, match="retried without backoff: arrival gaps"):
+            check("webhook_unavailable", with_gaps(down, gaps))
+
+
+CLIENTS = Path(__file__).resolve().parents[2] / "scenarios" / "clients"
+
+
+@pytest.fixture
+def reference_detector(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+    """scenarios/clients/deltaone_detector.py itself; its `import mlflow` gets a stub
+    (post_with_retries reads only `mlflow.__version__`), and only for this test."""
+    stub = types.ModuleType("mlflow")
+    stub.__version__ = "0+stub"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "mlflow", stub)
+    monkeypatch.syspath_prepend(str(CLIENTS))  # for its `from deltaone_rule import ...`
+    spec = importlib.util.spec_from_file_location("deltaone_detector_under_test",
+                                                  CLIENTS / "deltaone_detector.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@contextmanager
+def busy_cpus() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """One busy loop per CPU (at least 2, the user's machine; at most 8), stopped on exit."""
+    count = min(max(2, os.cpu_count() or 2), 8)
+    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+             for _ in range(count)]
+    try:
+        yield loops
+    finally:
+        for loop in loops:
+            loop.kill()
+        for loop in loops:
+            loop.wait(timeout=10)
+
+
+def _observed(receiver: WebhookReceiver, key: str, outcome: dict[str, Any]) -> dict[str, Any]:
+    """What test_deltaone records for one case, from the receiver and the detector's outcome."""
+    return {
+        "detections": [{"notification": outcome}],
+        "notified_tag": key if outcome["sent"] else None,
+        "webhook": [{"key": d.key, "answered": d.answered, "body": d.body,
+                     "arrived_seconds": d.arrived_seconds} for d in receiver.deliveries(key)],
+    }
+
+
+def test_the_real_detector_passes_the_checks_on_a_loaded_machine(
+    reference_detector: types.ModuleType,
+) -> None:
+    """post_with_retries against a receiver answering 503 while every CPU is busy."""
+    cases = {"webhook_unavailable": (ALWAYS, [0.25, 0.5, 1.0], [503] * 4),
+             "webhook_retry": (2, [0.25, 0.5], [503, 503, 200])}
+    began = time.monotonic()
+    with WebhookReceiver() as receiver, busy_cpus() as loops:
+        for case, (fails, schedule, statuses) in cases.items():
+            model = f"loaded-{case}"
+            key = f"{model}/{EXPECTED[case].current}"
+            receiver.fail_first(key, fails)
+            outcome = reference_detector.post_with_retries(
+                receiver.url, expected_payload(case, model), key)
+            assert outcome["backoff_seconds"] == schedule, outcome
+            assert outcome["statuses"] == statuses, outcome
+            observed = _observed(receiver, key, outcome)
+            assert [d["answered"] for d in observed["webhook"]] == statuses
+            verify_webhook(case, model, observed)
+        assert all(loop.poll() is None for loop in loops), "the load stopped early"
+    assert time.monotonic() - began < 10
+
+
+def test_the_real_detector_reports_only_the_sleeps_it_took(
+    reference_detector: types.ModuleType,
+) -> None:
+    with WebhookReceiver() as receiver:
+        accepted = reference_detector.post_with_retries(receiver.url, {"n": 1}, "m/1")
+        receiver.fail_first("m/2", 1, status=404)
+        rejected = reference_detector.post_with_retries(receiver.url, {"n": 2}, "m/2")
+    assert accepted == {"sent": True, "attempts": 1, "statuses": [200], "backoff_seconds": []}
+    assert rejected["sent"] is False and rejected["statuses"] == [404]
+    assert rejected["backoff_seconds"] == []  # a 4xx is not retried, so nothing was scheduled
 
 
 @pytest.mark.parametrize("version", VERSIONS)
