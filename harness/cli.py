@@ -27,6 +27,7 @@ from harness.progress import Progress
 from harness.results.merge import load_and_merge
 from harness.results.model import RunResults, RunStatus, SideInfo, write_results
 from harness.scenarios_runner import run_scenarios
+from harness.services.server_args import server_setup
 from harness.session import RunSession
 from harness.verdict import decide
 from reports.html import write_html
@@ -112,7 +113,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--s3-image", "--minio-image", dest="s3_image", default="minio/minio:latest",
                      help="docker provider S3 image")
     run.add_argument("-k", dest="select", metavar="EXPR", help="only scenarios matching EXPR")
-    run.add_argument("--server-workers", type=int, default=2, help="workers per MLflow server")
+    server = run.add_argument_group(
+        "server set-up", "each side's tracking server runs `mlflow server` with that version's "
+        "own defaults plus the arguments given here")
+    for role in ("from", "to"):
+        server.add_argument(f"--{role}-server-arg", action="append", default=[], metavar="ARG",
+                            dest=f"{role}_server_args",
+                            help=f"extra arguments for the {'old' if role == 'from' else 'new'} "
+                                 "server's `mlflow server` command, split like a shell; "
+                                 f"repeatable (`--{role}-server-arg \"--workers 4\"`, "
+                                 f"`--{role}-server-arg=--workers=4`)")
+    server.add_argument("--server-workers", type=int, default=None, metavar="N",
+                        help="--workers N on both servers (default: none given, so MLflow's "
+                             "own default, 4)")
     run.add_argument("--scale", type=int, default=1, dest="migration_scale",
                      help="size of the migration scenario's seeded database: 9,000 metric "
                           "rows × SCALE (112 ≈ 1 million)")
@@ -189,6 +202,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         ),
         select=args.select,
         server_workers=args.server_workers,
+        from_server_args=args.from_server_args,
+        to_server_args=args.to_server_args,
         migration_scale=args.migration_scale,
         from_dump=args.from_dump,
         deltaone_detector=args.deltaone_detector,
@@ -225,7 +240,8 @@ def new_results(config: RunConfig) -> RunResults:
         run_id=config.run_id,
         started_at=_now(),
         harness_version=harness.__version__,
-        sides=[SideInfo(role=s.role, spec=s.spec.raw) for s in config.sides]
+        sides=[SideInfo(role=s.role, spec=s.spec.raw, server_args=list(s.server_args))
+               for s in config.sides]
         + [SideInfo(role=c.role, spec=c.spec.raw) for c in config.extra_clients],
         machine={
             "platform": platform.platform(),
@@ -256,6 +272,7 @@ def execute(config: RunConfig, progress: Progress) -> RunResults:
                 info.packages = runtime.env.packages
                 if info.role in session.sides:
                     info.server_image = session.sides[info.role].config.image or ""
+                    info.server_setup = server_setup(runtime.version, info.server_args)
                     info.server_startup_s = round(session.sides[info.role].server.startup_seconds,
                                                   2)
                 info.client_preload_s = float(runtime.client.info.get("preload_seconds", 0.0))

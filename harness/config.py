@@ -38,10 +38,17 @@ class SideConfig:
     extras: tuple[str, ...] = ()
     image: str | None = None  # run this side's server from a team's image, not its environment
     port: int | None = None  # a fixed 127.0.0.1 port for this side's server (default: free one)
+    # Appended to this side's tracking server command (`mlflow server … ARGS`), checked;
+    # `--server-workers N` is folded in here as `--workers N`.
+    server_args: tuple[str, ...] = ()
 
     @property
     def image_option(self) -> str:
         return f"--{self.role}-image"
+
+    @property
+    def server_arg_option(self) -> str:
+        return f"--{self.role}-server-arg"
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,7 @@ class RunConfig:
     external: ExternalTargets = field(default_factory=ExternalTargets)
     docker: DockerImages = field(default_factory=DockerImages)
     select: str | None = None
-    server_workers: int = 2
+    server_workers: int | None = None  # `--workers N` on both sides; None: MLflow's default
     migration_scale: int = 1
     from_dump: Path | None = None
     deltaone_detector: str | None = None  # "FILE:FUNCTION", checked; None = the reference one
@@ -143,7 +150,9 @@ def build_config(
     external: ExternalTargets | None = None,
     docker: DockerImages | None = None,
     select: str | None = None,
-    server_workers: int = 2,
+    server_workers: int | None = None,
+    from_server_args: list[str] | None = None,
+    to_server_args: list[str] | None = None,
     migration_scale: int = 1,
     from_dump: str | None = None,
     deltaone_detector: str | None = None,
@@ -159,11 +168,17 @@ def build_config(
     matrix_only: bool = False,
 ) -> RunConfig:
     """Validate raw option values into a RunConfig; raises UsageError/SpecError on bad input."""
+    if server_workers is not None and not 1 <= server_workers <= 16:
+        raise UsageError("--server-workers must be between 1 and 16")
+    from_parsed, to_parsed = parse_spec(from_spec), parse_spec(to_spec)
     sides = (
-        SideConfig("from", parse_spec(from_spec), _extras(from_extras),
-                   _image("--from-image", from_image), _port("--from-port", from_port)),
-        SideConfig("to", parse_spec(to_spec), _extras(to_extras), _image("--to-image", to_image),
-                   _port("--to-port", to_port)),
+        SideConfig("from", from_parsed, _extras(from_extras),
+                   _image("--from-image", from_image), _port("--from-port", from_port),
+                   _server_args("--from-server-arg", from_server_args, server_workers,
+                                from_parsed)),
+        SideConfig("to", to_parsed, _extras(to_extras), _image("--to-image", to_image),
+                   _port("--to-port", to_port),
+                   _server_args("--to-server-arg", to_server_args, server_workers, to_parsed)),
     )
     if from_port is not None and from_port == to_port:
         raise UsageError(f"--from-port and --to-port are both {from_port}: the two servers need "
@@ -177,8 +192,6 @@ def build_config(
         raise UsageError(f"--exclude-newer takes a date YYYY-MM-DD, not {exclude_newer!r}")
     if exclude_newer is not None and as_of_release:
         raise UsageError("--exclude-newer and --as-of-release contradict each other: pick one")
-    if not 1 <= server_workers <= 16:
-        raise UsageError("--server-workers must be between 1 and 16")
     if not 1 <= migration_scale <= 10_000:
         raise UsageError("--scale must be between 1 and 10000")
     if not 10 <= bench_budget_s <= 86_400:
@@ -287,6 +300,22 @@ def _port(option: str, port: int | None) -> int | None:
     if not 1024 <= port <= 65535:
         raise UsageError(f"{option} {port}: choose a port between 1024 and 65535")
     return require_free(port, option)
+
+
+def _server_args(option: str, raw: list[str] | None, server_workers: int | None,
+                 spec: MlflowSpec) -> tuple[str, ...]:
+    """A side's extra `mlflow server` arguments, split and checked; `--server-workers N` becomes
+    `--workers N` in front of them (and contradicts a --workers of their own)."""
+    from harness.services.server_args import check_for_version, split_server_args, workers_in
+
+    args = split_server_args(option, raw or [])
+    if server_workers is not None:
+        if workers_in(args) is not None:
+            raise UsageError(f"--server-workers {server_workers} and {option} with --workers "
+                             f"{workers_in(args)} contradict each other: give one")
+        args = ("--workers", str(server_workers), *args)
+    check_for_version(option, args, spec.version)
+    return args
 
 
 def _image(option: str, raw: str | None) -> str | None:

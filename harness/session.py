@@ -223,8 +223,8 @@ class RunSession:
             s3=self.s3.location,
             artifacts_prefix=f"{side.role}-artifacts",
             log_dir=self.log_dir,
-            workers=self.config.server_workers,
             port=side.port,
+            server_args=side.server_args,  # --server-workers is folded in as --workers
         )
         client = Agent(
             name=f"{side.role}-{env.mlflow_version}",

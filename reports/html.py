@@ -7,6 +7,7 @@ with its 95% interval against the threshold line, and each version's latency dis
 from __future__ import annotations
 
 import math
+import shlex
 from html import escape
 from pathlib import Path
 from statistics import quantiles
@@ -14,7 +15,7 @@ from typing import Any
 
 from harness.matrix import blocking_failures
 from harness.redact import redact
-from harness.results.model import RunResults, Status
+from harness.results.model import RunResults, SideInfo, Status
 from harness.verdict import Level, decide
 from reports.sections import migration_observations
 
@@ -278,9 +279,21 @@ def _performance(results: RunResults) -> str:
                     "verdict"], rows, "performance"))
 
 
+def _server_setup(side: SideInfo) -> str:
+    """What the side's `mlflow server` ran, under its spec (nothing for client-only roles)."""
+    setup = side.server_setup
+    if not setup:
+        return ""
+    args = (f"<code>{_e(shlex.join(side.server_args))}</code>" if side.server_args
+            else "no extra arguments")
+    return (f"<br><small>server: {_e(setup.get('sgi'))}, {_e(setup.get('workers'))} worker(s) "
+            f"({_e(setup.get('workers_from'))}); {args}</small>")
+
+
 def _environment(results: RunResults) -> str:
     rows = [[_e(s.role), f"<code>{_e(s.spec)}</code>" + (
-                 f" (server: image <code>{_e(s.server_image)}</code>)" if s.server_image else ""),
+                 f" (server: image <code>{_e(s.server_image)}</code>)" if s.server_image else "")
+             + _server_setup(s),
              _e(s.mlflow_version),
              f"<code>{_e(s.env_digest)}</code>", _e(len(s.packages))] for s in results.sides]
     machine = ", ".join(f"{k}: {v}" for k, v in results.machine.items())

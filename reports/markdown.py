@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from harness.matrix import blocking_failures
 from harness.redact import redact
-from harness.results.model import CheckResult, DiffEntry, RunResults, Status
+from harness.results.model import CheckResult, DiffEntry, RunResults, SideInfo, Status
 from harness.verdict import Level, decide
 from reports.matrix import matrix_section
 from reports.sections import benchmark_section, deltaone_section, migration_section
@@ -156,6 +157,8 @@ def _environment(results: RunResults) -> list[str]:
             f"{side.mlflow_version} | "
             f"`{side.env_digest}` ({how}) | {side.server_startup_s:.1f}s |"
         )
+    servers = [server_line(side) for side in results.sides if side.server_setup]
+    lines += [""] + servers if servers else []
     services = ", ".join(f"{k}: {v}" for k, v in results.services.items())
     machine = ", ".join(f"{k}: {v}" for k, v in results.machine.items())
     lines += ["", f"Services: {services or 'not started'}", "",
@@ -170,6 +173,17 @@ def _environment(results: RunResults) -> list[str]:
         phases = " · ".join(f"{name} {sec:.1f}s" for name, sec in results.phases.items())
         lines += [f"Phases: {phases}", ""]
     return lines
+
+
+def server_line(side: SideInfo) -> str:
+    """One line per side: what its `mlflow server` ran, and the extra arguments it was given."""
+    setup = side.server_setup
+    workers = setup.get("workers")
+    text = _cell(shlex.join(side.server_args))
+    args = ("none" if not side.server_args else f"`` {text} ``" if "`" in text else f"`{text}`")
+    return (f"- Server {side.role} ({side.mlflow_version}): {setup.get('sgi')}, {workers} "
+            f"worker{'' if workers == 1 else 's'} ({setup.get('workers_from')}); extra "
+            f"`mlflow server` arguments: {args}")
 
 
 def _where(check: CheckResult) -> str:

@@ -1,10 +1,11 @@
-"""Loads `known.toml`: pins old MLflow versions need today, release dates, base requirements."""
+"""Loads `known.toml`: pins old MLflow versions need today, release dates, base requirements,
+and how `mlflow server` runs by default."""
 
 from __future__ import annotations
 
 import datetime as dt
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
@@ -22,10 +23,19 @@ class Pin:
 
 
 @dataclass(frozen=True)
+class ServerDefaults:
+    """What `mlflow server` runs when it is given no --workers and no server options."""
+
+    default_workers: int = 4
+    uvicorn_default_from: Version = Version("3.3.0")
+
+
+@dataclass(frozen=True)
 class KnownFacts:
     pins: tuple[Pin, ...]
     release_dates: dict[str, dt.date]
     base_requirements: tuple[str, ...]
+    server: ServerDefaults = field(default_factory=ServerDefaults)
 
     def pins_for(self, version: Version | None) -> list[str]:
         """Requirements to add for `version`; none when the version is not known up front."""
@@ -58,4 +68,7 @@ def load_known() -> KnownFacts:
     )
     dates = {k: dt.date.fromisoformat(v) for k, v in data.get("release_dates", {}).items()}
     base = tuple(data.get("base", {}).get("requirements", []))
-    return KnownFacts(pins, dates, base)
+    server = data["server"]
+    defaults = ServerDefaults(int(server["default_workers"]),
+                              Version(server["uvicorn_default_from"]))
+    return KnownFacts(pins, dates, base, defaults)

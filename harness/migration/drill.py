@@ -96,7 +96,8 @@ class MigrationDrill:
     def _server(self, side: DrillSide, label: str) -> MlflowServer:
         return MlflowServer(label=label, command=side.command,
                             backend_uri=self.postgres.dsn(self.database), s3=self.s3,
-                            artifacts_prefix="migration-artifacts", log_dir=self.log_dir)
+                            artifacts_prefix="migration-artifacts", log_dir=self.log_dir,
+                            workers=2)  # a helper, not the deployed server: fixed workers
 
     def _call(self, side: DrillSide, function: str, url: str, **kwargs: Any) -> Any:
         return side.client.call(CLIENT, function, timeout=1800, tracking_uri=url, **kwargs)

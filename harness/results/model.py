@@ -88,6 +88,9 @@ class SideInfo:
     env_build_s: float = 0.0
     server_startup_s: float = 0.0
     server_image: str = ""  # the side's server ran from this image (--from-image/--to-image)
+    server_args: list[str] = field(default_factory=list)  # appended to its `mlflow server`
+    # {"sgi": "gunicorn"|"uvicorn", "workers": N, "workers_from": "mlflow default"|"argument"}
+    server_setup: dict[str, Any] = field(default_factory=dict)
     client_preload_s: float = 0.0
     packages: dict[str, str] = field(default_factory=dict)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Self
 
@@ -18,7 +19,11 @@ PORT_ATTEMPTS = 3
 
 
 class MlflowServer(OwnsProcess, Service):
-    """`mlflow server` with proxied artifacts, in its own process group, healthy on /health."""
+    """`mlflow server` with proxied artifacts, in its own process group, healthy on /health.
+
+    `workers` None passes no `--workers` (the version's own default); `server_args` (a team's
+    deployment options, checked by harness/services/server_args.py) are appended as given.
+    """
 
     stop_grace_seconds = 10.0
 
@@ -30,10 +35,11 @@ class MlflowServer(OwnsProcess, Service):
         s3: S3Location,
         artifacts_prefix: str,
         log_dir: Path,
-        workers: int = 2,
+        workers: int | None = None,
         port: int | None = None,
         app_name: str | None = None,
         extra_env: dict[str, str] | None = None,
+        server_args: Sequence[str] = (),
     ) -> None:
         self.name = f"mlflow server {label}" + (f" ({app_name})" if app_name else "")
         self.label = label
@@ -47,6 +53,7 @@ class MlflowServer(OwnsProcess, Service):
         self.requested_port = port
         self.app_name = app_name
         self.extra_env = dict(extra_env or {})
+        self.server_args = tuple(server_args)
         self.port = 0
         self.startup_seconds = 0.0
         self._process: ManagedProcess | None = None
@@ -62,8 +69,10 @@ class MlflowServer(OwnsProcess, Service):
             "--artifacts-destination", self.s3.uri(self.artifacts_prefix),
             "--serve-artifacts",
             "--host", LOOPBACK, "--port", str(port),
-            "--workers", str(self.workers),
-        ] + (["--app-name", self.app_name] if self.app_name else [])
+        ]
+        args += ["--workers", str(self.workers)] if self.workers is not None else []
+        args += ["--app-name", self.app_name] if self.app_name else []
+        args += self.server_args
         server_env = {**self.s3.server_env(), **self.extra_env, **_PYTHON_ENV}
         return self.command.argv(
             args,

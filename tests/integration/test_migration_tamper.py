@@ -80,7 +80,7 @@ def test_drill_on_a_production_dump(session: RunSession, tmp_path: Path) -> None
     dsn = session.postgres.create_database(source)
     old = session.sides["from"]
     with MlflowServer("prod", old.command, dsn, session.s3.location, "prod",
-                      session.log_dir) as server:
+                      session.log_dir, workers=2) as server:
         old.client.call(SEED, "seed", tracking_uri=server.url, prefix="prod")
     dump = tmp_path / "prod.dump"
     subprocess.run([pg_tool("pg_dump"), "-Fc", "-f", str(dump), dsn], check=True, timeout=120)
