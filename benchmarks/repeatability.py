@@ -2,6 +2,10 @@
 
     python benchmarks/repeatability.py --runs 5 --json docs/repeatability.json \
         -- --from 2.9.2 --to 3.4.0
+    python benchmarks/repeatability.py --runs 5 --cpu-load 2 -- --from 2.9.2 --to 3.4.0
+
+`--cpu-load N` keeps N busy processes (another CPU-heavy job on the machine) running for the
+whole measurement: a verdict that changes under load is a timing-sensitive check.
 
 Everything after `--` goes to `mlflow-upgrade-harness run` unchanged (default: the full
 2.9.2 → 3.4.0 run, every scenario and the benchmark). Each run is compared with the first on
@@ -32,6 +36,7 @@ def fingerprint(results: dict[str, Any], code: int) -> dict[str, Any]:
     regressions = sorted({op for group in ("server_side", "client_side")
                           for op in bench.get(group, {}).get("gate", {}).get("regressions", [])})
     return {
+        "causes": sorted(c.get("id", "") for c in bench.get("causes") or []),
         "exit_code": code,
         "verdict": results.get("verdict", {}).get("level", ""),
         "checks": {f"{c.get('case') or c['test']} @ {c['side']}": c["status"]
@@ -78,11 +83,21 @@ def repeat(runs: int, run_args: list[str], work: Path) -> dict[str, Any]:
         # Reported, not judged: an operation near the threshold may be "regression" in one run
         # and "inconclusive" in the next; the verdict it feeds must not change.
         "bench_regressions": [p["bench_regressions"] for p in prints],
+        "causes": [p["causes"] for p in prints],
         "bench_regressions_stable": all(p["bench_regressions"] == prints[0]["bench_regressions"]
                                         for p in prints),
         "changes": {k: v for k, v in changes.items() if v},
         "repeatable": not any(changes.values()),
     }
+
+
+BUSY = "import time\nend = time.monotonic() + {limit}\nwhile time.monotonic() < end:\n    pass\n"
+
+
+def cpu_load(processes: int, limit_s: float) -> list[subprocess.Popen[bytes]]:
+    """N busy loops, each ending by itself after `limit_s` (bounded even if we are killed)."""
+    return [subprocess.Popen([sys.executable, "-c", BUSY.format(limit=limit_s)],
+                             stdin=subprocess.DEVNULL) for _ in range(processes)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,9 +108,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--json", type=Path, help="write the summary here")
     parser.add_argument("--work", type=Path, help="keep the runs' outputs here")
+    parser.add_argument("--cpu-load", type=int, default=0, metavar="N",
+                        help="N busy processes beside the runs (default: none)")
     args = parser.parse_args(ours)
-    with tempfile.TemporaryDirectory(prefix="muh-repeat-") as scratch:
-        summary = repeat(args.runs, run_args, args.work or Path(scratch))
+    load = cpu_load(args.cpu_load, limit_s=args.runs * 1800.0)
+    try:
+        with tempfile.TemporaryDirectory(prefix="muh-repeat-") as scratch:
+            summary = repeat(args.runs, run_args, args.work or Path(scratch))
+    finally:
+        for busy in load:
+            busy.kill()
+            busy.wait()
+    summary["cpu_load"] = args.cpu_load
     text = json.dumps(summary, indent=2)
     if args.json:
         args.json.write_text(text + "\n")

@@ -16,6 +16,7 @@ import pytest
 from harness.agent.client import Agent
 from harness.catalog.classify import known_defect
 from harness.config import SIDES, build_config
+from harness.console import one_line
 from harness.errors import ClientCallError, HarnessError
 from harness.matrix import MARKER, Cell, cells_for, is_cell, parse_cell
 from harness.progress import Progress
@@ -370,14 +371,27 @@ class SessionInjector:
     def __init__(self, session: RunSession) -> None:
         self.session = session
         self.collector = Collector()
+        self.reporter: Any = None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_configure(self, config: pytest.Config) -> None:
         config.stash[SESSION_KEY] = self.session
 
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        """One labelled line for each check that did not pass (`console.one_line`)."""
+        for check in self.collector.checks:
+            if check.test == nodeid and (line := one_line(check)) and self.reporter is not None:
+                self.reporter.write_line(line)
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.collector = session.config.stash[COLLECTOR_KEY]
+        # No traceback sections on the console: each check that did not pass says its one
+        # line as it finishes; tracebacks, logs and failing calls are in the reports.
+        self.reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if self.reporter is not None:
+            self.reporter.summary_failures = lambda: None
+            self.reporter.summary_errors = lambda: None
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         self.collector.interrupted = True

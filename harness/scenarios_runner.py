@@ -48,7 +48,8 @@ def pytest_args(config: RunConfig) -> list[str]:
         "--import-mode=importlib",
         "--no-header",
         "-q",
-        "--tb=short",
+        "--tb=short",  # kept in each check's details; the console gets one line per check
+        "-rN",
     ]
     if config.select:
         args += ["-k", config.select]

@@ -17,6 +17,8 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from harness.agent.client import Agent
+from harness.bench.inject import delays_file
+from harness.bench.inject import server_env as injection_server_env
 from harness.config import ClientConfig, Provider, RunConfig, SideConfig
 from harness.envs.builder import EnvRequest, MlflowEnv, ensure_env
 from harness.envs.known import load_known
@@ -225,6 +227,7 @@ class RunSession:
             log_dir=self.log_dir,
             port=side.port,
             server_args=side.server_args,  # --server-workers is folded in as --workers
+            extra_env=self._injection_env(side.role),
         )
         client = Agent(
             name=f"{side.role}-{env.mlflow_version}",
@@ -241,6 +244,13 @@ class RunSession:
                 _result(client_started)
         return SideRuntime(side, env, server, client, database)
 
+
+    def _injection_env(self, role: str) -> dict[str, str]:
+        """With --inject-latency, both servers load the latency hook (idle on the old side),
+        so the benchmark can delay the new server's routes without a proxy in between."""
+        if not self.config.inject_latency:
+            return {}
+        return injection_server_env(delays_file(self.log_dir, role))
 
     def _start_client(self, extra: ClientConfig, env: MlflowEnv) -> ClientRuntime:
         client = Agent(

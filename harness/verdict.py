@@ -67,6 +67,28 @@ def _regressions(results: RunResults) -> tuple[list[str], list[str]]:
     return slower, undecided
 
 
+def _by_cause(slower: list[str], causes: list[dict[str, Any]]) -> str:
+    """The slower operations said once per cause: a recognised cause with its remedy's
+    outcome, then what no cause explains."""
+    if not causes:
+        return _named(slower)
+    parts = []
+    for cause in causes:
+        ops = cause.get("operations", [])
+        if cause.get("id") == "unexplained":
+            parts.append(f"{len(ops)} with no known cause ({_named(ops)})")
+            continue
+        text = f"{len(ops)} from one cause, {cause.get('title', cause.get('id'))}"
+        remedy = cause.get("remedy_gate") or {}
+        if remedy.get("args"):
+            still = remedy.get("still_regress") or []
+            text += (f" (with `{' '.join(remedy['args'])}`: "
+                     + (f"{len(still)} still slower: {_named(still)})" if still
+                        else "none slower)"))
+        parts.append(text)
+    return "; ".join(parts)
+
+
 def decide(results: RunResults) -> Verdict:
     if results.status in (RunStatus.ERROR, RunStatus.INTERRUPTED):
         first = results.error.splitlines()[0] if results.error else results.status.value
@@ -86,7 +108,7 @@ def decide(results: RunResults) -> Verdict:
     if slower:
         threshold = results.benchmark.get("settings", {}).get("threshold", 0.2)
         blocking.append(f"{len(slower)} operation(s) more than {threshold:.0%} slower: "
-                        + _named(slower))
+                        + _by_cause(slower, results.benchmark.get("causes") or []))
     if results.status is RunStatus.FAILED and not blocking:
         blocking.append("the run failed (see the failures below)")
     new_version = results.sides[1].mlflow_version if len(results.sides) > 1 else ""

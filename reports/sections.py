@@ -153,8 +153,10 @@ def benchmark_section(results: RunResults) -> list[str]:
     if injected:
         lines.append("Latency injected on the new side (calibration): "
                      + ", ".join(f"{op} +{fraction:.0%}" for op, fraction in injected) + ".")
-    for group, title in (("server_side", f"Server side (one {settings.get('fixed_client', '')}"
-                                         " client against both servers)"),
+    lines += causes_section(bench.get("causes") or [])
+    fixed = settings.get("fixed_client") or "old-version"
+    for group, title in (("server_side", f"Server side ({fixed} clients against both servers, "
+                                         "kept-alive and new connections)"),
                          ("client_side", "Client side (each version's own client, new server)")):
         part = bench.get(group)
         if not part:
@@ -177,6 +179,50 @@ def benchmark_section(results: RunResults) -> list[str]:
                 f"{'fails' if item.get('median_rule_fails') else 'passes'} |"
             )
     return lines + [""]
+
+
+def causes_section(causes: list[dict[str, Any]]) -> list[str]:
+    """The regressions grouped by cause: evidence, source, remedy and the gate re-run with it."""
+    if not causes:
+        return []
+    lines = ["", "### Regressions by cause", ""]
+    for cause in causes:
+        ops = cause.get("operations", [])
+        lines.append(f"**{cell(cause.get('title', cause.get('id', '')))}** "
+                     f"({len(ops)} operation(s): {', '.join(ops)})")
+        lines.append("")
+        evidence = cause.get("evidence", {})
+        facts = [f"shape: {evidence.get('pattern', 'unknown')}"]
+        if "median_offset_ms" in evidence:
+            facts.append(f"median extra per request {evidence['median_offset_ms']:.1f} ms")
+        if "median_ratio" in evidence:
+            facts.append(f"median ratio {evidence['median_ratio']:.2f}×")
+        split = evidence.get("reused_vs_fresh") or {}
+        if split:
+            facts.append("new/old on kept-alive vs new connections: " + ", ".join(
+                f"{op} {modes.get('reused', 0):.2f}× vs {modes.get('fresh', 0):.2f}×"
+                for op, modes in list(split.items())[:6]) + (" …" if len(split) > 6 else ""))
+        lines.append("- Evidence: " + "; ".join(facts) + ".")
+        if cause.get("summary"):
+            lines.append(f"- Why: {cause['summary']}")
+        if cause.get("source"):
+            lines.append(f"- Source: {cause['source']}"
+                         + (f" (fix: {cause['fix']})" if cause.get("fix") else ""))
+        if cause.get("remedy"):
+            lines.append(f"- Remedy: {cause['remedy']}")
+        remedy = cause.get("remedy_gate") or {}
+        if remedy.get("args"):
+            still = remedy.get("still_regress") or []
+            ratios = ", ".join(f"{op} {item['ratio']:.2f}×"
+                               for op, item in remedy.get("operations", {}).items()
+                               if item.get("ratio") is not None)
+            lines.append(f"- Gate re-run with `{' '.join(remedy['args'])}` on the new server "
+                         f"({remedy.get('rounds', 0)} rounds): "
+                         + (f"**still slower: {', '.join(still)}**" if still
+                            else "no operation slower") + (f" ({ratios})" if ratios else "")
+                         + ".")
+        lines.append("")
+    return lines
 
 
 def ratio_text(item: dict[str, Any]) -> str:

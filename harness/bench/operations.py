@@ -20,6 +20,7 @@ class Operation:
     routes: tuple[str, ...]
     large: bool = False
     client_side: bool = True  # also timed to compare the two versions' own clients
+    requests: int | None = 1  # REST requests one call makes (None: many, or it varies)
 
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -33,16 +34,16 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("search_runs", ("/api/2.0/mlflow/runs/search",)),
     Operation("get_metric_history_5000", ("/api/2.0/mlflow/metrics/get-history",)),
     Operation("register_model_version", ("/api/2.0/mlflow/registered-models/create",
-                                         "/api/2.0/mlflow/model-versions/create")),
-    Operation("set_get_alias", ("/api/2.0/mlflow/registered-models/alias",)),
+                                         "/api/2.0/mlflow/model-versions/create"), requests=2),
+    Operation("set_get_alias", ("/api/2.0/mlflow/registered-models/alias",), requests=2),
     Operation("search_model_versions", ("/api/2.0/mlflow/model-versions/search",)),
     Operation("transition_stage", ("/api/2.0/mlflow/model-versions/transition-stage",)),
-    Operation("upload_1mb", ARTIFACTS),
-    Operation("download_1mb", ARTIFACTS),
-    Operation("log_model", ()),
-    Operation("load_model", ()),
-    Operation("upload_64mb", ARTIFACTS, large=True, client_side=False),
-    Operation("download_64mb", ARTIFACTS, large=True, client_side=False),
+    Operation("upload_1mb", ARTIFACTS, requests=None),
+    Operation("download_1mb", ARTIFACTS, requests=None),
+    Operation("log_model", (), requests=None),
+    Operation("load_model", (), requests=None),
+    Operation("upload_64mb", ARTIFACTS, large=True, client_side=False, requests=None),
+    Operation("download_64mb", ARTIFACTS, large=True, client_side=False, requests=None),
 )
 BY_NAME = {op.name: op for op in OPERATIONS}
 ALL = "*"

@@ -1,11 +1,14 @@
 """The benchmark phase: both servers at once, one fixed client, interleaved rounds, a gate.
 
-- **Server side**: one client process of the *old* version (the one client that works against
-  both servers: a 3.x client cannot log models to a 2.x server) times every operation against
-  the old and the new server in the same round, the first server alternating from round to
-  round. With `--inject-latency`, both servers sit behind identical pass-through proxies (the
-  proxy's cost is the same on both sides) and the new side's proxy holds the chosen routes back
-  by a known fraction of the old side's median time.
+- **Server side**: client processes of the *old* version (the one client that works against
+  both servers: a 3.x client cannot log models to a 2.x server) time every operation against
+  the old and the new server in the same round. Rounds rotate over `CLIENT_PROCESSES`
+  processes, over `reused` and `fresh` connections and over which server goes first
+  (`condition()`), so a per-process or per-connection state lands on both sides alike and
+  the interval carries its variance instead of reading as a version difference. With
+  `--inject-latency`, the new server itself holds the chosen routes back by a known fraction
+  of the old side's median time (a hook loaded in the server process, `inject.py`): clients
+  still talk to the servers directly, as in production.
 - **Client side**: each version's own client against the new server, rounds alternating.
 - **Budget.** The phase keeps to `--bench-budget`: fast operations get `MIN_FAST_ROUNDS`
   rounds, or fewer (never under `FLOOR_ROUNDS`) when half the server-side budget is gone; then
@@ -21,17 +24,22 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from statistics import median
 from typing import Any
 
 from harness.agent.client import Agent
+from harness.bench.diagnosis import Group, diagnose
+from harness.bench.inject import delays_file, write_delays
 from harness.bench.operations import ALL, BY_NAME, OPERATIONS
-from harness.bench.stats import Comparison, Verdict, compare, median_rule_fails
+from harness.bench.stats import Comparison, Verdict, compare_strata, median_rule_fails
 from harness.errors import HarnessError
 from harness.progress import Progress
 from harness.proxy.service import AuthProxy
+from harness.services.mlflow_server import MlflowServer
+from harness.services.server_args import server_setup
 from harness.session import RunSession
 
 CLIENT_MODULE = Path(__file__).resolve().parents[2] / "scenarios" / "clients" / "bench.py"
@@ -40,9 +48,12 @@ FLOOR_ROUNDS = 3  # fewer rounds than this and no interval means much
 MAX_FAST_ROUNDS = 60
 LARGE_ROUNDS = 2
 CENSOR_RATIO = 5.0
-WARMUP_ROUNDS = 2
+WARMUP_ROUNDS = 4  # one per (process, connection) condition
+CLIENT_PROCESSES = 2
+REUSED, FRESH = "reused", "fresh"
 CLIENT_SHARE = 0.25  # of the budget, for the client-side comparison
 CALL_TIMEOUT_S = 900.0
+REMEDY_SHARE = 0.2  # of the budget, for re-running the gate with a cause's remedy applied
 OLD, NEW = "old", "new"
 
 
@@ -61,28 +72,54 @@ class BenchSettings:
     proxies: bool = False
 
 
+@dataclass(frozen=True)
+class Condition:
+    """What a round holds fixed for both servers: the client process, the connection every
+    timed call starts on, and which server goes first."""
+
+    process: int
+    connection: str
+    first: str
+
+
+def condition(index: int, processes: int = CLIENT_PROCESSES) -> Condition:
+    """Round `index`'s condition: processes rotate fastest, then connections, then the server
+    that goes first, so every 4 × processes rounds hold each combination once."""
+    return Condition(process=index % processes,
+                     connection=(REUSED, FRESH)[(index // processes) % 2],
+                     first=(OLD, NEW)[(index // (2 * processes)) % 2])
+
+
 @dataclass
 class Samples:
-    """Seconds per operation and side, in round order (index i of old and new: one round)."""
+    """Seconds per operation and side, in round order (index i of old and new: one round),
+    with the connection each pair was timed on."""
 
     old: dict[str, list[float]] = field(default_factory=dict)
     new: dict[str, list[float]] = field(default_factory=dict)
     censored: dict[str, int] = field(default_factory=dict)  # new-side samples that are bounds
+    connections: dict[str, list[str]] = field(default_factory=dict)
 
     def add(self, timings: dict[str, dict[str, float]],
-            censored: dict[str, list[str]] | None = None) -> None:
+            censored: dict[str, list[str]] | None = None, connection: str = REUSED) -> None:
         for op, by_side in timings.items():
             self.old.setdefault(op, []).append(by_side[OLD])
             self.new.setdefault(op, []).append(by_side[NEW])
+            self.connections.setdefault(op, []).append(connection)
         for op, sides in (censored or {}).items():
             if NEW in sides:
                 self.censored[op] = self.censored.get(op, 0) + 1
+
+    def compare(self, op: str, threshold: float) -> tuple[Comparison, dict[str, Comparison]]:
+        """New against old for `op`, within each kind of connection (`compare_strata`)."""
+        return compare_strata(self.old[op], self.new[op], self.connections.get(op, []),
+                              threshold)
 
 
 def undecided(samples: Samples, ops: list[str], threshold: float) -> list[str]:
     """The operations whose comparison is still inconclusive: further rounds go to them."""
     return [op for op in ops if len(samples.old.get(op, [])) < 2 or
-            compare(samples.old[op], samples.new[op], threshold).verdict is Verdict.INCONCLUSIVE]
+            samples.compare(op, threshold)[0].verdict is Verdict.INCONCLUSIVE]
 
 
 def injected_delays(
@@ -116,8 +153,9 @@ def gate(comparisons: dict[str, Comparison], settings: BenchSettings,
 
 
 def analyse(samples: Samples, settings: BenchSettings) -> dict[str, Any]:
-    comparisons = {op: compare(samples.old[op], samples.new[op], settings.threshold)
-                   for op in samples.old if len(samples.old[op]) >= 2}
+    strata = {op: samples.compare(op, settings.threshold)
+              for op in samples.old if len(samples.old[op]) >= 2}
+    comparisons = {op: found[0] for op, found in strata.items()}
     operations: dict[str, Any] = {}
     for op, c in comparisons.items():
         censored = samples.censored.get(op, 0)
@@ -129,7 +167,13 @@ def analyse(samples: Samples, settings: BenchSettings) -> dict[str, Any]:
             **_plain(c), "description": description, "censored": censored,
             "median_rule_fails": median_rule_fails(samples.old[op], samples.new[op],
                                                    settings.threshold),
-            "samples": {OLD: samples.old[op], NEW: samples.new[op]}}
+            "by_connection": {mode: {"rounds": m.rounds, "old_median_s": round(m.old_median_s, 6),
+                                     "new_median_s": round(m.new_median_s, 6),
+                                     **{k: v for k, v in _plain(m).items()
+                                        if k in ("ratio", "low", "high", "verdict")}}
+                              for mode, m in strata[op][1].items()},
+            "samples": {OLD: samples.old[op], NEW: samples.new[op],
+                        "connection": samples.connections.get(op, [])}}
     single = [op for op in samples.old if len(samples.old[op]) < 2]
     for op in single:  # the budget allowed one round: reported, never gated
         old_s, new_s = median(samples.old[op]), median(samples.new[op])
@@ -141,6 +185,29 @@ def analyse(samples: Samples, settings: BenchSettings) -> dict[str, Any]:
             "censored": samples.censored.get(op, 0), "median_rule_fails": False,
             "samples": {OLD: samples.old[op], NEW: samples.new[op]}}
     return {"operations": operations, "gate": gate(comparisons, settings, tuple(single))}
+
+
+def _workers_args(workers: int | None) -> list[str]:
+    return ["--workers", str(workers)] if workers else []
+
+
+def override_args(base: list[str], override: list[str]) -> list[str]:
+    """`base` without the options that `override` sets (with their values), then `override`:
+    `(["--workers", "4", "--x"], ["--workers", "1"])` → `["--x", "--workers", "1"]`."""
+    names = {token.split("=", 1)[0] for token in override if token.startswith("-")}
+    kept: list[str] = []
+    skip_value = False
+    for token in base:
+        if skip_value:
+            skip_value = False
+            if not token.startswith("-"):
+                continue
+        name = token.split("=", 1)[0]
+        if token.startswith("-") and name in names:
+            skip_value = "=" not in token
+            continue
+        kept.append(token)
+    return kept + override
 
 
 def _plain(comparison: Comparison) -> dict[str, Any]:
@@ -160,23 +227,45 @@ class Benchmark:
         self.agents: list[Agent] = []  # every client used: their temp files are removed
         self.owned: list[Agent] = []  # clients started here: stopped here
         self.proxies: dict[str, AuthProxy] = {}
-        self.fixed: Agent | None = None
+        self.fixed: list[Agent] = []  # old-version client processes the rounds rotate over
         self.contexts: dict[str, Any] = {}
+        self.warmed: dict[str, int] = {}  # first requests each server needed to warm its workers
         self.urls: dict[str, str] = {}
-        self.use_proxies = settings.proxies or bool(settings.inject)
+        self.use_proxies = settings.proxies
+        self.injected = False  # delays are in force on the new server
 
-    def _agent(self, role: str) -> Agent:
-        """The side's own client process: idle once the scenarios are done, and `import mlflow`
-        is already paid. One is started only if the side's is gone."""
+    def _agent(self, role: str, extra: int = 0) -> Agent:
+        """The side's own client process (`extra` 0): idle once the scenarios are done, and
+        `import mlflow` is already paid; one is started only if the side's is gone. `extra` N
+        is an N-th further process of that version, started here."""
         runtime = self.session.sides[role]
         agent = runtime.client
-        if not agent.started:
-            agent = Agent(f"bench-{role}-{runtime.version}", runtime.env.python,
-                          self.session.log_dir / f"client-bench-{role}-{runtime.version}.log")
-            self.owned.append(agent.start())
+        if extra or not agent.started:
+            suffix = f"-{extra}" if extra else ""
+            agent = Agent(f"bench-{role}-{runtime.version}{suffix}", runtime.env.python,
+                          self.session.log_dir
+                          / f"client-bench-{role}-{runtime.version}{suffix}.log")
+            self.owned.append(agent)
+            agent.start()
         if agent not in self.agents:
             self.agents.append(agent)
         return agent
+
+    def _inject(self, routes: tuple[tuple[str, float], ...]) -> None:
+        """Delays on the new server's routes: through its in-process hook (direct
+        connections), or through the new side's proxy when the gate runs behind proxies."""
+        if not routes and not self.injected:
+            return
+        self.injected = bool(routes)
+        if self.settings.proxies:
+            self._proxy(NEW, routes)
+            return
+        target = delays_file(self.session.log_dir, "to")
+        if routes and not target.exists():
+            raise HarnessError("--inject-latency: the new server was started without the "
+                               "injection hook (the session was provisioned without it)")
+        if target.exists():
+            write_delays(target, dict(routes))
 
     def _proxy(self, side: str, delays: tuple[tuple[str, float], ...] = ()) -> str:
         """(Re)start the pass-through proxy in front of `side`'s server; returns its URL."""
@@ -201,14 +290,20 @@ class Benchmark:
                           **kwargs)
 
     def open(self) -> None:
-        """Client, proxies and the same seeded data on both servers."""
-        self.fixed = self._agent("from")
-        prefix = f"muh-{self.session.config.run_id}-bench"
-        for side in (OLD, NEW):
-            url = self._proxy(side)
-            self.contexts[side] = self._call(self.fixed, url, "prepare", prefix=f"{prefix}-{side}",
-                                             large=any(BY_NAME[op].large
-                                                       for op in self.settings.operations))
+        """Clients, proxies, the same seeded data on both servers, and every server worker
+        past its first (slow) request."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-client") as pool:
+            further = [pool.submit(self._agent, "from", n) for n in range(1, CLIENT_PROCESSES)]
+            self.fixed = [self._agent("from")]
+            prefix = f"muh-{self.session.config.run_id}-bench"
+            for side in (OLD, NEW):
+                url = self._proxy(side)
+                self.contexts[side] = self._call(
+                    self.fixed[0], url, "prepare", prefix=f"{prefix}-{side}",
+                    large=any(BY_NAME[op].large for op in self.settings.operations))
+            self.fixed += [future.result() for future in further]
+        self.warmed = self._call(self.fixed[0], self.urls[OLD], "warm_workers",
+                                 servers=self.urls)
 
     def close(self) -> None:
         for agent in self.agents:
@@ -232,23 +327,33 @@ class Benchmark:
                              "threshold": self.settings.threshold,
                              "inject": [list(i) for i in self.settings.inject],
                              "fixed_client": self.session.sides["from"].version,
+                             "client_processes": len(self.fixed),
+                             "connections": [REUSED, FRESH],
+                             "warm_up_requests": self.warmed,
                              "through_proxies": self.use_proxies},
                 "server_side": self.server_gate(started + self.settings.budget_s * share),
             }
             if self.settings.client_side:
                 result["client_side"] = self._client_side(started + self.settings.budget_s)
+            groups = diagnose(result, self.session.sides["to"].version, self._new_setup())
+            self.verify_remedies(groups, result["server_side"],
+                                 time.monotonic() + self.settings.budget_s * REMEDY_SHARE)
+            result["causes"] = [group.to_dict() for group in groups]
             result["seconds"] = round(time.monotonic() - started, 1)
             return result
         finally:
             self.close()
 
-    def _round(self, samples: Samples, ops: list[str], index: int, capped: bool = False) -> None:
-        assert self.fixed is not None
+    def _round(self, samples: Samples, ops: list[str], index: int, capped: bool = False,
+               urls: dict[str, str] | None = None) -> None:
+        assert self.fixed, "open() first"
+        rule = condition(index, len(self.fixed))
+        urls = urls or self.urls
         got: dict[str, Any] = self._call(
-            self.fixed, self.urls[OLD], "run_round", servers=self.urls, contexts=self.contexts,
-            ops=ops, first=OLD if index % 2 == 0 else NEW,
+            self.fixed[rule.process], urls[OLD], "run_round", servers=urls,
+            contexts=self.contexts, ops=ops, first=rule.first, connection=rule.connection,
             reference=OLD if capped else None, cap_ratio=CENSOR_RATIO if capped else None)
-        samples.add(got["timings"], got["censored"])
+        samples.add(got["timings"], got["censored"], rule.connection)
 
     def server_gate(self, deadline: float, rounds: int | None = None) -> dict[str, Any]:
         """Warm up, inject latency if asked, then interleaved rounds until `deadline` (or
@@ -261,9 +366,7 @@ class Benchmark:
         for index in range(WARMUP_ROUNDS):
             self._round(warmup, fast, index)
         injected, routes = injected_delays(settings, warmup)
-        if settings.inject or (NEW in self.proxies and self.proxies[NEW].delays):
-            self.use_proxies = True
-            self._proxy(NEW, routes)
+        self._inject(routes)
         samples = Samples()
         index = 0
         if rounds is not None:  # calibration: exactly `rounds` rounds of everything
@@ -287,6 +390,61 @@ class Benchmark:
         analysis["rounds"] = index
         analysis["injected_delay_s"] = {op: round(s, 6) for op, s in injected.items()}
         return analysis
+
+    def _new_setup(self) -> dict[str, Any]:
+        """The new server's set-up (server kind, workers) from its version and arguments."""
+        side = self.session.sides["to"]
+        return server_setup(side.version,
+                            [*_workers_args(side.server.workers), *side.server.server_args])
+
+    def verify_remedies(self, groups: list[Group], server_side: dict[str, Any],
+                        deadline: float) -> None:
+        """For each cause with a remedy: the gate again, on every server-side operation that
+        regressed, against a new server started with the remedy (same database and store)."""
+        ops = [op for op, item in server_side.get("operations", {}).items()
+               if item.get("verdict") == "regression" and not BY_NAME[op].large]
+        for group in groups:
+            if not group.remedy_args or not ops:
+                continue
+            began = time.monotonic()
+            with self.progress.phase(f"benchmark: verify remedy {' '.join(group.remedy_args)}"):
+                server = self._remedy_server(group.remedy_args).start()
+                try:
+                    urls = {OLD: self.urls[OLD], NEW: server.url}
+                    assert self.fixed
+                    self._call(self.fixed[0], urls[OLD], "warm_workers", servers={NEW: server.url})
+                    samples = Samples()
+                    index = 0
+                    while index < MAX_FAST_ROUNDS and (index < MIN_FAST_ROUNDS
+                                                       or time.monotonic() < deadline):
+                        chosen = ops if index < MIN_FAST_ROUNDS \
+                            else undecided(samples, ops, self.settings.threshold)
+                        if not chosen:
+                            break
+                        self._round(samples, chosen, index, urls=urls)
+                        index += 1
+                finally:
+                    server.stop()
+            analysis = analyse(samples, self.settings)
+            group.remedy_gate = {
+                "args": list(group.remedy_args), "rounds": index,
+                "seconds": round(time.monotonic() - began, 1),
+                "still_regress": analysis["gate"]["regressions"],
+                "operations": {op: {k: item.get(k) for k in
+                                    ("verdict", "ratio", "low", "high", "old_median_s",
+                                     "new_median_s")}
+                               for op, item in analysis["operations"].items()}}
+
+    def _remedy_server(self, remedy_args: list[str]) -> MlflowServer:
+        """The new side's server command with the remedy's arguments in place of its own."""
+        current = self.session.sides["to"].server
+        return MlflowServer(
+            label=f"{current.label}-remedy", command=current.command,
+            backend_uri=current.backend_uri, s3=current.s3,
+            artifacts_prefix=current.artifacts_prefix, log_dir=current.log_dir, workers=None,
+            server_args=override_args([*_workers_args(current.workers), *current.server_args],
+                                      remedy_args),
+            extra_env=current.extra_env)
 
     def _large_rounds(self, samples: Samples, large: list[str], deadline: float) -> None:
         """Up to `large_rounds` rounds: the first always, each further one if it fits."""
@@ -317,14 +475,16 @@ class Benchmark:
                 else undecided(samples, ops, self.settings.threshold)
             if not chosen:
                 break
-            order = [OLD, NEW] if index % 2 == 0 else [NEW, OLD]
+            rule = condition(index, processes=1)
+            order = [OLD, NEW] if rule.first == OLD else [NEW, OLD]
             timings: dict[str, dict[str, float]] = {op: {} for op in chosen}
             for side in order:
                 got = self._call(clients[side], server, "run_round", servers={side: server},
-                                 contexts={side: contexts[side]}, ops=chosen, first=side)
+                                 contexts={side: contexts[side]}, ops=chosen, first=side,
+                                 connection=rule.connection)
                 for op in chosen:
                     timings[op][side] = got["timings"][op][side]
-            samples.add(timings)
+            samples.add(timings, connection=rule.connection)
             index += 1
         analysis = analyse(samples, self.settings)
         analysis["rounds"] = index

@@ -21,7 +21,7 @@ narrows as 1/sqrt(n)).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from statistics import NormalDist, median
 
@@ -30,6 +30,9 @@ MIN_ROUNDS = 6  # below this the signed-rank interval cannot reach 95%
 # Two-sided 97.5% quantiles of Student's t for 1..5 degrees of freedom: the interval used for
 # operations too slow to repeat six times (a 64 MB transfer), on the mean log-ratio.
 T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571}
+# The same at 98.75% (two strata, each at 97.5%: Bonferroni for a 95% family).
+T_99375 = {1: 50.923, 2: 8.860, 3: 5.841, 4: 4.604, 5: 4.032}
+T_TABLES = {0.95: T_975, 0.975: T_99375}
 
 
 class Verdict(StrEnum):
@@ -107,16 +110,18 @@ def hodges_lehmann(differences: list[float], confidence: float = CONFIDENCE
     return median(averages), averages[k], averages[m - 1 - k]
 
 
-def t_interval(values: list[float]) -> tuple[float, float, float]:
+def t_interval(values: list[float], confidence: float = CONFIDENCE
+               ) -> tuple[float, float, float]:
     """(mean, low, high): Student's t interval, for fewer rounds than the rank interval needs."""
     n = len(values)
     mean = sum(values) / n
     spread = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    half = T_975[n - 1] * spread / math.sqrt(n)
+    half = T_TABLES[confidence][n - 1] * spread / math.sqrt(n)
     return mean, mean - half, mean + half
 
 
-def compare(old: list[float], new: list[float], threshold: float = 0.20) -> Comparison:
+def compare(old: list[float], new: list[float], threshold: float = 0.20,
+            confidence: float = CONFIDENCE) -> Comparison:
     """Paired comparison of interleaved samples (seconds), new against old."""
     if len(old) != len(new):
         raise ValueError("interleaved samples come in pairs: old and new must be equally long")
@@ -126,9 +131,9 @@ def compare(old: list[float], new: list[float], threshold: float = 0.20) -> Comp
         raise ValueError("timings must be positive")
     logs = [math.log(b / a) for a, b in zip(old, new, strict=True)]
     if len(logs) >= MIN_ROUNDS:
-        estimate, low, high = hodges_lehmann(logs)
+        estimate, low, high = hodges_lehmann(logs, confidence)
     else:
-        estimate, low, high = t_interval(logs)
+        estimate, low, high = t_interval(logs, confidence)
     bound = math.log(1 + threshold)
     if low > bound:
         verdict = Verdict.REGRESSION
@@ -150,6 +155,43 @@ def compare(old: list[float], new: list[float], threshold: float = 0.20) -> Comp
         old_median_s=median(old),
         new_median_s=median(new),
     )
+
+
+def compare_strata(old: list[float], new: list[float], strata: list[str],
+                   threshold: float = 0.20) -> tuple[Comparison, dict[str, Comparison]]:
+    """Paired comparison within each stratum (e.g. kept-alive and new connections), each at
+    97.5% when there are two (a 95% family): a condition that changes the time of both sides
+    alike is not averaged into a bimodal interval that can decide nothing.
+
+    The verdict: a regression (improvement) when a stratum says so (no stratum says the
+    opposite); unchanged when every stratum is; otherwise inconclusive. The comparison
+    returned is the stratum behind the verdict; strata with fewer than 2 rounds are left out
+    (with none left, all rounds are one stratum)."""
+    groups: dict[str, list[int]] = {}
+    for index, label in enumerate(strata[:len(old)]):
+        groups.setdefault(label, []).append(index)
+    usable = {label: idx for label, idx in groups.items() if len(idx) >= 2}
+    if len(usable) <= 1 or len(strata) < len(old):
+        whole = compare(old, new, threshold)
+        return whole, {label: whole for label in usable}
+    confidence = 1 - (1 - CONFIDENCE) / len(usable)
+    if confidence not in T_TABLES:
+        confidence = CONFIDENCE
+    by = {label: compare([old[i] for i in idx], [new[i] for i in idx], threshold, confidence)
+          for label, idx in usable.items()}
+    verdicts = {c.verdict for c in by.values()}
+    if Verdict.REGRESSION in verdicts and Verdict.IMPROVEMENT not in verdicts:
+        chosen = max(by.values(), key=lambda c: c.low)
+    elif Verdict.IMPROVEMENT in verdicts and Verdict.REGRESSION not in verdicts:
+        chosen = min(by.values(), key=lambda c: c.high)
+    elif verdicts == {Verdict.UNCHANGED}:
+        chosen = max(by.values(), key=lambda c: max(c.high, 1 / c.low))
+    else:
+        chosen = max((c for c in by.values() if c.verdict is Verdict.INCONCLUSIVE),
+                     key=lambda c: c.high / c.low, default=next(iter(by.values())))
+        if chosen.verdict is not Verdict.INCONCLUSIVE:  # a regression and an improvement
+            chosen = replace(chosen, verdict=Verdict.INCONCLUSIVE, more_rounds=None)
+    return chosen, by
 
 
 def _more_rounds(n: int, estimate: float, low: float, high: float, bound: float) -> int | None:

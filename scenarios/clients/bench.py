@@ -5,6 +5,14 @@ against each server, alternating which server goes first from round to round, an
 seconds of each call. Timing happens here, around the client call only, so the harness's own
 messaging never enters the numbers.
 
+Connections are a condition of each round, not an accident of process history: in a `reused`
+round every timed call goes over a kept-alive connection that has just served a request (a
+warm-up call outside the timing opens it when needed), in a `fresh` round every timed call
+starts on a new connection (MLflow's pooled connections are closed before it). A server whose
+keep-alive connections are slow (MLflow 3.x under `uvicorn --workers N`, uvicorn issue #3149)
+then shows it in one kind of round and not in the other, instead of landing unevenly on
+whichever process happened to hold an old connection.
+
 A 64 MB download can take a minute on a slow server. With `cap_ratio`, the `reference` server
 is timed first and every other server's download is stopped at `cap_ratio` × the reference's
 time: the sample is then that bound, and flagged *censored* (the true time is longer).
@@ -27,7 +35,69 @@ FLUENT = ("log_model",)  # operations that use mlflow.start_run: the active expe
 SEARCH_RUNS = 100
 HISTORY_POINTS = 5_000
 FILES = {"1mb": 1024 * 1024, "64mb": 64 * 1024 * 1024}
+REUSED, FRESH = "reused", "fresh"
+WARM_WITHIN_S = 2.0  # a connection idle longer may have been closed by the server
+WARM_STREAK = 8  # consecutive quick first requests on new connections: every worker is warm
+WARM_ATTEMPTS = 60
+QUICK_S = 0.5
 _STATE = {"folder": None}
+_SESSIONS = {}  # every requests.Session MLflow's client made in this process
+_LAST_USED = {}  # server URL -> when a request last went over its pooled connection
+
+
+def _track_sessions():
+    """Remember the sessions MLflow's REST layer creates, so a round can close their pooled
+    connections (the same private helper exists in 2.x and 3.x)."""
+    from mlflow.utils import request_utils
+
+    original = request_utils._cached_get_request_session
+    if getattr(original, "_harness_tracked", False):
+        return
+
+    def tracked(*args, **kwargs):
+        session = original(*args, **kwargs)
+        _SESSIONS[id(session)] = session
+        return session
+
+    tracked._harness_tracked = True
+    request_utils._cached_get_request_session = tracked
+
+
+_track_sessions()
+
+
+def _close_connections():
+    for session in list(_SESSIONS.values()):
+        session.close()  # closes the pools; the session opens new connections when used
+    _LAST_USED.clear()
+
+
+def _ready_connection(client, server_url, connection):
+    """Outside the timing: a new connection for a `fresh` call, a warm one for a `reused` call."""
+    if connection == FRESH:
+        _close_connections()
+    elif time.monotonic() - _LAST_USED.get(server_url, float("-inf")) > WARM_WITHIN_S:
+        client.get_experiment("0")  # the default experiment exists on every server
+
+
+def warm_workers(tracking_uri, servers):
+    """First requests on new connections until `WARM_STREAK` in a row are quick: each server
+    worker pays its lazy start-up (store, schema check: seconds) on its first request, and a
+    new connection may land on any worker. Returns the attempts per server."""
+    import requests
+
+    attempts = {}
+    for name, url in servers.items():
+        streak = count = 0
+        while streak < WARM_STREAK and count < WARM_ATTEMPTS:
+            count += 1
+            started = time.perf_counter()
+            with requests.Session() as session:
+                session.get(f"{url}/api/2.0/mlflow/experiments/get",
+                            params={"experiment_id": "0"}, timeout=60)
+            streak = streak + 1 if time.perf_counter() - started < QUICK_S else 0
+        attempts[name] = count
+    return attempts
 
 
 def _folder():
@@ -218,8 +288,10 @@ def operations(tracking_uri=None):
     return list(OPERATIONS)
 
 
-def run_round(tracking_uri, servers, contexts, ops, first, reference=None, cap_ratio=None):
-    """Time each op once per server; `first` names the server that goes first this round.
+def run_round(tracking_uri, servers, contexts, ops, first, reference=None, cap_ratio=None,
+              connection=REUSED):
+    """Time each op once per server; `first` names the server that goes first this round, and
+    `connection` (`reused` or `fresh`) the connection every timed call starts on.
 
     Returns {"timings": {op: {server: seconds}}, "censored": {op: [server, …]}}."""
     clients = {s: connect(servers[s]) for s in servers}
@@ -235,6 +307,7 @@ def run_round(tracking_uri, servers, contexts, ops, first, reference=None, cap_r
             context = dict(contexts[server], url=servers[server])
             if op in FLUENT:  # outside the timing: the fluent API's experiment is global state
                 mlflow.set_experiment(experiment_id=context["experiment_id"])
+            _ready_connection(clients[server], servers[server], connection)
             started = time.perf_counter()
             if capped and server != reference:
                 context["deadline"] = started + cap_ratio * timings[op][reference]
@@ -244,4 +317,5 @@ def run_round(tracking_uri, servers, contexts, ops, first, reference=None, cap_r
                 censored.setdefault(op, []).append(server)
                 elapsed = cap_ratio * timings[op][reference]
             timings[op][server] = elapsed
+            _LAST_USED[servers[server]] = time.monotonic()
     return {"timings": timings, "censored": censored}

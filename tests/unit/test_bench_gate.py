@@ -157,11 +157,12 @@ class ClockedBenchmark(Benchmark):
 
     def __init__(self, settings: BenchSettings, fast_s: float, large_s: float) -> None:
         self.settings, self.progress = settings, Progress(quiet=True)
-        self.proxies, self.use_proxies = {}, False
+        self.proxies, self.use_proxies, self.injected = {}, False, False
         self.fast_s, self.large_s, self.now = fast_s, large_s, 1000.0
         self.rounds: list[tuple[str, ...]] = []
 
-    def _round(self, samples: Samples, ops: list[str], index: int, capped: bool = False) -> None:
+    def _round(self, samples: Samples, ops: list[str], index: int, capped: bool = False,
+               urls: dict[str, str] | None = None) -> None:
         self.rounds.append(tuple(ops))
         self.now += self.large_s if capped else self.fast_s
         samples.add({op: {"old": 1.0 + index * 1e-3, "new": 1.0 + index * 1e-3} for op in ops})
@@ -169,7 +170,7 @@ class ClockedBenchmark(Benchmark):
 
 @pytest.mark.parametrize(("fast_s", "large_s", "fast_rounds", "large_rounds"), [
     (2.0, 20.0, 8, 2),  # everything fits: the full minimum
-    (20.0, 10.0, 3, 2),  # slow fast rounds: cut to the floor at half the budget
+    (15.0, 10.0, 3, 2),  # slow fast rounds: cut to the floor at half the budget
     (2.0, 110.0, 8, 1),  # a large round that cannot fit twice: one round, said so
 ])
 def test_the_schedule_keeps_to_the_budget(

@@ -1,0 +1,196 @@
+"""Regressions grouped by cause, the round schedule, remedy arguments and the injection hook."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.bench.diagnosis import connection_level, diagnose, load_causes, shape
+from harness.bench.inject import SITE_DIR, server_env, write_delays
+from harness.bench.runner import (
+    FRESH,
+    NEW,
+    OLD,
+    REUSED,
+    BenchSettings,
+    Samples,
+    analyse,
+    condition,
+    override_args,
+)
+from harness.verdict import _by_cause
+
+
+def test_every_condition_once_per_cycle() -> None:
+    seen = [condition(i, 2) for i in range(8)]
+    assert len(set(seen)) == 8, "8 rounds hold each (process, connection, first) once"
+    assert {c.process for c in seen} == {0, 1}
+    assert [c.connection for c in seen[:4]] == [REUSED, REUSED, FRESH, FRESH]
+    firsts = [c.first for c in seen]
+    assert firsts.count(OLD) == firsts.count(NEW) == 4
+    # a single process alternates connections every round, and who goes first every two
+    assert [(c.connection, c.first) for c in (condition(i, 1) for i in range(4))] == [
+        (REUSED, OLD), (FRESH, OLD), (REUSED, NEW), (FRESH, NEW)]
+
+
+def test_remedy_arguments_replace_the_sides_own() -> None:
+    assert override_args(["--workers", "4", "--uvicorn-opts", "--x"], ["--workers", "1"]) == [
+        "--uvicorn-opts", "--x", "--workers", "1"]
+    assert override_args(["--workers=4", "--static-prefix", "/p"], ["--workers", "1"]) == [
+        "--static-prefix", "/p", "--workers", "1"]
+    assert override_args([], ["--workers", "1"]) == ["--workers", "1"]
+
+
+def _samples(per_op: dict[str, dict[str, tuple[float, float]]], rounds: int = 16) -> Samples:
+    """Interleaved samples: per op and connection mode, (old, new) seconds with a little
+    deterministic jitter."""
+    samples = Samples()
+    for index in range(rounds):
+        mode = condition(index, 2).connection
+        jitter = 1 + 0.02 * ((index * 7) % 5 - 2)
+        samples.add({op: {OLD: modes[mode][0] * jitter, NEW: modes[mode][1] / jitter}
+                     for op, modes in per_op.items()}, connection=mode)
+    return samples
+
+
+def _bench(per_op: dict[str, dict[str, tuple[float, float]]]) -> dict[str, object]:
+    analysis = analyse(_samples(per_op), BenchSettings())
+    return {"settings": {"threshold": 0.2}, "server_side": analysis}
+
+
+UVICORN_4 = {"sgi": "uvicorn", "workers": 4, "workers_from": "mlflow default"}
+# 3.4.0 under `uvicorn --workers 4` as measured: ~48 ms on kept-alive connections, ~5 ms new
+KEEP_ALIVE = {
+    "get_run": {REUSED: (0.004, 0.048), FRESH: (0.004, 0.0042)},
+    "create_run": {REUSED: (0.008, 0.052), FRESH: (0.008, 0.0085)},
+    "set_get_alias": {REUSED: (0.010, 0.098), FRESH: (0.010, 0.0105)},  # two requests
+    "search_runs": {REUSED: (0.030, 0.031), FRESH: (0.030, 0.030)},  # unchanged
+}
+
+
+def test_keep_alive_latency_is_one_cause_with_source_and_remedy() -> None:
+    bench = _bench(KEEP_ALIVE)
+    ops = bench["server_side"]["operations"]  # type: ignore[index]
+    assert ops["get_run"]["by_connection"][REUSED]["verdict"] == "regression"
+    assert ops["get_run"]["by_connection"][FRESH]["verdict"] != "regression"
+    groups = diagnose(bench, "3.4.0", UVICORN_4)  # type: ignore[arg-type]
+    assert len(groups) == 1
+    group = groups[0]
+    assert group.id == "uvicorn-workers-tcp-nodelay"
+    assert sorted(group.operations) == ["create_run (server)", "get_run (server)",
+                                        "set_get_alias (server)"]
+    assert group.evidence["pattern"] == "constant offset per request"
+    assert 40 <= group.evidence["median_offset_ms"] <= 50
+    assert "uvicorn/issues/3149" in group.source
+    assert group.remedy_args == ["--workers", "1"]
+
+
+def test_the_cause_needs_its_set_up_and_version() -> None:
+    bench = _bench(KEEP_ALIVE)
+    one_worker = {"sgi": "uvicorn", "workers": 1, "workers_from": "argument"}
+    for version, setup in (("3.4.0", one_worker), ("2.9.2", UVICORN_4),
+                           ("3.4.0", {**UVICORN_4, "sgi": "gunicorn"})):
+        groups = diagnose(bench, version, setup)  # type: ignore[arg-type]
+        assert [g.id for g in groups] == ["keep-alive-latency"], (version, setup)
+        assert groups[0].source == "" and groups[0].remedy_args == []
+
+
+def test_a_slowdown_on_every_connection_is_not_explained_away() -> None:
+    proportional = {op: {REUSED: (base, base * 1.6), FRESH: (base, base * 1.6)}
+                    for op, base in (("get_run", 0.004), ("search_runs", 0.030),
+                                     ("get_metric_history_5000", 0.150))}
+    groups = diagnose(_bench(proportional), "3.4.0", UVICORN_4)  # type: ignore[arg-type]
+    assert [g.id for g in groups] == ["unexplained"]
+    assert groups[0].evidence["pattern"] == "proportional"
+    assert groups[0].evidence["median_ratio"] == pytest.approx(1.6, abs=0.05)
+
+
+def test_keep_alive_and_a_real_slowdown_are_two_groups() -> None:
+    mixed = {**KEEP_ALIVE, "download_1mb": {REUSED: (0.02, 0.25), FRESH: (0.02, 0.24)}}
+    groups = diagnose(_bench(mixed), "3.4.0", UVICORN_4)  # type: ignore[arg-type]
+    assert [g.id for g in groups] == ["uvicorn-workers-tcp-nodelay", "unexplained"]
+    assert groups[1].operations == ["download_1mb (server)"]
+
+
+def test_shape_tells_offset_from_ratio() -> None:
+    offset = shape({"get_run": (0.004, 0.044), "search_runs": (0.030, 0.070)})
+    assert offset["pattern"] == "constant offset per request"
+    ratio = shape({"get_run": (0.004, 0.008), "search_runs": (0.030, 0.060)})
+    assert ratio["pattern"] == "proportional"
+
+
+def test_connection_level_needs_both_modes_apart() -> None:
+    reused = {"verdict": "regression", "ratio": 9, "low": 8, "high": 10}
+    assert not connection_level({"by_connection": {REUSED: reused}}, 0.2)
+    assert connection_level({"by_connection": {
+        REUSED: reused, FRESH: {"verdict": "unchanged", "ratio": 1.1, "low": 0.9, "high": 1.2}}},
+        0.2)
+    assert not connection_level({"by_connection": {
+        REUSED: reused, FRESH: {"verdict": "regression", "ratio": 9, "low": 7, "high": 11}}},
+        0.2), "slower on both kinds of connection alike: not the connection"
+
+
+def test_keep_alive_on_top_of_a_real_slowdown_is_flagged() -> None:
+    both = {"get_run": {REUSED: (0.004, 0.060), FRESH: (0.004, 0.008)},
+            "create_run": {REUSED: (0.008, 0.052), FRESH: (0.008, 0.0085)}}
+    groups = diagnose(_bench(both), "3.4.0", UVICORN_4)  # type: ignore[arg-type]
+    assert [g.id for g in groups] == ["uvicorn-workers-tcp-nodelay"]
+    assert groups[0].evidence["also_slower_on_new_connections"] == ["get_run (server)"]
+
+
+def test_catalog_loads() -> None:
+    causes = {c.id: c for c in load_causes()}
+    assert causes["uvicorn-workers-tcp-nodelay"].offset_ms == (25.0, 80.0)
+
+
+def test_verdict_says_the_cause_once() -> None:
+    slower = [f"{op} (server) 9.00×" for op in ("get_run", "create_run", "set_get_alias")]
+    causes = [{"id": "uvicorn-workers-tcp-nodelay", "title": "Kept-alive connections wait",
+               "operations": ["get_run (server)", "create_run (server)",
+                              "set_get_alias (server)"],
+               "remedy_gate": {"args": ["--workers", "1"], "still_regress": []}},
+              {"id": "unexplained", "operations": ["download_1mb (server)"]}]
+    text = _by_cause(slower, causes)
+    assert text.count("Kept-alive connections wait") == 1
+    assert "with `--workers 1`: none slower" in text
+    assert "1 with no known cause (download_1mb (server))" in text
+
+
+def test_injection_hook_wraps_flask_and_reads_changed_delays(tmp_path: Path) -> None:
+    """The hook in a real interpreter: a stand-in `flask.app` gets its WSGI entry wrapped, and
+    the delays follow the file (re-read when it changes)."""
+    fake = tmp_path / "fake" / "flask"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    (fake / "app.py").write_text(
+        "class Flask:\n    def wsgi_app(self, environ, start_response):\n        return 'ok'\n")
+    delays = tmp_path / "delays.json"
+    env = {**os.environ, **server_env(delays)}
+    env["PYTHONPATH"] += os.pathsep + str(tmp_path / "fake")
+    assert json.loads(delays.read_text()) == {"routes": {}}, "created idle"
+    write_delays(delays, {"/api/2.0/mlflow/runs/get": 0.2,
+                          "/api/2.0/mlflow-artifacts/artifacts/": 0.5})
+    probe = (
+        "import os, sitecustomize, flask.app\n"
+        "app = flask.app.Flask()\n"
+        "print(flask.app.Flask.wsgi_app.__qualname__)\n"
+        "print(sitecustomize.delay_for('/api/2.0/mlflow/runs/get'),"
+        " sitecustomize.delay_for('/api/2.0/mlflow/runs/get-x'),"
+        " sitecustomize.delay_for('/api/2.0/mlflow-artifacts/artifacts/a/b'))\n"
+        f"os.replace({str(delays)!r} + '.next', {str(delays)!r})\n"
+        "print(sitecustomize.delay_for('/api/2.0/mlflow/runs/get'))\n"
+        "print(app.wsgi_app({'PATH_INFO': '/api/2.0/mlflow/runs/search'}, None))\n"
+    )
+    Path(str(delays) + ".next").write_text(json.dumps({"routes": {}}))
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                         text=True, timeout=60, check=True).stdout.split("\n")
+    assert out[0] == "_patch.<locals>.wsgi_app"
+    assert out[1] == "0.2 0.0 0.5"
+    assert out[2] == "0.0", "a changed file is read again"
+    assert out[3] == "ok"
+    assert str(SITE_DIR) in env["PYTHONPATH"]
