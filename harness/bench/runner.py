@@ -10,15 +10,16 @@
   of the old side's median time (a hook loaded in the server process, `inject.py`): clients
   still talk to the servers directly, as in production.
 - **Client side**: each version's own client against the new server, rounds alternating.
-- **Budget.** The phase keeps to `--bench-budget`: fast operations get `MIN_FAST_ROUNDS`
-  rounds, or fewer (never under `FLOOR_ROUNDS`) when half the server-side budget is gone; then
-  the 64 MB transfers get up to `LARGE_ROUNDS` rounds of their own, a round only when it fits
-  in what is left (or when it is the first); then, until the budget is used, rounds go only to
-  the operations still inconclusive (the phase ends early when every operation is decided).
-- **Censoring.** In the large rounds the old server goes first, and the new server's 64 MB
-  download is stopped at `CENSOR_RATIO` × the old one's time. The sample is then that bound,
-  flagged censored: the real ratio is higher, so a regression verdict stays sound (the interval
-  is a lower bound), and a server 20× slower costs 5× instead of 20×.
+- **Budget.** The phase keeps to `--bench-budget`: every operation but the 64 MB transfers
+  gets `MIN_FAST_ROUNDS` rounds (each (connection, first) pair once); then the 64 MB
+  transfers get up to `LARGE_ROUNDS` rounds of their own, a round only when it fits in what
+  is left (or when it is the first); then, until the budget is used, rounds go only to the
+  operations still inconclusive (the phase ends early when every operation is decided), so
+  cheap operations get many rounds and expensive ones (log_model) few.
+- **Capped transfers.** A 64 MB download still running after `LARGE_CAP_S` is stopped, on
+  either side, and its sample is the time the whole file takes at the rate received so far
+  (flagged extrapolated): 3.4.0 streams such a file at ~1 MB/s, and a minute per download
+  would leave no budget for rounds that decide anything.
 """
 
 from __future__ import annotations
@@ -43,13 +44,12 @@ from harness.services.server_args import server_setup
 from harness.session import RunSession
 
 CLIENT_MODULE = Path(__file__).resolve().parents[2] / "scenarios" / "clients" / "bench.py"
-MIN_FAST_ROUNDS = 8
-FLOOR_ROUNDS = 3  # fewer rounds than this and no interval means much
+MIN_FAST_ROUNDS = 4  # two per kind of connection: fewer and no interval means much
 MAX_FAST_ROUNDS = 60
-LARGE_ROUNDS = 2
-CENSOR_RATIO = 5.0
-WARMUP_ROUNDS = 4  # one per (process, connection) condition
+LARGE_ROUNDS = 3
+LARGE_CAP_S = 8.0
 CLIENT_PROCESSES = 2
+WARMUP_ROUNDS = CLIENT_PROCESSES  # every operation once in each client process
 REUSED, FRESH = "reused", "fresh"
 CLIENT_SHARE = 0.25  # of the budget, for the client-side comparison
 CALL_TIMEOUT_S = 900.0
@@ -83,11 +83,13 @@ class Condition:
 
 
 def condition(index: int, processes: int = CLIENT_PROCESSES) -> Condition:
-    """Round `index`'s condition: processes rotate fastest, then connections, then the server
-    that goes first, so every 4 × processes rounds hold each combination once."""
-    return Condition(process=index % processes,
-                     connection=(REUSED, FRESH)[(index // processes) % 2],
-                     first=(OLD, NEW)[(index // (2 * processes)) % 2])
+    """Round `index`'s condition. Connections alternate every round and the server that goes
+    first every two, so any 4 consecutive rounds from a multiple of 4 hold each (connection,
+    first) pair once; processes rotate across those blocks, so every 4 × processes rounds
+    hold each combination once."""
+    return Condition(process=(index + index // 4) % processes,
+                     connection=(REUSED, FRESH)[index % 2],
+                     first=(OLD, NEW)[(index // 2) % 2])
 
 
 @dataclass
@@ -97,18 +99,18 @@ class Samples:
 
     old: dict[str, list[float]] = field(default_factory=dict)
     new: dict[str, list[float]] = field(default_factory=dict)
-    censored: dict[str, int] = field(default_factory=dict)  # new-side samples that are bounds
+    extrapolated: dict[str, int] = field(default_factory=dict)  # samples of capped transfers
     connections: dict[str, list[str]] = field(default_factory=dict)
 
     def add(self, timings: dict[str, dict[str, float]],
-            censored: dict[str, list[str]] | None = None, connection: str = REUSED) -> None:
+            extrapolated: dict[str, list[str]] | None = None, connection: str = REUSED
+            ) -> None:
         for op, by_side in timings.items():
             self.old.setdefault(op, []).append(by_side[OLD])
             self.new.setdefault(op, []).append(by_side[NEW])
             self.connections.setdefault(op, []).append(connection)
-        for op, sides in (censored or {}).items():
-            if NEW in sides:
-                self.censored[op] = self.censored.get(op, 0) + 1
+        for op, sides in (extrapolated or {}).items():
+            self.extrapolated[op] = self.extrapolated.get(op, 0) + len(sides)
 
     def compare(self, op: str, threshold: float) -> tuple[Comparison, dict[str, Comparison]]:
         """New against old for `op`, within each kind of connection (`compare_strata`)."""
@@ -158,13 +160,13 @@ def analyse(samples: Samples, settings: BenchSettings) -> dict[str, Any]:
     comparisons = {op: found[0] for op, found in strata.items()}
     operations: dict[str, Any] = {}
     for op, c in comparisons.items():
-        censored = samples.censored.get(op, 0)
+        extrapolated = samples.extrapolated.get(op, 0)
         description = c.describe(settings.threshold)
-        if censored:
-            description += (f" (at least: {censored} of {c.rounds} new-side samples stopped at "
-                            f"{CENSOR_RATIO:g}× the old time)")
+        if extrapolated:
+            description += (f" (≈: {extrapolated} of {2 * c.rounds} samples extrapolated from "
+                            f"the first {LARGE_CAP_S:g}s of their transfer)")
         operations[op] = {
-            **_plain(c), "description": description, "censored": censored,
+            **_plain(c), "description": description, "extrapolated": extrapolated,
             "median_rule_fails": median_rule_fails(samples.old[op], samples.new[op],
                                                    settings.threshold),
             "by_connection": {mode: {"rounds": m.rounds, "old_median_s": round(m.old_median_s, 6),
@@ -182,7 +184,7 @@ def analyse(samples: Samples, settings: BenchSettings) -> dict[str, Any]:
             "ratio": round(new_s / old_s, 6) if old_s > 0 else None, "low": None, "high": None,
             "old_median_s": round(old_s, 6), "new_median_s": round(new_s, 6),
             "description": "inconclusive: one round only; a larger --bench-budget gives it two",
-            "censored": samples.censored.get(op, 0), "median_rule_fails": False,
+            "extrapolated": samples.extrapolated.get(op, 0), "median_rule_fails": False,
             "samples": {OLD: samples.old[op], NEW: samples.new[op]}}
     return {"operations": operations, "gate": gate(comparisons, settings, tuple(single))}
 
@@ -352,8 +354,8 @@ class Benchmark:
         got: dict[str, Any] = self._call(
             self.fixed[rule.process], urls[OLD], "run_round", servers=urls,
             contexts=self.contexts, ops=ops, first=rule.first, connection=rule.connection,
-            reference=OLD if capped else None, cap_ratio=CENSOR_RATIO if capped else None)
-        samples.add(got["timings"], got["censored"], rule.connection)
+            cap_s=LARGE_CAP_S if capped else None)
+        samples.add(got["timings"], got["extrapolated"], rule.connection)
 
     def server_gate(self, deadline: float, rounds: int | None = None) -> dict[str, Any]:
         """Warm up, inject latency if asked, then interleaved rounds until `deadline` (or
@@ -361,7 +363,6 @@ class Benchmark:
         settings = self.settings
         fast = [op for op in settings.operations if not BY_NAME[op].large]
         large = [op for op in settings.operations if BY_NAME[op].large]
-        started = time.monotonic()
         warmup = Samples()
         for index in range(WARMUP_ROUNDS):
             self._round(warmup, fast, index)
@@ -374,9 +375,7 @@ class Benchmark:
                 self._round(samples, fast, index)
             index = rounds
         else:
-            floor_deadline = started + (deadline - started) / 2
-            while index < MIN_FAST_ROUNDS and (index < FLOOR_ROUNDS
-                                               or time.monotonic() < floor_deadline):
+            while index < MIN_FAST_ROUNDS:
                 self._round(samples, fast, index)
                 index += 1
             self._large_rounds(samples, large, deadline)
@@ -451,8 +450,9 @@ class Benchmark:
         last = 0.0
         for large_index in range(self.settings.large_rounds if large else 0):
             if large_index and time.monotonic() + last > deadline:
-                self.progress.say(f"benchmark: one round of {', '.join(large)} only (a second "
-                                  f"needs ≈{last:.0f}s more than --bench-budget leaves)")
+                self.progress.say(f"benchmark: {large_index} round(s) of {', '.join(large)} "
+                                  f"(another needs ≈{last:.0f}s more than --bench-budget "
+                                  "leaves)")
                 break
             began = time.monotonic()
             self._round(samples, large, large_index, capped=True)
@@ -469,7 +469,7 @@ class Benchmark:
         ops = [op for op in self.settings.operations if BY_NAME[op].client_side]
         samples = Samples()
         index = 0
-        while index < MAX_FAST_ROUNDS and (index < FLOOR_ROUNDS or
+        while index < MAX_FAST_ROUNDS and (index < MIN_FAST_ROUNDS or
                                            time.monotonic() < deadline):
             chosen = ops if index < MIN_FAST_ROUNDS \
                 else undecided(samples, ops, self.settings.threshold)

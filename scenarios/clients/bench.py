@@ -13,9 +13,9 @@ keep-alive connections are slow (MLflow 3.x under `uvicorn --workers N`, uvicorn
 then shows it in one kind of round and not in the other, instead of landing unevenly on
 whichever process happened to hold an old connection.
 
-A 64 MB download can take a minute on a slow server. With `cap_ratio`, the `reference` server
-is timed first and every other server's download is stopped at `cap_ratio` × the reference's
-time: the sample is then that bound, and flagged *censored* (the true time is longer).
+A 64 MB download can take a minute on a slow server (3.4.0 streams it at ~1 MB/s). With
+`cap_s`, a download still running after that many seconds is stopped, and its sample is the
+time the whole file would take at the rate received so far; it is flagged *extrapolated*.
 """
 
 import os
@@ -36,13 +36,11 @@ SEARCH_RUNS = 100
 HISTORY_POINTS = 5_000
 FILES = {"1mb": 1024 * 1024, "64mb": 64 * 1024 * 1024}
 REUSED, FRESH = "reused", "fresh"
-WARM_WITHIN_S = 2.0  # a connection idle longer may have been closed by the server
 WARM_STREAK = 8  # consecutive quick first requests on new connections: every worker is warm
 WARM_ATTEMPTS = 60
 QUICK_S = 0.5
 _STATE = {"folder": None}
 _SESSIONS = {}  # every requests.Session MLflow's client made in this process
-_LAST_USED = {}  # server URL -> when a request last went over its pooled connection
 
 
 def _track_sessions():
@@ -69,14 +67,17 @@ _track_sessions()
 def _close_connections():
     for session in list(_SESSIONS.values()):
         session.close()  # closes the pools; the session opens new connections when used
-    _LAST_USED.clear()
 
 
 def _ready_connection(client, server_url, connection):
-    """Outside the timing: a new connection for a `fresh` call, a warm one for a `reused` call."""
+    """Outside the timing: a new connection for a `fresh` call; for a `reused` call, a request
+    on the same kept-alive connection right before it. The timed request then follows a
+    response within milliseconds, as in a client's loop of calls, whatever the other server's
+    call took: the TCP stack treats such a connection as interactive and delays its ACKs, which
+    is exactly where a server without TCP_NODELAY loses ~40 ms (and one with it does not)."""
     if connection == FRESH:
         _close_connections()
-    elif time.monotonic() - _LAST_USED.get(server_url, float("-inf")) > WARM_WITHIN_S:
+    else:
         client.get_experiment("0")  # the default experiment exists on every server
 
 
@@ -229,24 +230,26 @@ def _download(size):
 
 
 def _download_streamed(size):
-    """The server's artifact route, streamed as MLflow's client does; stops at `c["deadline"]`
-    (then returns True: censored)."""
+    """The server's artifact route, streamed as MLflow's client does. Stops once `c["cap_s"]`
+    seconds have passed, and then returns the bytes received (the caller extrapolates)."""
     def op(client, c):
         import requests
 
         url = (f"{c['url']}/api/2.0/mlflow-artifacts/artifacts{c['artifacts_path']}"
                f"/download/blob-{size}.bin")
-        deadline = c.get("deadline")
+        cap = c.get("cap_s")
+        started = time.perf_counter()
         received = 0
         with requests.get(url, stream=True, timeout=(10, 120)) as response:
             response.raise_for_status()
             for chunk in response.iter_content(CHUNK):
                 received += len(chunk)
-                if deadline is not None and time.perf_counter() > deadline:
-                    return True
+                if cap is not None and time.perf_counter() - started > cap \
+                        and received < FILES[size]:
+                    return received
         if received != FILES[size]:
             raise RuntimeError(f"downloaded {received} bytes of {FILES[size]}")
-        return False
+        return None
     return op
 
 
@@ -288,34 +291,30 @@ def operations(tracking_uri=None):
     return list(OPERATIONS)
 
 
-def run_round(tracking_uri, servers, contexts, ops, first, reference=None, cap_ratio=None,
-              connection=REUSED):
-    """Time each op once per server; `first` names the server that goes first this round, and
-    `connection` (`reused` or `fresh`) the connection every timed call starts on.
+def run_round(tracking_uri, servers, contexts, ops, first, connection=REUSED, cap_s=None):
+    """Time each op once per server; `first` names the server that goes first this round,
+    `connection` (`reused` or `fresh`) the connection every timed call starts on, and `cap_s`
+    the longest a streamed download may run before its time is extrapolated from its rate.
 
-    Returns {"timings": {op: {server: seconds}}, "censored": {op: [server, …]}}."""
+    Returns {"timings": {op: {server: seconds}}, "extrapolated": {op: [server, …]}}."""
     clients = {s: connect(servers[s]) for s in servers}
     timings = {op: {} for op in ops}
-    censored = {}
+    extrapolated = {}
+    order = [first] + [s for s in servers if s != first]
     for op in ops:
-        capped = cap_ratio is not None and reference in servers
-        lead = reference if capped else first
-        order = [lead] + [s for s in servers if s != lead]
         for server in order:
             mlflow.set_tracking_uri(servers[server])
             mlflow.set_registry_uri(servers[server])
-            context = dict(contexts[server], url=servers[server])
+            context = dict(contexts[server], url=servers[server], cap_s=cap_s)
             if op in FLUENT:  # outside the timing: the fluent API's experiment is global state
                 mlflow.set_experiment(experiment_id=context["experiment_id"])
             _ready_connection(clients[server], servers[server], connection)
             started = time.perf_counter()
-            if capped and server != reference:
-                context["deadline"] = started + cap_ratio * timings[op][reference]
-            stopped = OPERATIONS[op](clients[server], context)
+            partial = OPERATIONS[op](clients[server], context)
             elapsed = time.perf_counter() - started
-            if stopped is True:
-                censored.setdefault(op, []).append(server)
-                elapsed = cap_ratio * timings[op][reference]
+            if isinstance(partial, int) and partial > 0:
+                size = op.rsplit("_", 1)[-1]
+                elapsed *= FILES[size] / partial
+                extrapolated.setdefault(op, []).append(server)
             timings[op][server] = elapsed
-            _LAST_USED[servers[server]] = time.monotonic()
-    return {"timings": timings, "censored": censored}
+    return {"timings": timings, "extrapolated": extrapolated}

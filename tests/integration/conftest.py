@@ -45,13 +45,24 @@ class CliRun:
     stderr: str
 
 
-def harness_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "harness", *args]
+# Servers in these tests run 2 workers each, not MLflow's default 4: 8 workers importing MLflow
+# on 2 cores add ~30 s to every start. Tests of the default set-up say `default_setup=True`.
+TEST_SERVER_WORKERS = ("--server-workers", "2")
 
 
-def run_cli(*args: str, timeout: float = 900, env: dict[str, str] | None = None) -> CliRun:
+def harness_cmd(*args: str, default_setup: bool = False) -> list[str]:
+    extra: tuple[str, ...] = ()
+    if args and args[0] == "run" and not default_setup and not any(
+            "server-arg" in a or a == "--server-workers" for a in args):
+        extra = TEST_SERVER_WORKERS
+    return [sys.executable, "-m", "harness", *args, *extra]
+
+
+def run_cli(*args: str, timeout: float = 900, env: dict[str, str] | None = None,
+            default_setup: bool = False) -> CliRun:
     out = Path(args[args.index("--out") + 1])
-    proc = subprocess.run(harness_cmd(*args), capture_output=True, text=True, timeout=timeout,
+    proc = subprocess.run(harness_cmd(*args, default_setup=default_setup), capture_output=True,
+                          text=True, timeout=timeout,
                           stdin=subprocess.DEVNULL,
                           env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
     return CliRun(proc.returncode, out, proc.stdout, proc.stderr)

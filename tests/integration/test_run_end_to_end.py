@@ -27,7 +27,7 @@ def full_run(tmp_path_factory: pytest.TempPathFactory) -> CliRun:
     out = tmp_path_factory.mktemp("full") / "report"
     # The benchmark gate has its own test (test_benchmark_gate.py); here: the scenarios.
     return run_cli("run", "--from", OLD, "--to", NEW, "--out", str(out), "--provider", "local",
-                   "--no-bench")
+                   "--no-bench", default_setup=True)
 
 
 def test_run_passes_and_exits_zero(full_run: CliRun) -> None:
