@@ -73,7 +73,7 @@ def _by_cause(slower: list[str], causes: list[dict[str, Any]]) -> str:
     if not causes:
         return _named(slower)
     parts = []
-    for cause in causes:
+    for cause in causes[:MAX_NAMED]:
         ops = cause.get("operations", [])
         if cause.get("id") == "unexplained":
             parts.append(f"{len(ops)} with no known cause ({_named(ops)})")
@@ -86,7 +86,8 @@ def _by_cause(slower: list[str], causes: list[dict[str, Any]]) -> str:
                      + (f"{len(still)} still slower: {_named(still)})" if still
                         else "none slower)"))
         parts.append(text)
-    return "; ".join(parts)
+    left = len(causes) - MAX_NAMED
+    return "; ".join(parts) + (f"; and {left} more cause(s)" if left > 0 else "")
 
 
 def decide(results: RunResults) -> Verdict:

@@ -17,7 +17,7 @@ from harness.matrix import blocking_failures
 from harness.redact import redact
 from harness.results.model import RunResults, SideInfo, Status
 from harness.verdict import Level, decide
-from reports.sections import migration_observations
+from reports.sections import migration_observations, ratio_text
 
 COLOURS = {"regression": "#c62828", "improvement": "#2e7d32", "unchanged": "#546e7a",
            "inconclusive": "#ef6c00", "old": "#5c6bc0", "new": "#ef6c00"}
@@ -152,7 +152,23 @@ def _migration(results: RunResults) -> str:
         ["rollback", _e("restore of the snapshot gives identical data"
                         if rollback.get("restored_identical") else str(rollback or "—"))],
     ]
-    return "<h2>Schema migration</h2>" + _table(["", ""], rows, "migration")
+    revisions = "".join(f"<li><code>{_e(r.get('id'))}</code> {_e(r.get('description', ''))}"
+                        "</li>" for r in upgrade.get("revisions", []))
+    return ("<h2>Schema migration</h2>" + _table(["", ""], rows, "migration") +
+            (f"<details><summary>Revisions applied</summary><ul>{revisions}</ul></details>"
+             if revisions else ""))
+
+
+def _defects(results: RunResults) -> str:
+    """Each check that reproduced a known defect, with the defect's summary and source."""
+    rows = [[_e(c.case or c.test), _e(c.side), _e(c.defect.get("id", "")),
+             _e(c.defect.get("summary", "")),
+             f"<code>{_e(c.defect.get('source', ''))}</code>"]
+            for c in results.checks if c.status is Status.KNOWN_DEFECT]
+    if not rows:
+        return ""
+    return ("<h2>Known defects reproduced</h2>" +
+            _table(["test", "cell", "defect", "what", "source"], rows, "defects"))
 
 
 def _x(value: float, low: float, high: float, width: float) -> float:
@@ -262,13 +278,10 @@ def _performance(results: RunResults) -> str:
     rows = []
     for group in ("server_side", "client_side"):
         for op, item in bench.get(group, {}).get("operations", {}).items():
-            interval = (f"[{item['low']:.2f}, {item['high']:.2f}]"
-                        if item.get("low") is not None and item.get("high") is not None else "—")
             rows.append([_e(op), _e(group.replace("_", " ")),
                          _e(f"{item.get('old_median_s', 0) * 1000:.1f} ms"),
                          _e(f"{item.get('new_median_s', 0) * 1000:.1f} ms"),
-                         _e(f"{'≥ ' if item.get('censored') else ''}{item.get('ratio') or 0:.2f}×"
-                            f" {interval}"),
+                         _e(ratio_text(item)),
                          f'<span style="color:{COLOURS.get(str(item.get("verdict")), "#333")}">'
                          f"{_e(item.get('verdict'))}</span>"])
     return (f"<h2>Performance</h2><p>Gate at +{threshold:.0%}: "
@@ -298,6 +311,7 @@ def _environment(results: RunResults) -> str:
              f"<code>{_e(s.env_digest)}</code>", _e(len(s.packages))] for s in results.sides]
     machine = ", ".join(f"{k}: {v}" for k, v in results.machine.items())
     services = ", ".join(f"{k}: {v}" for k, v in results.services.items())
+    phases = " · ".join(f"{name} {sec:.1f}s" for name, sec in results.phases.items())
     packages = "".join(
         f"<details><summary>{_e(s.role)} packages</summary><pre>"
         + _e("\n".join(f"{k}=={v}" for k, v in sorted(s.packages.items()))) + "</pre></details>"
@@ -305,7 +319,7 @@ def _environment(results: RunResults) -> str:
     return ("<h2>Environment</h2>" +
             _table(["side", "spec", "MLflow", "environment", "packages"], rows, "environment") +
             f"<p>Services: {_e(services or 'not started')} · Machine: {_e(machine)}</p>"
-            + packages)
+            + (f"<p>Phases: {_e(phases)}</p>" if phases else "") + packages)
 
 
 def _scenarios(results: RunResults) -> str:
@@ -331,7 +345,8 @@ def render_html(results: RunResults) -> str:
                f"{results.run_id} · {results.duration_s:.0f}s")
     body = "".join([
         f"<h1>MLflow upgrade check: {_e(versions)}</h1>", _verdict(results),
-        f"<p>{_e(summary)}</p>", _failures(results), _diff(results), _matrix(results),
+        f"<p>{_e(summary)}</p>", _failures(results), _defects(results), _diff(results),
+        _matrix(results),
         _migration(results), _performance(results), _scenarios(results),
         _environment(results),
     ])

@@ -3,27 +3,37 @@
 from __future__ import annotations
 
 import shlex
+from collections import Counter
 from pathlib import Path
 
 from harness.matrix import blocking_failures
 from harness.redact import redact
-from harness.results.model import CheckResult, DiffEntry, RunResults, SideInfo, Status
+from harness.results.model import CheckResult, RunResults, SideInfo, Status
 from harness.verdict import Level, decide
+from reports.bounds import HTML, code, first_line, fit, head, more
+from reports.differences import differences_section
 from reports.matrix import matrix_section
 from reports.sections import benchmark_section, deltaone_section, migration_section
 from reports.sections import cell as _cell
 
 VERDICT_ICON = {Level.SAFE: "✅", Level.CAVEATS: "⚠️", Level.NOT_SAFE: "❌",
                 Level.NO_VERDICT: "⛔"}
-_ICON = {
-    Status.PASSED: "✅", Status.FAILED: "❌", Status.ERROR: "💥", Status.SKIPPED: "⏭️",
-    Status.KNOWN_DEFECT: "🐞",
-}
+FAILURES_SHOWN = 15
+MESSAGE = 160  # characters of a failure's first line
+CALL = 120  # characters of its failing call
+DEFECTS_SHOWN = 15
+SCENARIOS_SHOWN = 30
+SIDES_SHOWN = 8
+PHASES_SHOWN = 16
+ERROR_LINES = 5
+REASON = 600  # characters of a verdict reason (results.json keeps it whole)
 
 
 def render_markdown(results: RunResults) -> str:
-    """Verdict and reasons first; then failures, the classified diff, the matrix, migration,
-    DeltaOne, performance, every check, and the environment."""
+    """Verdict and reasons first; then failures (first lines), known defects, the classified
+    diff, the matrix, migration, DeltaOne, performance, per-scenario counts and the
+    environment: summaries bounded to fit a pull-request comment (reports/bounds.py). Logs,
+    every difference, every check and the raw tables are in report.html."""
     old, new = results.sides[0], results.sides[1]
     lines = [
         f"# MLflow upgrade check: {old.mlflow_version or old.spec} → "
@@ -31,20 +41,23 @@ def render_markdown(results: RunResults) -> str:
         "",
     ]
     lines += _verdict(results) + _failures(results) + _defects(results)
-    lines += _differences(results) + matrix_section(results)
+    lines += differences_section(results) + matrix_section(results)
     lines += migration_section(results) + deltaone_section(results)
-    lines += benchmark_section(results) + _checks(results) + _environment(results)
-    return "\n".join(lines)
+    lines += benchmark_section(results) + _scenarios(results) + _environment(results)
+    return fit("\n".join(lines))
 
 
 def _verdict(results: RunResults) -> list[str]:
     verdict = decide(results)
     lines = [f"## {VERDICT_ICON[verdict.level]} {verdict.headline}", ""]
-    lines += [f"- {_cell(reason)}" for reason in verdict.reasons] or [
+    lines += [f"- {first_line(reason, REASON)}" for reason in verdict.reasons] or [
         "- every check passed on both versions, no undocumented change, no slower operation"]
     lines += [""]
     if results.error:
-        lines += [f"> {_cell(results.error)}", ""]
+        shown, left = head(results.error.splitlines(), ERROR_LINES)
+        lines += [f"> {first_line(line, 200)}  " for line in shown]
+        lines += [f"> … {left} more line(s) in `results.json` and `logs/`"] if left else []
+        lines += [""]
     counts = results.counts()
     lines += [
         f"Checks: {counts['passed']} passed, {counts['failed']} failed, "
@@ -52,104 +65,82 @@ def _verdict(results: RunResults) -> list[str]:
         f"{counts['known_defect']} known defects · "
         f"run `{results.run_id}` · {results.duration_s:.0f}s",
         "",
+        f"Logs, every difference, every check and the raw benchmark tables: {HTML}.",
+        "",
     ]
     return lines
 
 
 def _failures(results: RunResults) -> list[str]:
-    lines: list[str] = []
+    """One line per failure (its error's first line and the failing call), up to a bound; the
+    rest counted per scenario."""
     failures = blocking_failures(results.checks)
-    if failures:
-        lines += ["## Failures", ""]
-        for check in failures:
-            lines += [f"### {check.scenario} on {_where(check)}", ""]
-            lines += [f"- **Error:** `{_cell(check.message)}`"]
-            if check.failing_call:
-                lines += [f"- **Failing call:** `{_cell(check.failing_call)}`"]
-            for name, text in check.logs.items():
-                if text.strip():
-                    lines += ["", f"<details><summary>{name} log</summary>", "", "```"]
-                    lines += text.splitlines()[-20:] + ["```", "</details>"]
-            lines += [""]
-    return lines
+    if not failures:
+        return []
+    lines = ["## Failures", ""]
+    shown, left = head(failures, FAILURES_SHOWN)
+    for check in shown:
+        line = (f"- **{_cell(check.scenario)}** on {_where(check)}, "
+                f"`{first_line(check.case or check.test, 100)}`: "
+                f"{code(check.message, MESSAGE)}")
+        if check.failing_call:
+            line += f" — failing call {code(check.failing_call, CALL)}"
+        lines.append(line)
+    if left:
+        rest = Counter(check.scenario for check in failures[FAILURES_SHOWN:])
+        lines += ["", "Also failed: " + ", ".join(
+            f"{_cell(name)} ×{count}" for name, count in rest.most_common(12))
+            + (" …" if len(rest) > 12 else "") + "."]
+        lines += more(left, "failures with their messages, failing calls and logs")
+    return lines + [""]
 
 
 def _defects(results: RunResults) -> list[str]:
-    lines: list[str] = []
-    defects = [c for c in results.checks if c.status is Status.KNOWN_DEFECT]
-    if defects:
-        lines += ["## Known defects reproduced", ""]
-        for check in defects:
-            lines.append(
-                f"- **{_where(check)}**, `{_cell(check.case)}`: "
-                f"{_cell(check.defect.get('summary', ''))} ([{check.defect.get('id', '')}]"
-                f"({check.defect.get('source', '')}))"
-            )
-        lines += [""]
-    return lines
+    """One line per known defect: what it is, its source, and the cells it showed in."""
+    by_id: dict[str, list[CheckResult]] = {}
+    for check in results.checks:
+        if check.status is Status.KNOWN_DEFECT:
+            by_id.setdefault(check.defect.get("id", ""), []).append(check)
+    if not by_id:
+        return []
+    lines = ["## Known defects reproduced", ""]
+    shown, left = head(sorted(by_id.items()), DEFECTS_SHOWN)
+    for defect_id, checks in shown:
+        defect = checks[0].defect
+        where = list(dict.fromkeys(_where(c) for c in checks))
+        cells, more_cells = head(where, 4)
+        lines.append(
+            f"- [{defect_id}]({defect.get('source', '')}): "
+            f"{first_line(defect.get('summary', ''), 200)} — in {', '.join(cells)}"
+            + (f" and {more_cells} more" if more_cells else ""))
+    return lines + [""] + more(left, "known defects") + ([""] if left else [])
 
 
-def _checks(results: RunResults) -> list[str]:
-    lines: list[str] = []
-    if results.checks:
-        lines += ["## Scenarios", "", "| Scenario | Cell | Client → server | Result | Time |"]
-        lines += ["|---|---|---|---|---|"]
-        for check in results.checks:
-            versions = f"{check.client_version} → {check.server_version}" \
-                if check.client_version else check.mlflow_version
-            lines.append(
-                f"| {_cell(check.scenario)} | {check.side} | {versions} | "
-                f"{_ICON[check.status]} {check.status.value} | {check.duration_s:.1f}s |"
-            )
-        lines += [""]
-    return lines
-
-
-def _differences(results: RunResults) -> list[str]:
-    lines = ["## Old vs new", ""]
-    unexpected = results.unexpected_differences()
-    findings = results.findings()
-    expected = [d for d in results.diff if d.classification == "expected"]
-    if not results.diff:
-        lines += ["No differences in normalized observations."]
-    if unexpected:
-        lines += [f"**{len(unexpected)} unexpected difference(s)** — not documented in the "
-                  "catalog; they fail the run:", ""]
-        lines += ["| Test | Field | Old | New |", "|---|---|---|---|"]
-        for entry in unexpected:
-            lines.append(
-                f"| {_cell(entry.test)} | `{_cell(entry.path)}` | `{_cell(entry.old)}` | "
-                f"`{_cell(entry.new)}` |"
-            )
-        lines += [""]
-    if expected:
-        lines += [f"{len(expected)} expected difference(s), documented:", ""]
-        lines += ["| Test | Field | Old | New | Why |", "|---|---|---|---|---|"]
-        for entry in expected:
-            lines.append(
-                f"| {_cell(entry.test)} | `{_cell(entry.path)}` | `{_cell(entry.old)}` | "
-                f"`{_cell(entry.new)}` | {_cell(entry.summary)} ([{entry.catalog_id}]"
-                f"({entry.source.split()[0]})) |"
-            )
-    if findings:
-        lines += ["", f"**{len(findings)} finding(s)** — true and worth acting on, not failures "
-                  "by themselves:", ""]
-        groups: dict[str, list[DiffEntry]] = {}
-        for entry in findings:
-            groups.setdefault(entry.catalog_id, []).append(entry)
-        for kind, entries in groups.items():
-            lines += [f"- **{kind}** ({len(entries)}): {_cell(entries[0].summary)}",
-                      "  <details><summary>which</summary>", ""]
-            lines += [f"  - `{_cell(e.path)}`: `{_cell(e.old)}` → `{_cell(e.new)}` "
-                      f"({_cell(e.test)})" for e in entries]
-            lines += ["", "  </details>"]
-    return lines + [""]
+def _scenarios(results: RunResults) -> list[str]:
+    """Per scenario: how many checks (tests × cells) passed, failed, were known defects or
+    skipped, and their total time. Every check is in report.html."""
+    if not results.checks:
+        return []
+    by_scenario: dict[str, list[CheckResult]] = {}
+    for check in results.checks:
+        by_scenario.setdefault(check.scenario, []).append(check)
+    lines = ["## Scenarios", "", "| Scenario | Checks | Passed | Failed | Known defects | "
+             "Skipped | Time |", "|---|---|---|---|---|---|---|"]
+    shown, left = head(sorted(by_scenario.items()), SCENARIOS_SHOWN)
+    for name, checks in shown:
+        count = Counter(c.status for c in checks)
+        failed = count[Status.FAILED] + count[Status.ERROR]
+        lines.append(
+            f"| {_cell(name)} | {len(checks)} | {count[Status.PASSED]} | "
+            f"{f'❌ {failed}' if failed else 0} | {count[Status.KNOWN_DEFECT]} | "
+            f"{count[Status.SKIPPED]} | {sum(c.duration_s for c in checks):.0f}s |")
+    return lines + [""] + more(left, "scenarios") + ([""] if left else [])
 
 
 def _environment(results: RunResults) -> list[str]:
     lines = ["## Environment", "", "| Side | Spec | MLflow | Environment | Server start |"]
     lines += ["|---|---|---|---|---|"]
-    for side in results.sides:
+    for side in results.sides[:SIDES_SHOWN]:
         how = "cached" if side.env_reused else f"built {side.env_build_s:.0f}s"
         lines.append(
             f"| {side.role} | `{_cell(side.spec)}`"
@@ -157,21 +148,20 @@ def _environment(results: RunResults) -> list[str]:
             f"{side.mlflow_version} | "
             f"`{side.env_digest}` ({how}) | {side.server_startup_s:.1f}s |"
         )
-    servers = [server_line(side) for side in results.sides if side.server_setup]
+    servers = [server_line(side) for side in results.sides[:SIDES_SHOWN] if side.server_setup]
     lines += [""] + servers if servers else []
     services = ", ".join(f"{k}: {v}" for k, v in results.services.items())
     machine = ", ".join(f"{k}: {v}" for k, v in results.machine.items())
     lines += ["", f"Services: {services or 'not started'}", "",
               f"Machine: {machine or 'unknown'} · harness {results.harness_version}", ""]
-    for side in results.sides:
-        if side.packages:  # the resolved environment, for reproducing a verdict
-            lines += [f"<details><summary>{side.role} ({side.mlflow_version}): "
-                      f"{len(side.packages)} packages</summary>", "", "```"]
-            lines += [f"{name}=={version}" for name, version in sorted(side.packages.items())]
-            lines += ["```", "</details>", ""]
+    packages = ", ".join(f"{side.role} {len(side.packages)}" for side in results.sides
+                         if side.packages)
+    if packages:  # the resolved environments, package by package, are in report.html
+        lines += [f"Resolved packages: {packages} (listed in {HTML}).", ""]
     if results.phases:
-        phases = " · ".join(f"{name} {sec:.1f}s" for name, sec in results.phases.items())
-        lines += [f"Phases: {phases}", ""]
+        shown, left = head(list(results.phases.items()), PHASES_SHOWN)
+        phases = " · ".join(f"{_cell(name)} {sec:.1f}s" for name, sec in shown)
+        lines += [f"Phases: {phases}" + (f" · … {left} more" if left else ""), ""]
     return lines
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from harness.results.model import RunResults
+from reports.bounds import code, head, more
 from reports.sections import cell
 
 ICONS = {"passed": "✅", "failed": "❌", "not_applicable": "➖"}
-LONGEST = 300  # characters of an error in the report (results.json keeps it whole)
+LONGEST = 160  # characters of an error's first line (report.html and results.json keep it all)
+PER_CELL = 5  # failures listed per failed cell
+LISTED = 10  # failures listed over all cells
 
 
 def _label(found: dict[str, Any]) -> str:
@@ -22,10 +25,6 @@ def _label(found: dict[str, Any]) -> str:
         if found["advisory"]:
             text += ", advisory"
     return text
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= LONGEST else text[:LONGEST] + "…"
 
 
 def matrix_section(results: RunResults) -> list[str]:
@@ -51,21 +50,28 @@ def matrix_section(results: RunResults) -> list[str]:
         row = [ICONS[by_pair[p]["scenarios"].get(name, "not_applicable")] for p in pairs]
         lines.append(f"| {name} | " + " | ".join(row) + " |")
     lines += ["", "</details>", ""]
+    budget = LISTED
     for found in cells:
         if found["status"] != "failed":
             continue
         why = (" — *advisory*: the client is newer than the server, which a rolling upgrade "
                "avoids by upgrading servers first" if found["advisory"] else "")
         lines += [f"**{found['client']} client → {found['server']} server** failed{why}:", ""]
-        for failure in found["failures"]:
-            defect = f" (known defect {failure['defect']})" if failure["defect"] else ""
-            error = str(failure["error"]).split(": ", 1)[-1]
-            if failure["call"] and error in failure["call"]:  # the call says it all
-                what = f"failing call `{cell(_short(failure['call']))}`"
-            else:
-                what = f"`{cell(_short(failure['error']))}`" + (
-                    f" — failing call `{cell(_short(failure['call']))}`"
-                    if failure["call"] else "")
-            lines.append(f"- `{cell(failure['test'])}`{defect}: {what}")
+        shown, left = head(found["failures"], max(0, min(PER_CELL, budget)))
+        budget -= len(shown)
+        lines += [_failure(failure) for failure in shown]
+        lines += more(left, "failures of this cell")
         lines.append("")
     return lines
+
+
+def _failure(failure: dict[str, Any]) -> str:
+    """`- test (known defect …): first line of the error — failing call …`"""
+    defect = f" (known defect {failure['defect']})" if failure["defect"] else ""
+    error = str(failure["error"]).split(": ", 1)[-1]
+    if failure["call"] and error in failure["call"]:  # the call says it all
+        what = f"failing call {code(failure['call'], LONGEST)}"
+    else:
+        what = code(failure["error"], LONGEST) + (
+            f" — failing call {code(failure['call'], LONGEST)}" if failure["call"] else "")
+    return f"- `{cell(failure['test'])}`{defect}: {what}"

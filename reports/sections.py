@@ -5,6 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from harness.results.model import CheckResult, RunResults, Status
+from reports.bounds import first_line, head, more
+
+CASES_SHOWN = 20  # DeltaOne cases
+OPERATIONS_SHOWN = 20  # benchmark rows per comparison
+CAUSES_SHOWN = 3
+TEXT = 240  # characters of a cause's summary, source and remedy
 
 
 def cell(value: object) -> str:
@@ -53,11 +59,7 @@ def migration_section(results: RunResults) -> list[str]:
              if rollback.get("restored_identical") else "**Restoring the snapshot did not "
              "give back identical data.**")
         )
-    if revisions:
-        lines += ["", "<details><summary>Revisions applied</summary>", ""]
-        lines += [f"- `{r.get('id')}` {cell(r.get('description', ''))}" for r in revisions]
-        lines += ["", "</details>"]
-    return lines + [""]
+    return lines + [""]  # each revision applied is listed in report.html
 
 
 def deltaone_section(results: RunResults) -> list[str]:
@@ -73,9 +75,13 @@ def deltaone_section(results: RunResults) -> list[str]:
     lines = ["## DeltaOne", "", f"| Case | {old} | {new} | Delta | Webhook |"]
     lines.append("|---|---|---|---|---|")
     evaluation: dict[str, CheckResult] = {}
+    listed = 0
     for name, pair in sorted(cases.items()):
         if name.startswith("test_evaluation_api"):
             evaluation = pair
+            continue
+        listed += 1
+        if listed > CASES_SHOWN:
             continue
         label = name.partition("[")[2].rstrip("]") or name
         first = _first_detection(pair.get("from"))
@@ -84,6 +90,7 @@ def deltaone_section(results: RunResults) -> list[str]:
             f"{cell(first.get('delta') or '—')} | {_deliveries(pair.get('from'))} |"
         )
     lines.append("")
+    lines += more(max(0, listed - CASES_SHOWN), "DeltaOne cases")
     if evaluation:
         lines += _evaluation_table(evaluation, old, new)
     return lines
@@ -152,7 +159,7 @@ def benchmark_section(results: RunResults) -> list[str]:
     injected = settings.get("inject") or []
     if injected:
         lines.append("Latency injected on the new side (calibration): "
-                     + ", ".join(f"{op} +{fraction:.0%}" for op, fraction in injected) + ".")
+                     + _names([f"{op} +{fraction:.0%}" for op, fraction in injected], 8) + ".")
     lines += causes_section(bench.get("causes") or [])
     fixed = settings.get("fixed_client") or "old-version"
     for group, title in (("server_side", f"Server side ({fixed} clients against both servers, "
@@ -166,19 +173,32 @@ def benchmark_section(results: RunResults) -> list[str]:
                   + _gate_summary(part.get("gate", {})), "",
                   "| Operation | Old median | New median | New/old [95% CI] | Verdict | "
                   "median rule |", "|---|---|---|---|---|---|"]
-        for op, item in part.get("operations", {}).items():
+        operations, left = _decisive(part.get("operations", {}))
+        for op, item in operations:
             verdict = str(item.get("verdict", ""))
             extra = ""
             if verdict == "inconclusive":
-                more = item.get("more_rounds")
-                extra = f" (~{more} more rounds)" if more else ""
+                wanted = item.get("more_rounds")
+                extra = f" (~{wanted} more rounds)" if wanted else ""
             lines.append(
                 f"| {cell(op)} | {item['old_median_s'] * 1000:.1f} ms | "
                 f"{item['new_median_s'] * 1000:.1f} ms | {ratio_text(item)} | "
                 f"{_VERDICT_ICON.get(verdict, '')} {verdict}{extra} | "
                 f"{'fails' if item.get('median_rule_fails') else 'passes'} |"
             )
+        lines += ([""] + more(left, "operations") if left else [])
     return lines + [""]
+
+
+def _decisive(operations: dict[str, Any]) -> tuple[list[tuple[str, Any]], int]:
+    """Every operation in measuring order when they fit in OPERATIONS_SHOWN rows; else the
+    regressions, then the inconclusive ones, improvements and unchanged, in that order."""
+    items = list(operations.items())
+    if len(items) <= OPERATIONS_SHOWN:
+        return items, 0
+    rank = {"regression": 0, "inconclusive": 1, "improvement": 2}
+    ranked = sorted(items, key=lambda pair: rank.get(str(pair[1].get("verdict")), 3))
+    return head(ranked, OPERATIONS_SHOWN)
 
 
 def causes_section(causes: list[dict[str, Any]]) -> list[str]:
@@ -186,10 +206,10 @@ def causes_section(causes: list[dict[str, Any]]) -> list[str]:
     if not causes:
         return []
     lines = ["", "### Regressions by cause", ""]
-    for cause in causes:
+    for cause in causes[:CAUSES_SHOWN]:
         ops = cause.get("operations", [])
         lines.append(f"**{cell(cause.get('title', cause.get('id', '')))}** "
-                     f"({len(ops)} operation(s): {', '.join(ops)})")
+                     f"({len(ops)} operation(s): {_names(ops, 8)})")
         lines.append("")
         evidence = cause.get("evidence", {})
         facts = [f"shape: {evidence.get('pattern', 'unknown')}"]
@@ -201,34 +221,36 @@ def causes_section(causes: list[dict[str, Any]]) -> list[str]:
         if split:
             facts.append("new/old on kept-alive vs new connections: " + ", ".join(
                 f"{op} {modes.get('reused', 0):.2f}× vs {modes.get('fresh', 0):.2f}×"
-                for op, modes in list(split.items())[:6]) + (" …" if len(split) > 6 else ""))
+                for op, modes in list(split.items())[:4]) + (" …" if len(split) > 4 else ""))
         lines.append("- Evidence: " + "; ".join(facts) + ".")
         if cause.get("summary"):
-            lines.append(f"- Why: {cause['summary']}")
+            lines.append(f"- Why: {first_line(cause['summary'], TEXT)}")
         if cause.get("source"):
-            lines.append(f"- Source: {cause['source']}"
-                         + (f" (fix: {cause['fix']})" if cause.get("fix") else ""))
+            lines.append(f"- Source: {first_line(cause['source'], TEXT)}"
+                         + (f" (fix: {first_line(cause['fix'], TEXT)})" if cause.get("fix")
+                            else ""))
         if cause.get("remedy"):
-            lines.append(f"- Remedy: {cause['remedy']}")
+            lines.append(f"- Remedy: {first_line(cause['remedy'], TEXT)}")
         remedy = cause.get("remedy_gate") or {}
         if remedy.get("args"):
             still = remedy.get("still_regress") or []
-            ratios = ", ".join(f"{op} {item['ratio']:.2f}×"
-                               for op, item in remedy.get("operations", {}).items()
-                               if item.get("ratio") is not None)
+            ratios = _names([f"{op} {item['ratio']:.2f}×"
+                             for op, item in remedy.get("operations", {}).items()
+                             if item.get("ratio") is not None], 8)
             lines.append(f"- Gate re-run with `{' '.join(remedy['args'])}` on the new server "
                          f"({remedy.get('rounds', 0)} rounds): "
-                         + (f"**still slower: {', '.join(still)}**" if still
+                         + (f"**still slower: {_names(still, 8)}**" if still
                             else "no operation slower") + (f" ({ratios})" if ratios else "")
                          + ".")
         lines.append("")
-    return lines
+    return lines + more(max(0, len(causes) - CAUSES_SHOWN), "causes")
 
 
 def ratio_text(item: dict[str, Any]) -> str:
-    """`1.43× [1.34, 1.51]`; `≥ 5.00× …` when new-side samples were stopped (censored);
-    no interval for an operation measured once."""
-    bound = "≥ " if item.get("censored") else ""
+    """`1.43× [1.34, 1.51]`; `≈ 5.00× …` when samples were extrapolated from a capped
+    transfer (`≥` for older results whose new-side samples were stopped: censored); no
+    interval for an operation measured once."""
+    bound = "≈ " if item.get("extrapolated") else "≥ " if item.get("censored") else ""
     if item.get("ratio") is None:
         return "—"
     if item.get("low") is None or item.get("high") is None:
@@ -239,8 +261,13 @@ def ratio_text(item: dict[str, Any]) -> str:
 def _gate_summary(gate: dict[str, Any]) -> str:
     regressions = gate.get("regressions") or []
     inconclusive = gate.get("inconclusive") or []
-    text = (f"**{len(regressions)} regression(s)**: {', '.join(regressions)}." if regressions
+    text = (f"**{len(regressions)} regression(s)**: {_names(regressions)}." if regressions
             else "No regression.")
     if inconclusive:
-        text += f" {len(inconclusive)} inconclusive: {', '.join(inconclusive)}."
+        text += f" {len(inconclusive)} inconclusive: {_names(inconclusive)}."
     return text
+
+
+def _names(names: list[str], shown: int = 20) -> str:
+    listed, left = head(names, shown)
+    return ", ".join(listed) + (f" and {left} more" if left else "")

@@ -17,6 +17,7 @@ from harness.results.model import (
 )
 from harness.results.normalize import diff, flatten, normalize
 from harness.scenarios_runner import cross_version_diff
+from reports.html import render_html
 from reports.markdown import render_markdown
 
 RUN_A = "0123456789abcdef0123456789abcdef"
@@ -123,4 +124,5 @@ def test_markdown_opens_with_the_verdict_and_names_the_failure() -> None:
     assert "Not safe to upgrade" in lines[2]
     assert "tracking:roundtrip: boom" in text
     assert "| `a` | `1` | `2` |" in text
-    assert "line two" in text
+    assert "line two" not in text, "logs are in report.html, not report.md"
+    assert "line two" in render_html(_results())
