@@ -33,6 +33,7 @@ T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571}
 # The same at 98.75% (two strata, each at 97.5%: Bonferroni for a 95% family).
 T_99375 = {1: 50.923, 2: 8.860, 3: 5.841, 4: 4.604, 5: 4.032}
 T_TABLES = {0.95: T_975, 0.975: T_99375}
+STRATA_APART = 1.15  # stratum medians further apart than this: compare each stratum alone
 
 
 class Verdict(StrEnum):
@@ -166,14 +167,17 @@ def compare_strata(old: list[float], new: list[float], strata: list[str],
     The verdict: a regression (improvement) when a stratum says so (no stratum says the
     opposite); unchanged when every stratum is; otherwise inconclusive. The comparison
     returned is the stratum behind the verdict; strata with fewer than 2 rounds are left out
-    (with none left, all rounds are one stratum)."""
+    (with none left, all rounds are one stratum), and strata whose times hardly differ are
+    compared as one (`_strata_differ`). The per-stratum comparisons are returned either way,
+    as evidence."""
     groups: dict[str, list[int]] = {}
     for index, label in enumerate(strata[:len(old)]):
         groups.setdefault(label, []).append(index)
     usable = {label: idx for label, idx in groups.items() if len(idx) >= 2}
-    if len(usable) <= 1 or len(strata) < len(old):
+    if len(usable) <= 1 or len(strata) < len(old) or not _strata_differ(old, new, usable):
         whole = compare(old, new, threshold)
-        return whole, {label: whole for label in usable}
+        return whole, {label: compare([old[i] for i in idx], [new[i] for i in idx], threshold)
+                       for label, idx in usable.items()}
     confidence = 1 - (1 - CONFIDENCE) / len(usable)
     if confidence not in T_TABLES:
         confidence = CONFIDENCE
@@ -192,6 +196,17 @@ def compare_strata(old: list[float], new: list[float], strata: list[str],
         if chosen.verdict is not Verdict.INCONCLUSIVE:  # a regression and an improvement
             chosen = replace(chosen, verdict=Verdict.INCONCLUSIVE, more_rounds=None)
     return chosen, by
+
+
+def _strata_differ(old: list[float], new: list[float], strata: dict[str, list[int]]) -> bool:
+    """Whether the condition moves either side's time by more than `STRATA_APART` (then each
+    stratum is its own comparison; otherwise all rounds are one, at 95%: an operation of
+    seconds is not bimodal because its requests paid 40 ms more on kept-alive connections)."""
+    for side in (old, new):
+        medians = [median(side[i] for i in idx) for idx in strata.values()]
+        if max(medians) > STRATA_APART * min(medians):
+            return True
+    return False
 
 
 def _more_rounds(n: int, estimate: float, low: float, high: float, bound: float) -> int | None:

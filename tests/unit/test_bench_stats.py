@@ -120,3 +120,26 @@ def test_few_rounds_use_a_t_interval_that_still_catches_a_huge_slowdown() -> Non
     assert compare([3.1, 3.3, 3.2], [3.2, 3.1, 3.3]).verdict is Verdict.UNCHANGED
     noisy = compare([3.1, 3.3, 3.2], [3.0, 4.6, 3.3])
     assert noisy.verdict is Verdict.INCONCLUSIVE and noisy.more_rounds
+
+
+def test_strata_are_compared_apart_only_when_the_condition_moves_the_times() -> None:
+    from harness.bench.stats import compare_strata
+
+    strata = ["reused", "fresh"] * 6
+    # kept-alive 48 ms vs new 5 ms on both sides: two comparisons, each unchanged
+    old = [0.048 if s == "reused" else 0.005 for s in strata]
+    new = [t * (1.02 if i % 3 else 0.98) for i, t in enumerate(old)]
+    chosen, by = compare_strata(old, new, strata)
+    assert set(by) == {"reused", "fresh"} and chosen.verdict is Verdict.UNCHANGED
+    assert chosen.rounds == 6, "a stratum's comparison, not all 12 rounds"
+    # seconds-long operation, 3% apart between strata: all rounds are one comparison
+    slow_old = [3.70 if s == "reused" else 3.60 for s in strata]
+    slow_new = [t * 1.01 for t in slow_old]
+    pooled, by = compare_strata(slow_old, slow_new, strata)
+    assert pooled.rounds == 12 and pooled.verdict is Verdict.UNCHANGED
+    assert set(by) == {"reused", "fresh"}, "the strata are still reported as evidence"
+    # slower on kept-alive connections only: a regression, shown by that stratum
+    slowed = [t + 0.040 if s == "reused" else t for t, s in zip(old, strata, strict=True)]
+    worst, by = compare_strata(old, slowed, strata)
+    assert worst.verdict is Verdict.REGRESSION and by["fresh"].verdict is Verdict.UNCHANGED
+    assert worst is by["reused"]
