@@ -30,13 +30,15 @@ from harness.scenarios_runner import run_scenarios
 from harness.services.server_args import server_setup
 from harness.session import RunSession
 from harness.verdict import decide
+from reports.bounds import first_line
 from reports.html import write_html
 from reports.junit import write_junit
 from reports.markdown import write_markdown
 from reports.pytest_benchmark import write_pytest_benchmark
-from reports.screenshot import screenshot
+from reports.screenshot import screenshot, screenshot_hint
 
 PROG = "mlflow-upgrade-harness"
+SUMMARY_REASONS = 5  # verdict reasons under the closing line (report.md has them all)
 
 
 class StoreOnce(argparse.Action):
@@ -349,8 +351,10 @@ def run_command(args: argparse.Namespace) -> int:
             no_screenshot = write_reports(results, config.out_dir)
     finally:
         signal.signal(signal.SIGTERM, previous)
-    if no_screenshot:
-        progress.say(f"report.png not written: {no_screenshot}")
+        progress.close()
+    hint = screenshot_hint(no_screenshot)
+    if hint:
+        progress.say(hint)
     counts = results.counts()
     summary = (
         f"{results.verdict['headline']} ({results.status.value}): {counts['passed']} passed, "
@@ -362,6 +366,8 @@ def run_command(args: argparse.Namespace) -> int:
     if results.status in (RunStatus.ERROR, RunStatus.INTERRUPTED):
         sys.stderr.write(f"{PROG}: {results.error.splitlines()[0]}\n")
     progress.say(summary)
+    for reason in results.verdict.get("reasons", [])[:SUMMARY_REASONS]:
+        progress.note(f"  - {first_line(reason, 200)}")
     return results.exit_code
 
 
@@ -382,7 +388,9 @@ def report_command(args: argparse.Namespace) -> int:
     out = Path(args.out).expanduser()
     check_writable(out)
     merged = load_and_merge(args.results)
-    write_reports(merged, out)
+    hint = screenshot_hint(write_reports(merged, out))
+    if hint:
+        sys.stderr.write(hint + "\n")
     cells = merged.matrix.get("cells", [])
     failed = sum(1 for c in cells if c["status"] == "failed")
     sys.stdout.write(

@@ -10,12 +10,17 @@ from harness.results.model import CheckResult, Status
 WIDTH = 160
 
 
+def is_advisory(check: CheckResult) -> bool:
+    """A matrix check whose client is newer than its server: reported, never blocking."""
+    return bool(check.in_matrix and check.client_version and check.server_version
+                and advisory(check.client_version, check.server_version))
+
+
 def label(check: CheckResult) -> str:
     """`known defect ID`, `advisory`, `FAILED` or `ERROR`: how the verdict counts the check."""
     if check.status is Status.KNOWN_DEFECT:
         return f"known defect {check.defect.get('id', '')}".strip()
-    if check.in_matrix and check.client_version and check.server_version \
-            and advisory(check.client_version, check.server_version):
+    if is_advisory(check):
         return "advisory (client newer than server, not blocking)"
     return "ERROR" if check.status is Status.ERROR else "FAILED"
 

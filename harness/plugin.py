@@ -366,32 +366,52 @@ def _record(item: pytest.Item, report: pytest.TestReport, side: str) -> CheckRes
 
 
 class SessionInjector:
-    """Registered by the CLI: hands its provisioned session to the fixtures."""
+    """Registered by the CLI: hands its provisioned session to the fixtures, and tells the run's
+    progress what runs and how each test ended (one labelled line per check that did not pass,
+    `console.one_line`; tracebacks, logs and failing calls are in the reports)."""
 
     def __init__(self, session: RunSession) -> None:
         self.session = session
         self.collector = Collector()
-        self.reporter: Any = None
+        self.where: dict[str, tuple[str, str]] = {}  # node id → (scenario, side or cell)
+
+    @property
+    def progress(self) -> Progress:
+        return self.session.progress
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_configure(self, config: pytest.Config) -> None:
         config.stash[SESSION_KEY] = self.session
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        totals: dict[str, int] = {}
+        for item in session.items:
+            scenario = item.path.stem.removeprefix("test_")
+            side = _side_of(item) or (CROSS if "harness_session" in getattr(
+                item, "fixturenames", ()) else "")
+            self.where[item.nodeid] = (scenario, side)
+            totals[scenario] = totals.get(scenario, 0) + 1
+        self.progress.scenarios_collected(totals)
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        scenario, side = self.where.get(nodeid, (nodeid.split("::")[0], ""))
+        self.progress.test_started(scenario, side)
+
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
-        """One labelled line for each check that did not pass (`console.one_line`)."""
-        for check in self.collector.checks:
-            if check.test == nodeid and (line := one_line(check)) and self.reporter is not None:
-                self.reporter.write_line(line)
+        scenario, _ = self.where.get(nodeid, (nodeid.split("::")[0], ""))
+        checks = [check for check in self.collector.checks if check.test == nodeid]
+        lines = [line for check in checks if (line := one_line(check))]
+        self.progress.test_finished(scenario, checks, lines)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.collector = session.config.stash[COLLECTOR_KEY]
-        # No traceback sections on the console: each check that did not pass says its one
-        # line as it finishes; tracebacks, logs and failing calls are in the reports.
-        self.reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        if self.reporter is not None:
-            self.reporter.summary_failures = lambda: None
-            self.reporter.summary_errors = lambda: None
+        # pytest's own output is not shown (scenarios_runner); its failure sections are not
+        # even rendered: the reports have them.
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.summary_failures = lambda: None
+            reporter.summary_errors = lambda: None
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         self.collector.interrupted = True

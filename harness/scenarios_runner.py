@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -17,6 +19,8 @@ from harness.plugin import Collector, SessionInjector
 from harness.results.model import CheckResult, DiffEntry, Status
 from harness.results.normalize import diff
 from harness.session import RunSession
+
+PYTEST_LINES = 30  # of pytest's own output, shown when it could not run the scenarios
 
 
 @dataclass
@@ -48,7 +52,7 @@ def pytest_args(config: RunConfig) -> list[str]:
         "--import-mode=importlib",
         "--no-header",
         "-q",
-        "--tb=short",  # kept in each check's details; the console gets one line per check
+        "--tb=short",  # kept in each check's details
         "-rN",
     ]
     if config.select:
@@ -58,8 +62,16 @@ def pytest_args(config: RunConfig) -> list[str]:
 
 def run_scenarios(session: RunSession, config: RunConfig) -> ScenarioOutcome:
     injector = SessionInjector(session)
-    code = pytest.main(pytest_args(config), plugins=[plugin, injector])
+    # pytest's own terminal output (dots, sections) is kept off the console: the run's progress
+    # says what runs and one line per check that did not pass (SessionInjector).
+    output = io.StringIO()
+    with redirect_stdout(output):
+        code = pytest.main(pytest_args(config), plugins=[plugin, injector])
     collector: Collector = injector.collector
+    if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR) or (
+            code == pytest.ExitCode.INTERRUPTED and not collector.interrupted):
+        for line in output.getvalue().strip().splitlines()[-PYTEST_LINES:]:
+            session.progress.note(line)  # why pytest could not run them
     outcome = ScenarioOutcome(checks=collector.checks, interrupted=collector.interrupted)
     if code == pytest.ExitCode.INTERRUPTED:
         outcome.interrupted = True

@@ -14,6 +14,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+ENV = "MLFLOW_UPGRADE_HARNESS_CHROMIUM"
+NO_CHROMIUM = "no Chromium installed"
+INSTALL = ("no Chromium found; for a screenshot of report.html install one "
+           f"(`apt-get install chromium` on Debian or Ubuntu) or set {ENV} to a Chrome or "
+           "Chromium binary")
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "chrome", "headless_shell")
 TIMEOUT_S = 60.0
 WIDTH = 1280
@@ -27,7 +32,7 @@ FLAGS = (
 
 
 def find_chromium() -> str | None:
-    configured = os.environ.get("MLFLOW_UPGRADE_HARNESS_CHROMIUM")
+    configured = os.environ.get(ENV)
     if configured:
         return configured if Path(configured).exists() else None
     for name in CANDIDATES:
@@ -80,10 +85,24 @@ def _svg_heights(text: str) -> list[str]:
 def screenshot(html: Path, png: Path) -> str | None:
     """Write `png`; returns why not (None when written). Never raises for a missing browser."""
     if find_chromium() is None:
-        return "no Chromium installed"
+        return NO_CHROMIUM
     try:
         run_chromium(html, f"--screenshot={png.resolve()}",
                      f"--window-size={WIDTH},{page_height(html)}")
     except (RuntimeError, OSError) as error:
         return str(error)
     return None if png.exists() else "Chromium wrote no screenshot"
+
+
+_hinted: set[str] = set()
+
+
+def screenshot_hint(why_not: str | None) -> str | None:
+    """What to tell a person about a missing report.png: how to get one when no Chromium is
+    installed, or what went wrong; each reason once per process (None after that)."""
+    if why_not is None or why_not in _hinted:
+        return None
+    _hinted.add(why_not)
+    if why_not == NO_CHROMIUM:
+        return f"report.png not written: {INSTALL}."
+    return f"report.png not written: {why_not}"

@@ -35,7 +35,8 @@ class BackgroundDrill:
     thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self.thread = threading.Thread(target=self._run, name="migration-drill", daemon=True)
+        work = self.session.progress.in_background("migration drill", self._run)
+        self.thread = threading.Thread(target=work, name="migration-drill", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
@@ -83,7 +84,8 @@ class BackgroundStart:
     thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self.thread = threading.Thread(target=self._run, name="basic-auth-start", daemon=True)
+        work = self.fleet.session.progress.in_background("basic-auth servers start", self._run)
+        self.thread = threading.Thread(target=work, name="basic-auth-start", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
@@ -127,7 +129,9 @@ class BackgroundCalls:
             self.done[job.nodeid] = threading.Event()
         for side in sorted({job.side for job in self.jobs}):
             mine = [job for job in self.jobs if job.side == side]
-            thread = threading.Thread(target=self._run, args=(side, mine),
+            what = ", ".join(sorted({job.target.split(":")[0] for job in mine}))
+            work = self.session.progress.in_background(f"{what} calls [{side}]", self._run)
+            thread = threading.Thread(target=work, args=(side, mine),
                                       name=f"background-{side}", daemon=True)
             self.threads.append(thread)
             thread.start()
