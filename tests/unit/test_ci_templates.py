@@ -102,3 +102,16 @@ def test_each_template_merges_the_shards_and_exits_with_the_verdict(path: Path) 
     assert "mlflow-upgrade-harness report shards --out report" in text
     assert "--matrix-only" in text and "--no-matrix" in text
     assert 'exit "$code"' in text or 'exit "$CODE"' in text
+
+
+def test_the_readme_shows_excerpts_of_the_templates_as_they_are() -> None:
+    """Each YAML block of the README's CI section is the template's own lines, in order."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("\n## CI\n"):]
+    section = section[:section.index("\n## ", 1)]
+    blocks = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    assert len(blocks) == 2
+    for block, path in zip(blocks, (GITHUB, GITLAB), strict=True):
+        lines = iter(path.read_text().splitlines())
+        for line in block.splitlines():
+            assert any(line == candidate for candidate in lines), f"{path.name}: {line!r}"
