@@ -366,8 +366,9 @@ def run_command(args: argparse.Namespace) -> int:
     if results.status in (RunStatus.ERROR, RunStatus.INTERRUPTED):
         sys.stderr.write(f"{PROG}: {results.error.splitlines()[0]}\n")
     progress.say(summary)
-    for reason in results.verdict.get("reasons", [])[:SUMMARY_REASONS]:
-        progress.note(f"  - {first_line(reason, 200)}")
+    if results.status not in (RunStatus.ERROR, RunStatus.INTERRUPTED):  # said just above
+        for reason in results.verdict.get("reasons", [])[:SUMMARY_REASONS]:
+            progress.note(f"  - {first_line(reason, 200)}")
     return results.exit_code
 
 
