@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,3 +159,87 @@ def diff_schema(before: Schema, after: Schema) -> SchemaDiff:
     out.constraints_added = sorted(set(after.constraints) - set(before.constraints))
     out.constraints_removed = sorted(set(before.constraints) - set(after.constraints))
     return out
+
+
+# MLflow's tables holding the migration seed's edge values: table → (column naming the
+# entity, column whose longest value shows the long values are there, or None).
+EDGE_TABLES = {
+    "params": ("run_uuid", "value"),
+    "tags": ("run_uuid", "value"),
+    "metrics": ("run_uuid", None),
+    "latest_metrics": ("run_uuid", None),
+    "experiment_tags": ("experiment_id", "value"),
+    "registered_models": ("name", "description"),
+    "registered_model_tags": ("name", "value"),
+    "model_versions": ("name", "description"),
+    "model_version_tags": ("name", "value"),
+}
+
+
+def edge_rows(server: PgServer, database: str, entities: dict[str, list[str]]
+              ) -> dict[str, dict[str, int]]:
+    """Rows of the seeded edge entities per table (`entities`: entity column → ids), with the
+    longest text in each: the evidence that the row fingerprints cover them."""
+    found: dict[str, dict[str, int]] = {}
+    with server.connect(database) as conn:
+        for table, (column, measure) in EDGE_TABLES.items():
+            ids = entities.get(column)
+            exists = conn.execute("SELECT to_regclass(%s)", (f"public.{table}",)).fetchone()
+            if not ids or not exists or exists[0] is None:
+                continue
+            longest = sql.SQL("max(length({}))").format(sql.Identifier(measure)) \
+                if measure else sql.SQL("0")
+            query = sql.SQL("SELECT count(*), coalesce({longest}, 0) FROM {table} "
+                            "WHERE {column}::text = ANY(%s)").format(
+                longest=longest, table=sql.Identifier(table), column=sql.Identifier(column))
+            row = conn.execute(query, (ids,)).fetchone()
+            assert row is not None
+            found[table] = {"rows": int(str(row[0])), "longest": int(str(row[1]))}
+    return found
+
+
+SHOWN = 80  # characters of a changed value shown in a report
+
+
+def _short(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > SHOWN:
+        return value[:SHOWN] + "…"
+    return value
+
+
+def _rows_as_json(server: PgServer, database: str, table: str, key: list[str],
+                  keys: list[str]) -> dict[str, dict[str, Any]]:
+    query = sql.SQL("SELECT ({key})::text, row_to_json(t)::text FROM {table} t "
+                    "WHERE ({key})::text = ANY(%s)").format(
+        key=sql.SQL("ROW({})").format(sql.SQL(", ").join(map(sql.Identifier, key))),
+        table=sql.Identifier(table))
+    with server.connect(database) as conn:
+        return {str(k): json.loads(str(v)) for k, v in conn.execute(query, (keys,)).fetchall()}
+
+
+def changed_fields(server: PgServer, before_db: str, after_db: str,
+                   fingerprint_before: TableFingerprint, table: str,
+                   comparison: RowComparison) -> list[dict[str, Any]]:
+    """For the rows a comparison found missing or changed, which old column differs and its
+    length before and after (read from the snapshot and the upgraded database)."""
+    keys = [k for k in comparison.missing + comparison.changed if not k.startswith("…")]
+    if not keys:
+        return []
+    key = fingerprint_before.key
+    before = _rows_as_json(server, before_db, table, key, keys)
+    after = _rows_as_json(server, after_db, table, key, keys)
+    fields = []
+    for row in keys:
+        old, new = before.get(row, {}), after.get(row)
+        for column in fingerprint_before.columns:
+            was = old.get(column)
+            now = "<absent>" if new is None else new.get(column, "<absent>")
+            if was == now:
+                continue
+            fields.append({
+                "table": table, "row": row, "column": column,
+                "before": _short(was), "after": _short(now),
+                "before_chars": len(was) if isinstance(was, str) else None,
+                "after_chars": len(now) if isinstance(now, str) and new is not None else None,
+            })
+    return fields

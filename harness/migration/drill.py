@@ -21,8 +21,10 @@ from harness.agent.client import Agent
 from harness.errors import HarnessError, ProviderUnavailable, ServiceError, UsageError
 from harness.migration.database import (
     alembic_revision,
+    changed_fields,
     compare_rows,
     diff_schema,
+    edge_rows,
     fingerprint,
     schema,
 )
@@ -123,7 +125,13 @@ class MigrationDrill:
                                     scale=self.scale)
             before = self._call(self.old, "inventory", server.url, prefix=self._scope)
         report["seed"] = {k: seeded.get(k) for k in ("counts", "seconds")}
+        report["seed"]["edges_seconds"] = (seeded.get("edges") or {}).get("seconds")
         rows_before = fingerprint(pg, self.database)
+        edges = seeded.get("edges")
+        if edges:
+            report["edge_rows"] = edge_rows(pg, self.database, {
+                "run_uuid": edges["run_ids"], "experiment_id": [str(edges["experiment_id"])],
+                "name": [edges["model_name"]]})
         schema_before = schema(pg, self.database)
         revision_before = alembic_revision(pg, self.database)
         report["row_counts"] = {t: len(f.rows) for t, f in rows_before.items()}
@@ -140,7 +148,10 @@ class MigrationDrill:
 
         columns = {t: f.columns for t, f in rows_before.items()}
         rows = compare_rows(rows_before, fingerprint(pg, self.database, columns))
-        report["rows"] = [dataclasses.asdict(r) for r in rows if not r.intact]
+        report["rows"] = [
+            {**dataclasses.asdict(r), "fields": changed_fields(
+                pg, self.snapshot, self.database, rows_before[r.table], r.table, r)}
+            for r in rows if not r.intact]
         report["rows_checked"] = sum(r.rows_before for r in rows)
         schema_after = schema(pg, self.database)
         report["schema_diff"] = dataclasses.asdict(diff_schema(schema_before, schema_after))
@@ -264,11 +275,25 @@ def restore_dump(path: Path, dsn: str, log_dir: Path) -> dict[str, Any]:
     return {"file": str(path), "seconds": round(time.monotonic() - began, 2)}
 
 
+SHOWN = 80  # characters of a changed text shown in a report; its length is always given
+
+
 def entity_changes(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every REST-visible field of every seeded entity that differs (ids included)."""
+    """Every REST-visible field of every seeded entity that differs (ids included); a text
+    is named with its length before and after, and shortened to SHOWN characters."""
     old, new = flatten(before), flatten(after)
-    return [
-        {"path": path, "before": old.get(path, "<absent>"), "after": new.get(path, "<absent>")}
-        for path in sorted(set(old) | set(new))
-        if old.get(path, "<absent>") != new.get(path, "<absent>")
-    ]
+    changes = []
+    for path in sorted(set(old) | set(new)):
+        was, now = old.get(path, "<absent>"), new.get(path, "<absent>")
+        if was == now:
+            continue
+        change: dict[str, Any] = {"path": path, "before": _shown(was), "after": _shown(now)}
+        if isinstance(was, str) and isinstance(now, str):
+            change["before_chars"] = len(was) if path in old else None
+            change["after_chars"] = len(now) if path in new else None
+        changes.append(change)
+    return changes
+
+
+def _shown(value: Any) -> Any:
+    return value[:SHOWN] + "…" if isinstance(value, str) and len(value) > SHOWN else value

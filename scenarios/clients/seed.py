@@ -4,8 +4,10 @@ import hashlib
 import json
 import time
 
+import edge_values as ev
 import mlflow
 from _common import connect, dataset, log_sklearn, predictions, train
+from edges import documented_limits
 from mlflow.entities import Metric, Param, RunTag
 
 BATCH = 1000  # log_batch's limit on metrics per call
@@ -71,12 +73,75 @@ def seed(tracking_uri, prefix, scale=1, history=200):
     client.set_registered_model_alias(name, "champion", "2")
     client.set_model_version_tag(name, "2", "benchmark_metric", "accuracy")
     client.set_model_version_tag(name, "2", "benchmark_value", "0.91")
+    edges_began = time.monotonic()
+    edges = seed_edges(client, prefix)
+    edges["seconds"] = round(time.monotonic() - edges_began, 2)
+    counts["runs"] += len(edges["run_ids"])
+    counts["metric_rows"] += edges["metric_rows"]
     return {
         "counts": counts,
         "model_name": name,
+        "edges": edges,
         "predictions": predictions(model, X),
         "seconds": round(time.monotonic() - began, 2),
     }
+
+
+def at_limits():
+    """Per limited field, the longest value this version stores (`edge_values.probe_lengths`)."""
+    return {field: ev.probe_lengths(limit["documented"], limit["column"]).get(
+        "at_limit", ev.UNLIMITED_PROBE) for field, limit in documented_limits().items()}
+
+
+def seed_edges(client, prefix):
+    """Data at the edges, written by the old version so that it crosses the upgrade: values
+    and keys at the old version's limits, odd text and keys, metric values, steps and
+    timestamps at the ends of what they hold, a nested, a restored and a deleted run, and a
+    renamed registered model with an archived version."""
+    n = at_limits()
+    odd = {f"odd.{name}": text for name, text in ev.ODD_TEXT.items()}
+    long_tags = {ev.key_text(n["experiment_tag_key"], "seed-"): "v",
+                 "long": ev.text(n["experiment_tag_value"], mark="seed:")}
+    experiment_id = client.create_experiment(f"{prefix}-seed-edges", tags={**long_tags, **odd})
+    run_id = client.create_run(experiment_id, run_name="edges").info.run_id
+    metrics = [Metric(f"float.{name}", value, ev.T0, 0) for name, value in ev.FLOATS.items()]
+    metrics += [Metric("steps", float(i), ts, step)
+                for i, (step, ts) in enumerate(ev.STEPS_AND_TIMESTAMPS)]
+    metrics.append(Metric(ev.key_text(n["metric_key"], "seed-"), 1.0, ev.T0, 0))
+    client.log_batch(
+        run_id, metrics=metrics,
+        params=[Param(ev.key_text(n["param_key"], "seed-"), "v"),
+                Param("long", ev.text(n["param_value"], mark="seed:")),
+                *(Param(k, v) for k, v in odd.items()),
+                *(Param(key, "v") for key in ev.ODD_KEYS.values())],
+        tags=[RunTag(ev.key_text(n["run_tag_key"], "seed-"), "v"),
+              RunTag("long", ev.text(n["run_tag_value"], mark="seed:")),
+              *(RunTag(k, v) for k, v in odd.items())])
+    child = client.create_run(experiment_id, run_name="edges-child",
+                              tags={"mlflow.parentRunId": run_id}).info.run_id
+    restored = client.create_run(experiment_id, run_name="edges-restored").info.run_id
+    deleted = client.create_run(experiment_id, run_name="edges-deleted").info.run_id
+    for each in (run_id, child, restored, deleted):
+        client.set_terminated(each)
+    client.delete_run(restored)
+    client.restore_run(restored)
+    client.delete_run(deleted)
+
+    before, name = f"{prefix}-seed-edges-before", f"{prefix}-seed-edges-model"
+    client.create_registered_model(before, tags={
+        ev.key_text(n["registered_model_tag_key"], "seed-"): "v",
+        "long": ev.text(n["registered_model_tag_value"], mark="seed:"), **odd},
+        description=ev.text(n["registered_model_description"], mark="seed:"))
+    version_tags = {ev.key_text(n["model_version_tag_key"], "seed-"): "v",
+                    "long": ev.text(n["model_version_tag_value"], mark="seed:"), **odd}
+    for description in (ev.text(n["model_version_description"], mark="seed:"),
+                        ev.ODD_MEDLEY, ""):
+        client.create_model_version(before, f"runs:/{run_id}/model", run_id,
+                                    tags=version_tags, description=description)
+    client.rename_registered_model(before, name)
+    client.transition_model_version_stage(name, "1", "Archived")
+    return {"experiment_id": experiment_id, "run_ids": [run_id, child, restored, deleted],
+            "model_name": name, "metric_rows": len(metrics), "at_limits": n}
 
 
 def _run_view(client, run):
@@ -91,7 +156,7 @@ def _run_view(client, run):
         "start_time": run.info.start_time,
         "end_time": run.info.end_time,
         "params": dict(sorted(run.data.params.items())),
-        "metrics": dict(sorted(run.data.metrics.items())),
+        "metrics": {k: ev.float_text(v) for k, v in sorted(run.data.metrics.items())},
         "tags": {k: v for k, v in sorted(run.data.tags.items())},
         "history_points": {k: len(v) for k, v in history.items()},
         "history_checksum": {k: hashlib.md5(json.dumps(v).encode()).hexdigest()[:12]
@@ -122,7 +187,7 @@ def inventory(tracking_uri, prefix=None, max_runs=200, max_models=100):
             "runs": {run.info.run_id: _run_view(client, run) for run in runs},
         }
     if prefix is not None:
-        names = [f"{prefix}-seed-model"]
+        names = [f"{prefix}-seed-model", f"{prefix}-seed-edges-model"]
     else:
         names = sorted(m.name for m in client.search_registered_models(max_results=max_models))
     for name in names:
@@ -161,4 +226,39 @@ def write_after_upgrade(tracking_uri, prefix, model_name=None):
         source = client.get_model_version(model_name, "1").source
         result["new_version"] = client.create_model_version(
             model_name, source, run.info.run_id).version
+    edges = client.get_experiment_by_name(f"{prefix}-seed-edges")
+    if edges is not None:
+        result["edge_writes"] = write_edges_after_upgrade(client, prefix, edges.experiment_id)
     return result
+
+
+def write_edges_after_upgrade(client, prefix, experiment_id):
+    """Values at the new version's limits, on the migrated edge entities: the upgrade must
+    have widened every column the new version documents wider. Each read back exactly, or the
+    sentence naming what was lost."""
+    n = at_limits()
+    (run,) = client.search_runs([experiment_id], "tags.mlflow.runName = 'edges'")
+    name = f"{prefix}-seed-edges-model"
+    written = {
+        "param_value": ev.text(n["param_value"], mark="after:"),
+        "run_tag_value": ev.text(n["run_tag_value"], mark="after:"),
+        "experiment_tag_value": ev.text(n["experiment_tag_value"], mark="after:"),
+        "registered_model_tag_value": ev.text(n["registered_model_tag_value"], mark="after:"),
+        "model_version_tag_value": ev.text(n["model_version_tag_value"], mark="after:"),
+    }
+    run_id, key = run.info.run_id, "after-upgrade"
+    client.log_param(run_id, key, written["param_value"])
+    client.set_tag(run_id, key, written["run_tag_value"])
+    client.set_experiment_tag(experiment_id, key, written["experiment_tag_value"])
+    client.set_registered_model_tag(name, key, written["registered_model_tag_value"])
+    client.set_model_version_tag(name, "1", key, written["model_version_tag_value"])
+    data = client.get_run(run_id).data
+    read = {
+        "param_value": data.params.get(key),
+        "run_tag_value": data.tags.get(key),
+        "experiment_tag_value": client.get_experiment(experiment_id).tags.get(key),
+        "registered_model_tag_value": client.get_registered_model(name).tags.get(key),
+        "model_version_tag_value": client.get_model_version(name, "1").tags.get(key),
+    }
+    return {field: ev.lost(field, value, ev.shown(read[field])) or f"stored intact "
+            f"({len(value)} chars)" for field, value in written.items()}

@@ -61,6 +61,8 @@ def test_damage_after_upgrade_is_detected(session: RunSession) -> None:
     damaged = {row["table"]: row for row in report["rows"]}
     assert damaged["metrics"]["missing"], report["rows"]
     assert damaged["params"]["changed"], report["rows"]
+    (tampered,) = [f for f in damaged["params"]["fields"] if f["column"] == "value"]
+    assert tampered["after"] == "tampered" and tampered["after_chars"] == 8, tampered
     assert "index_metrics_run_uuid" in report["schema_diff"]["indexes_removed"]
     with pytest.raises(AssertionError, match="rows lost or changed"):
         verify_rows(report)
@@ -81,7 +83,7 @@ def test_drill_on_a_production_dump(session: RunSession, tmp_path: Path) -> None
     old = session.sides["from"]
     with MlflowServer("prod", old.command, dsn, session.s3.location, "prod",
                       session.log_dir, workers=2) as server:
-        old.client.call(SEED, "seed", tracking_uri=server.url, prefix="prod")
+        seeded = old.client.call(SEED, "seed", tracking_uri=server.url, prefix="prod")
     dump = tmp_path / "prod.dump"
     subprocess.run([pg_tool("pg_dump"), "-Fc", "-f", str(dump), dsn], check=True, timeout=120)
     session.postgres.drop_database(source)
@@ -93,7 +95,7 @@ def test_drill_on_a_production_dump(session: RunSession, tmp_path: Path) -> None
     verify_rows(report)
     verify_schema(report)
     verify_entities(report)
-    assert report["row_counts"]["metrics"] == 9000
+    assert report["row_counts"]["metrics"] == seeded["counts"]["metric_rows"]  # 9,000 + edges
     assert len(report["rows"]) == 0 and report["rows_checked"] > 9000
     assert report["rollback"]["old_server_on_upgraded_db"] == "refused"
     assert report["rollback"]["restored_identical"]

@@ -12,8 +12,10 @@ from harness.migration.database import (
     Schema,
     TableFingerprint,
     alembic_revision,
+    changed_fields,
     compare_rows,
     diff_schema,
+    edge_rows,
     fingerprint,
     schema,
 )
@@ -78,9 +80,22 @@ def test_entity_changes_compare_raw_values() -> None:
     before = {"runs": {"a": {"run_id": "r1", "metrics": {"m": 1.0}}}}
     after = {"runs": {"a": {"run_id": "r2", "metrics": {"m": 1.0}}, "b": {}}}
     assert entity_changes(before, after) == [
-        {"path": "runs.a.run_id", "before": "r1", "after": "r2"},
+        {"path": "runs.a.run_id", "before": "r1", "after": "r2",
+         "before_chars": 2, "after_chars": 2},
         {"path": "runs.b", "before": "<absent>", "after": {}},
     ]
+
+
+def test_entity_changes_name_a_shortened_text_with_its_lengths() -> None:
+    long = "é" * 6000
+    (change,) = entity_changes({"runs": {"a": {"params": {"p": long}}}},
+                               {"runs": {"a": {"params": {"p": long[:-1]}}}})
+    assert change["path"] == "runs.a.params.p"
+    assert (change["before_chars"], change["after_chars"]) == (6000, 5999)
+    assert len(change["before"]) == 81 and change["before"].endswith("…")
+    changes = entity_changes({"tags": {"t": "x"}}, {"tags": {"u": "y"}})
+    gone = next(c for c in changes if c["path"] == "tags.t")
+    assert gone["after"] == "<absent>" and gone["after_chars"] is None
 
 
 @pytest.fixture
@@ -121,3 +136,41 @@ def test_fingerprint_and_guard_on_a_real_database(postgres: LocalPostgres) -> No
     (comparison,) = compare_rows(before, after)
     assert comparison.changed == ["(2)"] and comparison.missing == []
     postgres.drop_database("muh_guard")
+
+
+def test_changed_rows_are_named_by_column_with_lengths(postgres: LocalPostgres) -> None:
+    """A shortened value, a re-encoded unicode value and a lost row, as a faulty upgrade would
+    leave them: each named with its table, row, column and length before and after."""
+    server = postgres.server
+    postgres.create_database("muh_edges")
+    long, odd = "é漢😀" * 2000, "naïve 日本"
+    with server.connect("muh_edges") as conn:
+        conn.execute("CREATE TABLE params (key varchar(250), value varchar(8000), "
+                     "run_uuid varchar(32), PRIMARY KEY (key, run_uuid))")
+        conn.execute("INSERT INTO params VALUES ('long', %s, 'r1'), ('odd', %s, 'r1'), "
+                     "('gone', 'x', 'r1'), ('other', 'y', 'r2')", (long, odd))
+    postgres.create_database("muh_edges_snap", template="muh_edges")
+    before = fingerprint(server, "muh_edges_snap")
+    assert edge_rows(server, "muh_edges", {"run_uuid": ["r1"]}) == {
+        "params": {"rows": 3, "longest": 6000}}
+    with server.connect("muh_edges") as conn:
+        conn.execute("UPDATE params SET value = left(value, 5999) WHERE key = 'long'")
+        conn.execute("UPDATE params SET value = convert_from(convert_to(value, 'UTF8'), "
+                     "'LATIN1') WHERE key = 'odd'")
+        conn.execute("DELETE FROM params WHERE key = 'gone'")
+    after = fingerprint(server, "muh_edges", {"params": before["params"].columns})
+    (comparison,) = compare_rows(before, after)
+    fields = changed_fields(server, "muh_edges_snap", "muh_edges", before["params"], "params",
+                            comparison)
+    by_row = {(f["row"], f["column"]): f for f in fields}
+    shortened = by_row[("(long,r1)", "value")]
+    assert (shortened["before_chars"], shortened["after_chars"]) == (6000, 5999)
+    assert shortened["before"].endswith("…")
+    recoded = by_row[("(odd,r1)", "value")]
+    assert recoded["before"] == odd and recoded["after"] != odd
+    assert (recoded["before_chars"], recoded["after_chars"]) == (len(odd), 13)
+    lost = by_row[("(gone,r1)", "value")]
+    assert lost["before"] == "x" and lost["after"] == "<absent>" and lost["after_chars"] is None
+    assert ("(other,r2)", "value") not in by_row
+    for database in ("muh_edges", "muh_edges_snap"):
+        postgres.drop_database(database)
