@@ -45,13 +45,14 @@ def test_odd_values(side: str, mlflow_client: Client, observe: Observe, run_pref
 
 def test_batch_limits(side: str, mlflow_client: Client, observe: Observe,
                       run_prefix: str) -> None:
-    observed = mlflow_client.call("edges:batch_limits", prefix=prefix_for(run_prefix, side))
+    observed = mlflow_client.call("edges_bulk:batch_limits",
+                                  prefix=prefix_for(run_prefix, side))
     observe(observed)
     verify_batches(observed)
 
 
 def test_paging(side: str, mlflow_client: Client, observe: Observe, run_prefix: str) -> None:
-    observed = mlflow_client.call("edges:paging", prefix=prefix_for(run_prefix, side))
+    observed = mlflow_client.call("edges_bulk:paging", prefix=prefix_for(run_prefix, side))
     observe(observed)
     verify_paging(observed)
 
@@ -60,13 +61,14 @@ def test_metric_history_without_page_size(side: str, mlflow_client: Client, obse
                                           run_prefix: str) -> None:
     """GET get-history naming no page size (a script, curl, another language's client): the
     whole history, as the API documents when max_results is not given."""
-    observed = mlflow_client.call("edges:unpaged_history", prefix=prefix_for(run_prefix, side))
+    observed = mlflow_client.call("edges_bulk:unpaged_history",
+                                  prefix=prefix_for(run_prefix, side))
     observe(observed)
     verify_unpaged_history(observed)
 
 
 def test_lifecycle(side: str, mlflow_client: Client, observe: Observe, run_prefix: str) -> None:
-    observed = mlflow_client.call("edges:lifecycle", prefix=prefix_for(run_prefix, side))
+    observed = mlflow_client.call("edges_bulk:lifecycle", prefix=prefix_for(run_prefix, side))
     observe(observed)
     verify_lifecycle(observed)
 
