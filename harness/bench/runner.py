@@ -3,15 +3,18 @@
 - **Server side**: client processes of the *old* version (the one client that works against
   both servers: a 3.x client cannot log models to a 2.x server) time every operation against
   the old and the new server in the same round. Rounds rotate over `CLIENT_PROCESSES`
-  processes, over `reused` and `fresh` connections and over which server goes first
-  (`condition()`), so a per-process or per-connection state lands on both sides alike and
-  the interval carries its variance instead of reading as a version difference. With
+  processes and over which server goes first (`condition()`), so a per-process state lands
+  on both sides alike and the interval carries its variance. Each timed call goes over a
+  kept-alive connection that has just served a request (as in a client's loop of calls):
+  the connection's state is a controlled condition, not an accident of the order of calls.
+  Operations that regress are re-timed on new connections (`retime_fresh`): slower on
+  kept-alive connections only is a connection-level cause (`diagnosis.py`). With
   `--inject-latency`, the new server itself holds the chosen routes back by a known fraction
   of the old side's median time (a hook loaded in the server process, `inject.py`): clients
   still talk to the servers directly, as in production.
 - **Client side**: each version's own client against the new server, rounds alternating.
-- **Budget.** The phase keeps to `--bench-budget`: every operation but the 64 MB transfers
-  gets `MIN_FAST_ROUNDS` rounds (each (connection, first) pair once); then the 64 MB
+- **Budget.** The phase keeps to `--bench-budget` (seeding and warming the servers come on
+  top): every operation but the 64 MB transfers gets `MIN_FAST_ROUNDS` rounds; then the 64 MB
   transfers get up to `LARGE_ROUNDS` rounds of their own, a round only when it fits in what
   is left (or when it is the first); then, until the budget is used, rounds go only to the
   operations still inconclusive (the phase ends early when every operation is decided), so
@@ -44,16 +47,17 @@ from harness.services.server_args import server_setup
 from harness.session import RunSession
 
 CLIENT_MODULE = Path(__file__).resolve().parents[2] / "scenarios" / "clients" / "bench.py"
-MIN_FAST_ROUNDS = 4  # two per kind of connection: fewer and no interval means much
+MIN_FAST_ROUNDS = 4  # each (process, first) pair once: fewer and no interval means much
+FRESH_ROUNDS = 6  # re-timing regressed operations on new connections (diagnosis)
 MAX_FAST_ROUNDS = 60
 LARGE_ROUNDS = 3
 LARGE_CAP_S = 8.0
 CLIENT_PROCESSES = 2
-WARMUP_ROUNDS = CLIENT_PROCESSES  # every operation once in each client process
 REUSED, FRESH = "reused", "fresh"
 CLIENT_SHARE = 0.25  # of the budget, for the client-side comparison
 CALL_TIMEOUT_S = 900.0
-REMEDY_SHARE = 0.2  # of the budget, for re-running the gate with a cause's remedy applied
+DIAGNOSIS_SHARE = 0.25  # of the budget: regressed operations on new connections, and the
+# gate re-run against a server with a cause's remedy (only when something regressed)
 OLD, NEW = "old", "new"
 
 
@@ -82,14 +86,14 @@ class Condition:
     first: str
 
 
-def condition(index: int, processes: int = CLIENT_PROCESSES) -> Condition:
-    """Round `index`'s condition. Connections alternate every round and the server that goes
-    first every two, so any 4 consecutive rounds from a multiple of 4 hold each (connection,
-    first) pair once; processes rotate across those blocks, so every 4 × processes rounds
-    hold each combination once."""
-    return Condition(process=(index + index // 4) % processes,
-                     connection=(REUSED, FRESH)[index % 2],
-                     first=(OLD, NEW)[(index // 2) % 2])
+def condition(index: int, processes: int = CLIENT_PROCESSES,
+              connection: str = REUSED) -> Condition:
+    """Round `index`'s condition: processes rotate every round, the server that goes first
+    every `processes` rounds, so every 2 × processes rounds hold each (process, first) pair
+    once. Gate rounds run on kept-alive connections (how MLflow's clients call a server);
+    the diagnosis re-times regressed operations on new connections."""
+    return Condition(process=index % processes, connection=connection,
+                     first=(OLD, NEW)[(index // processes) % 2])
 
 
 @dataclass
@@ -339,16 +343,17 @@ class Benchmark:
                              "inject": [list(i) for i in self.settings.inject],
                              "fixed_client": self.session.sides["from"].version,
                              "client_processes": len(self.fixed),
-                             "connections": [REUSED, FRESH],
+                             "connections": REUSED,
                              "warm_up_requests": self.warmed,
                              "through_proxies": self.use_proxies},
                 "server_side": self.server_gate(started + self.settings.budget_s * share),
             }
             if self.settings.client_side:
                 result["client_side"] = self._client_side(started + self.settings.budget_s)
+            diagnosis_deadline = time.monotonic() + self.settings.budget_s * DIAGNOSIS_SHARE
+            self.retime_fresh(result["server_side"], diagnosis_deadline)
             groups = diagnose(result, self.session.sides["to"].version, self._new_setup())
-            self.verify_remedies(groups, result["server_side"],
-                                 time.monotonic() + self.settings.budget_s * REMEDY_SHARE)
+            self.verify_remedies(groups, result["server_side"], diagnosis_deadline)
             result["causes"] = [group.to_dict() for group in groups]
             result["setup_s"] = round(started - began, 1)
             result["seconds"] = round(time.monotonic() - began, 1)
@@ -357,9 +362,9 @@ class Benchmark:
             self.close()
 
     def _round(self, samples: Samples, ops: list[str], index: int, capped: bool = False,
-               urls: dict[str, str] | None = None) -> None:
+               urls: dict[str, str] | None = None, connection: str = REUSED) -> None:
         assert self.fixed, "open() first"
-        rule = condition(index, len(self.fixed))
+        rule = condition(index, len(self.fixed), connection)
         urls = urls or self.urls
         got: dict[str, Any] = self._call(
             self.fixed[rule.process], urls[OLD], "run_round", servers=urls,
@@ -373,9 +378,7 @@ class Benchmark:
         settings = self.settings
         fast = [op for op in settings.operations if not BY_NAME[op].large]
         large = [op for op in settings.operations if BY_NAME[op].large]
-        warmup = Samples()
-        for index in range(WARMUP_ROUNDS):
-            self._round(warmup, fast, index)
+        warmup = self._warm_up(fast)
         injected, routes = injected_delays(settings, warmup)
         self._inject(routes)
         samples = Samples()
@@ -444,6 +447,44 @@ class Benchmark:
                                      "new_median_s")}
                                for op, item in analysis["operations"].items()}}
 
+    def _warm_up(self, ops: list[str]) -> Samples:
+        """Each operation once per client process, against the old server only: each
+        process pays its first-call costs (lazy imports, caches) outside the timing. The old
+        side's times are what injected delays are a fraction of."""
+        warmup = Samples()
+        for agent in self.fixed:
+            got = self._call(agent, self.urls[OLD], "run_round", servers={OLD: self.urls[OLD]},
+                             contexts={OLD: self.contexts[OLD]}, ops=ops, first=OLD)
+            for op, by_side in got["timings"].items():
+                warmup.old.setdefault(op, []).append(by_side[OLD])
+        return warmup
+
+    def retime_fresh(self, server_side: dict[str, Any], deadline: float) -> None:
+        """The regressed operations again, each timed call on a new connection: what the
+        server's work costs without the kept-alive connection. Adds `fresh` to each one's
+        `by_connection` (the gate's own rounds are the `reused` side)."""
+        ops = [op for op, item in server_side.get("operations", {}).items()
+               if item.get("verdict") == "regression" and not BY_NAME[op].large]
+        if not ops:
+            return
+        samples = Samples()
+        with self.progress.phase(f"benchmark: {len(ops)} regressed operation(s) on new "
+                                 "connections"):
+            index = 0
+            while index < FRESH_ROUNDS or (index < MAX_FAST_ROUNDS
+                                           and time.monotonic() < deadline):
+                chosen = ops if index < FRESH_ROUNDS \
+                    else undecided(samples, ops, self.settings.threshold)
+                if not chosen:
+                    break
+                self._round(samples, chosen, index, connection=FRESH)
+                index += 1
+        for op, item in analyse(samples, self.settings)["operations"].items():
+            fresh = item["by_connection"].get(FRESH) or {
+                k: item.get(k) for k in ("rounds", "old_median_s", "new_median_s", "ratio",
+                                         "low", "high", "verdict")}
+            server_side["operations"][op].setdefault("by_connection", {})[FRESH] = fresh
+
     def _remedy_server(self, remedy_args: list[str]) -> MlflowServer:
         """The new side's server command with the remedy's arguments in place of its own."""
         current = self.session.sides["to"].server
@@ -485,7 +526,7 @@ class Benchmark:
                 else undecided(samples, ops, self.settings.threshold)
             if not chosen:
                 break
-            rule = condition(index, processes=1)
+            rule = condition(index, processes=1)  # kept-alive connections, first alternating
             order = [OLD, NEW] if rule.first == OLD else [NEW, OLD]
             timings: dict[str, dict[str, float]] = {op: {} for op in chosen}
             for side in order:
