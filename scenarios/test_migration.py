@@ -55,7 +55,8 @@ def test_rows_preserved(drill: dict[str, Any], observe: Observe) -> None:
     observe({"rows_checked": drill["rows_checked"], "rows": drill["rows"],
              "row_counts": drill["row_counts"], "seed": drill["seed"]["counts"],
              "edge_rows": drill.get("edge_rows", {}),
-             "seed_seconds": drill["seed"]["seconds"]})
+             "seed_seconds": drill["seed"]["seconds"],
+             "edge_seed_seconds": drill["seed"].get("edges_seconds")})
     verify_rows(drill)
 
 
