@@ -10,6 +10,10 @@ when it is long, so observations stay small and any change to a long value still
 
 import hashlib
 import json
+from typing import Any
+
+MetricPoint = tuple[str, float, int, int]  # key, value, timestamp (ms), step
+Batch = dict[str, list[Any]]  # "metrics": [MetricPoint], "params"/"tags": [(key, value)]
 
 # Each limited field → the constant of `mlflow.utils.validation` documenting its maximum, and
 # the SQLAlchemy column (module, class, column) that stores it. A field without a constant
@@ -111,21 +115,21 @@ HISTORY_POINTS = 2500
 HISTORY_PAGE = 1000
 
 
-def text(length, pattern=VALUE_PATTERN, mark=""):
+def text(length: int, pattern: str = VALUE_PATTERN, mark: str = "") -> str:
     """A deterministic text of exactly `length` characters, starting with `mark`."""
     body = (pattern * (length // len(pattern) + 1))
     return (mark + body)[:length]
 
 
-def key_text(length, mark):
+def key_text(length: int, mark: str) -> str:
     return text(length, KEY_PATTERN, mark)
 
 
-def digest(value):
+def digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def shown(value):
+def shown(value: Any) -> Any:
     """What an observation records of a value read back: itself, or its length and digest."""
     if not isinstance(value, str) or len(value) <= SHOWN_MAX:
         return value
@@ -133,7 +137,7 @@ def shown(value):
             "sha256": digest(value)}
 
 
-def size(observed):
+def size(observed: Any) -> tuple[int, int] | None:
     """(characters, UTF-8 bytes) of a shown value, or None when it is not text."""
     if isinstance(observed, str):
         return len(observed), len(observed.encode("utf-8", "surrogatepass"))
@@ -142,12 +146,12 @@ def size(observed):
     return None
 
 
-def float_text(value):
+def float_text(value: float) -> str:
     """A float as exact text (repr round-trips; -0.0 and nan stay distinct)."""
     return repr(float(value))
 
 
-def change(expected, observed):
+def change(expected: str, observed: Any) -> str | None:
     """How an observed (shown) value differs from the expected text: None when identical,
     else 'missing', 'truncated' (a prefix), or 'changed'."""
     if observed == shown(expected):
@@ -161,7 +165,7 @@ def change(expected, observed):
     return "changed"
 
 
-def lost(field, expected, observed):
+def lost(field: str, expected: str, observed: Any) -> str | None:
     """A sentence naming the field and the length before and after, or None if identical."""
     kind = change(expected, observed)
     if kind is None:
@@ -172,7 +176,7 @@ def lost(field, expected, observed):
     return f"{field}: {kind}, written {before}, read back {after}"
 
 
-def probe_lengths(documented, column):
+def probe_lengths(documented: int | None, column: int | None) -> dict[str, int]:
     """The lengths a limit probe writes: at the limit (the narrower of what the version
     documents and its column holds) and one past it; and at the documented maximum when the
     column is narrower. A field with neither limit gets one large value."""
@@ -186,11 +190,11 @@ def probe_lengths(documented, column):
     return lengths
 
 
-def probe_mark(role, via):
+def probe_mark(role: str, via: str) -> str:
     return f"{role}-{via}-"
 
 
-def probe_text(field, role, via, length):
+def probe_text(field: str, role: str, via: str, length: int) -> tuple[str, str]:
     """(key, value) a limit probe writes: the long text is the key or the value."""
     if field in KEY_FIELDS:
         return key_text(length, probe_mark(role, via)), "v"
@@ -198,19 +202,19 @@ def probe_text(field, role, via, length):
     return key, text(length, mark=f"{role}/{via}:")
 
 
-def odd_key(name, via, table=None):
+def odd_key(name: str, via: str, table: dict[str, str] | None = None) -> str:
     """The key an odd value is written under (`table` None), or the odd key itself."""
     if table is None:
         return f"odd.{name}.{via}"
     return table[name] if via == "client" else f"rest/{table[name]}"
 
 
-def batches():
+def batches() -> dict[str, Batch]:
     """log_batch requests at its documented maxima and one item over each."""
-    def metrics(key, count):
+    def metrics(key: str, count: int) -> list[MetricPoint]:
         return [(key, i * 0.5, T0 + i, i) for i in range(count)]
 
-    def pairs(key, count):
+    def pairs(key: str, count: int) -> list[tuple[str, str]]:
         return [(f"{key}.{i:03d}", f"value {i} é") for i in range(count)]
 
     return {
@@ -225,7 +229,8 @@ def batches():
     }
 
 
-def batch_summary(metrics, params, tags):
+def batch_summary(metrics: list[list[str]], params: list[list[str]],
+                  tags: list[list[str]]) -> dict[str, Any]:
     """Counts and one digest of a batch's items: [key, step, timestamp, value] per metric
     point and [key, value] per param and tag, as texts."""
     items = sorted(json.dumps(item, ensure_ascii=False) for item in [*metrics, *params, *tags])
@@ -233,29 +238,29 @@ def batch_summary(metrics, params, tags):
             "digest": digest("\n".join(items))}
 
 
-def expected_batch(batch):
+def expected_batch(batch: Batch) -> dict[str, Any]:
     return batch_summary(
         [[k, str(step), str(ts), float_text(v)] for k, v, ts, step in batch["metrics"]],
         [list(p) for p in batch["params"]], [list(t) for t in batch["tags"]])
 
 
-def history_points():
+def history_points() -> list[tuple[float, int, int]]:
     """(value, timestamp, step) of the paged metric history."""
     return [(i / 4, T0 + i, i) for i in range(HISTORY_POINTS)]
 
 
-def history_summary(points):
+def history_summary(points: list[list[str]]) -> dict[str, Any]:
     """Points, distinct steps and a digest of a history read as [step, timestamp, value]."""
     return {"points": len(points), "steps": len({p[0] for p in points}),
             "digest": digest(json.dumps(sorted(points)))}
 
 
-def expected_history():
+def expected_history() -> dict[str, Any]:
     return history_summary([[str(step), str(ts), float_text(v)]
                             for v, ts, step in history_points()])
 
 
-def paged(kind):
+def paged(kind: str) -> list[str]:
     """The names a paging collection holds, in the order its search returns them."""
     count = PAGED[kind]
     if kind == "runs":  # created with rising start times, searched newest first
