@@ -7,8 +7,9 @@ messaging never enters the numbers.
 
 Connections are a condition of each round, not an accident of process history: in a `reused`
 round every timed call goes over a kept-alive connection that has just served a request (a
-warm-up call outside the timing opens it when needed), in a `fresh` round every timed call
-starts on a new connection (MLflow's pooled connections are closed before it). A server whose
+call outside the timing right before it), in a `fresh` round every request of the timed call
+goes over a new connection (MLflow's pooled connections are closed before it, and its requests
+carry `Connection: close`). A server whose
 keep-alive connections are slow (MLflow 3.x under `uvicorn --workers N`, uvicorn issue #3149)
 then shows it in one kind of round and not in the other, instead of landing unevenly on
 whichever process happened to hold an old connection.
@@ -41,6 +42,7 @@ WARM_ATTEMPTS = 60
 QUICK_S = 0.5
 _STATE = {"folder": None}
 _SESSIONS = {}  # every requests.Session MLflow's client made in this process
+_MODE = {"connection": REUSED}  # `fresh`: every request on a new connection (Connection: close)
 
 
 def _track_sessions():
@@ -55,6 +57,7 @@ def _track_sessions():
     def tracked(*args, **kwargs):
         session = original(*args, **kwargs)
         _SESSIONS[id(session)] = session
+        _set_connection_header(session)
         return session
 
     tracked._harness_tracked = True
@@ -64,17 +67,28 @@ def _track_sessions():
 _track_sessions()
 
 
+def _set_connection_header(session):
+    if _MODE["connection"] == FRESH:
+        session.headers["Connection"] = "close"  # the server closes after each response
+    else:
+        session.headers.pop("Connection", None)
+
+
 def _close_connections():
     for session in list(_SESSIONS.values()):
         session.close()  # closes the pools; the session opens new connections when used
 
 
 def _ready_connection(client, server_url, connection):
-    """Outside the timing: a new connection for a `fresh` call; for a `reused` call, a request
+    """Outside the timing: for a `fresh` call, a new connection for each of its requests
+    (`Connection: close`, the pools emptied); for a `reused` call, a request
     on the same kept-alive connection right before it. The timed request then follows a
     response within milliseconds, as in a client's loop of calls, whatever the other server's
     call took: the TCP stack treats such a connection as interactive and delays its ACKs, which
     is exactly where a server without TCP_NODELAY loses ~40 ms (and one with it does not)."""
+    _MODE["connection"] = connection
+    for session in list(_SESSIONS.values()):
+        _set_connection_header(session)
     if connection == FRESH:
         _close_connections()
     else:

@@ -190,3 +190,25 @@ def test_injection_hook_wraps_flask_and_reads_changed_delays(tmp_path: Path) -> 
     assert out[2] == "0.0", "a changed file is read again"
     assert out[3] == "ok"
     assert str(SITE_DIR) in env["PYTHONPATH"]
+
+
+def test_recorded_2_9_2_to_3_4_0_run_names_the_keep_alive_cause_once() -> None:
+    """Samples recorded from a real default 2.9.2 → 3.4.0 benchmark (gate rounds on kept-alive
+    connections, regressed operations re-timed on new connections)."""
+    recorded = json.loads((Path(__file__).parents[1] / "fixtures" / "bench-2.9.2-3.4.0.json")
+                          .read_text())
+    groups = diagnose(recorded, recorded["new_version"], recorded["new_server_setup"])
+    by_id = {g.id: g for g in groups}
+    assert list(by_id) == ["uvicorn-workers-tcp-nodelay", "unexplained"]
+    keep_alive = by_id["uvicorn-workers-tcp-nodelay"]
+    assert {"get_run (server)", "create_run (server)", "log_metric (server)",
+            "set_tag (server)", "search_runs (server)"} <= set(keep_alive.operations)
+    assert keep_alive.evidence["pattern"] == "constant offset per request"
+    assert 30 <= keep_alive.evidence["median_offset_ms"] <= 50
+    # the artifact download is slower on new connections too: not this cause
+    assert "download_1mb (server)" in by_id["unexplained"].operations
+    assert not set(keep_alive.operations) & set(by_id["unexplained"].operations)
+    regressed = {f"{op} ({side})" for part, side in (("server_side", "server"),
+                                                      ("client_side", "client"))
+                 for op in recorded[part]["gate"]["regressions"]}
+    assert set(keep_alive.operations) | set(by_id["unexplained"].operations) == regressed
