@@ -93,6 +93,16 @@ def main() -> int:
                               "threshold": args.threshold, "operations": DEFAULT_OPERATIONS,
                               "inject": args.inject}
     began = time.monotonic()
+    same: list[dict[str, Any]] = []
+    injected: list[dict[str, Any]] = []
+
+    def save() -> None:  # after every gate: a stopped calibration keeps its counts
+        report["same_version"] = count(same, None) if same else {}
+        report["injected"] = count(injected, injected_op) if injected else {}
+        report["seconds"] = round(time.monotonic() - began, 1)
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=1) + "\n")
+
     with RunSession(config, progress) as session:
         session.provision()
         # Both servers carry the injection hook in both phases (idle in the same-version one).
@@ -109,25 +119,21 @@ def main() -> int:
                 result["seconds"] = round(time.monotonic() - started, 1)
                 return result
 
-            same = []
             for index in range(0 if args.injected_only else args.gates):
                 same.append(one_gate())
+                save()
                 progress.say(f"same-version gate {index + 1}/{args.gates}: "
-                             f"{same[-1]['gate']['regressions'] or 'no regression'}")
+                             f"{same[-1]['gate']['regressions'] or 'no regression'}; "
+                             f"{len(same[-1]['gate']['inconclusive'])} undecided")
             bench.settings = slowed
-            injected = []
             for index in range(args.gates):
                 injected.append(one_gate())
+                save()
                 verdict = injected[-1]["operations"][injected_op]["description"]
                 progress.say(f"injected gate {index + 1}/{args.gates}: {injected_op} {verdict}")
         finally:
             bench.close()
-    report["same_version"] = count(same, None) if same else {}
-    report["injected"] = count(injected, injected_op)
-    report["seconds"] = round(time.monotonic() - began, 1)
-    text = json.dumps(report, indent=1)
-    if args.json:
-        args.json.write_text(text + "\n")
+    save()
     print(json.dumps({k: v for k, v in report.items() if k not in ("same_version", "injected")}))
     for name in ("same_version", "injected") if same else ("injected",):
         print(name, json.dumps({k: v for k, v in report[name].items()
