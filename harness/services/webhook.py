@@ -14,9 +14,10 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Self
 
+from harness.runtime.quiet_http import QuietHTTPServer
 from harness.services.base import Service
 
 MAX_BODY_BYTES = 1_000_000
@@ -55,8 +56,7 @@ class WebhookReceiver(Service):
         self._deliveries: dict[str, list[Delivery]] = defaultdict(list)
         self._lock = threading.Lock()
         self._started = time.monotonic()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = QuietHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="webhook-receiver", daemon=True
         )

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from harness.proxy import auth_proxy
 from harness.proxy.auth_proxy import TOKEN_ENV
 from harness.proxy.service import AuthProxy, check_template
 from harness.runtime.ports import free_port
+from harness.runtime.quiet_http import QuietHTTPServer
 
 TOKEN = "s3cret-token-for-tests"
 BIG = os.urandom(3 * 1024 * 1024)
@@ -71,7 +72,7 @@ class Upstream:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = QuietHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

@@ -20,6 +20,7 @@ from harness.errors import Cancelled, ProviderUnavailable
 from harness.faults import PAUSE_ENV, pause_point
 from harness.runtime.ports import free_port
 from harness.runtime.processes import REGISTRY, spawn
+from harness.runtime.quiet_http import QuietHTTPServer
 from harness.services import postgres_local
 from harness.services.base import S3Location
 from harness.services.mlflow_command import MlflowCommand
@@ -136,7 +137,7 @@ def health_server() -> Iterator[tuple[int, list[int]]]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = QuietHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server.server_address[1], status
@@ -211,7 +212,7 @@ def test_s3_that_refuses_our_credentials_is_one_clear_error() -> None:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Forbidden)
+    server = QuietHTTPServer(("127.0.0.1", 0), Forbidden)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         location = S3Location(f"http://127.0.0.1:{server.server_address[1]}", "id",

@@ -127,3 +127,40 @@ def test_agent_call_is_bounded_and_recovers(agent: Agent, tmp_path: Path) -> Non
 def test_agent_that_dies_is_reported(agent: Agent, tmp_path: Path) -> None:
     with pytest.raises(ClientCallError, match="exited unexpectedly"):
         agent.call(tmp_path / "client_mod.py", "die")
+
+
+def test_quiet_http_server_keeps_handler_errors_off_stderr(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A handler that fails (as when a client hangs up mid-answer) must not print a traceback
+    from its thread onto the console or another test's captured stderr."""
+    import http.client
+    import threading
+    from http.server import BaseHTTPRequestHandler
+
+    from harness.runtime.quiet_http import QuietHTTPServer
+
+    class Broken(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            raise ConnectionResetError("the client went away")
+
+    server = QuietHTTPServer(("127.0.0.1", 0), Broken)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1],
+                                                timeout=10)
+        try:
+            connection.request("GET", "/")
+            connection.getresponse()
+        except (http.client.HTTPException, OSError):
+            pass
+        for _ in range(100):
+            if server.handler_errors:
+                break
+            threading.Event().wait(0.05)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert server.handler_errors and "client went away" in server.handler_errors[0]
+    assert "Traceback" not in capfd.readouterr().err
