@@ -127,3 +127,25 @@ def test_selecting_no_scenario_is_an_error_not_a_pass(tmp_path: Path) -> None:
     assert result.code == 2
     assert "no scenario matched" in result.stderr
     assert load_results(tmp_path / "o" / "results.json").status.value == "error"
+
+
+def test_console_says_one_labelled_line_per_check_that_did_not_pass(full_run: CliRun) -> None:
+    """Advisory cells and known defects are one labelled line each; tracebacks stay in the
+    reports; the closing line states the verdict in report.md's words."""
+    from harness.console import one_line
+
+    results = load_results(full_run.out / "results.json")
+    console = full_run.stdout + full_run.stderr
+    assert "Traceback" not in console and "\nE   " not in console
+    not_passed = [c for c in results.checks if c.status.value not in ("passed", "skipped")]
+    assert not_passed, "2.9.2 → 3.4.0 has advisory cells and a known defect"
+    for check in not_passed:
+        line = one_line(check)
+        assert line is not None and line.strip() in console, line
+    assert {line.split(":")[0].strip() for c in not_passed if (line := one_line(c))} <= {
+        "advisory (client newer than server, not blocking)",
+        "known defect proxy-multipart-upload-path",
+        "known defect get-history-without-max-results-empty"}
+    assert results.verdict["headline"] in full_run.stderr.splitlines()[-1] or any(
+        line.startswith(results.verdict["headline"]) for line in full_run.stderr.splitlines())
+    assert {s.server_setup["workers_from"] for s in results.sides} == {"mlflow default"}
