@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -80,9 +81,11 @@ def _by_cause(slower: list[str], causes: list[dict[str, Any]]) -> str:
             continue
         text = f"{len(ops)} from one cause, {cause.get('title', cause.get('id'))}"
         remedy = cause.get("remedy_gate") or {}
-        if remedy.get("args"):
+        if remedy.get("error"):
+            text += f" (with `{shlex.join(remedy['args'])}`: could not be verified)"
+        elif remedy.get("args"):
             still = remedy.get("still_regress") or []
-            text += (f" (with `{' '.join(remedy['args'])}`: "
+            text += (f" (with `{shlex.join(remedy['args'])}`: "
                      + (f"{len(still)} still slower: {_named(still)})" if still
                         else "none slower)"))
         parts.append(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from harness.results.model import CheckResult, RunResults, Status
@@ -232,12 +233,15 @@ def causes_section(causes: list[dict[str, Any]]) -> list[str]:
         if cause.get("remedy"):
             lines.append(f"- Remedy: {first_line(cause['remedy'], TEXT)}")
         remedy = cause.get("remedy_gate") or {}
-        if remedy.get("args"):
+        if remedy.get("error"):
+            lines.append(f"- Gate re-run with `{shlex.join(remedy['args'])}`: the server did not "
+                         f"start ({first_line(remedy['error'], TEXT)}).")
+        elif remedy.get("args"):
             still = remedy.get("still_regress") or []
             ratios = _names([f"{op} {item['ratio']:.2f}×"
                              for op, item in remedy.get("operations", {}).items()
                              if item.get("ratio") is not None], 8)
-            lines.append(f"- Gate re-run with `{' '.join(remedy['args'])}` on the new server "
+            lines.append(f"- Gate re-run with `{shlex.join(remedy['args'])}` on the new server "
                          f"({remedy.get('rounds', 0)} rounds): "
                          + (f"**still slower: {_names(still, 8)}**" if still
                             else "no operation slower") + (f" ({ratios})" if ratios else "")

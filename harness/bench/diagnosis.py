@@ -25,9 +25,10 @@ from typing import Any
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from harness.bench.operations import BY_NAME
+from harness.bench.operations import ARTIFACTS, BY_NAME
 
 KEEP_ALIVE = "keep-alive"
+ARTIFACT_TRANSFER = "artifact-transfer"
 OFFSET_SPREAD = 2.0  # per-request offsets within this factor of each other: a constant offset
 RATIO_SPREAD = 1.5  # ratios within this factor of each other: a proportional slowdown
 GROUPS = (("server_side", "server"), ("client_side", "client"))
@@ -82,6 +83,7 @@ class Group:
     title: str
     operations: list[str]
     evidence: dict[str, Any]
+    signature: str = ""
     summary: str = ""
     source: str = ""
     fix: str = ""
@@ -182,12 +184,26 @@ def diagnose(bench: dict[str, Any], new_version: str, setup: dict[str, Any] | No
         labels = [_label(g, op) for g, op, _ in keep_alive]
         explained.update(labels)
         if cause:
-            groups.append(Group(cause.id, cause.title, labels, evidence, cause.summary,
-                                cause.source, cause.fix, cause.remedy, list(cause.remedy_args)))
+            groups.append(_from_cause(cause, labels, evidence))
         else:
             groups.append(Group("keep-alive-latency", "Slower on kept-alive connections only "
                                 "(no catalogued cause)", labels, evidence))
     rest = [(g, op, item) for g, op, item in regressed if _label(g, op) not in explained]
+    transfers = [(g, op, item) for g, op, item in rest
+                 if op in BY_NAME and BY_NAME[op].routes == ARTIFACTS]
+    artifact_cause = next((c for c in causes if c.signature == ARTIFACT_TRANSFER
+                           and c.fits(new_version, setup)), None)
+    if transfers and artifact_cause:
+        evidence = shape({op: (item["old_median_s"], item["new_median_s"])
+                          for _, op, item in transfers})
+        fresh = {_label(g, op): item["by_connection"]["fresh"]["ratio"]
+                 for g, op, item in transfers if "fresh" in item.get("by_connection", {})}
+        if fresh:
+            evidence["new_connection_ratios"] = fresh  # as slow without keep-alive
+        labels = [_label(g, op) for g, op, _ in transfers]
+        groups.append(_from_cause(artifact_cause, labels, evidence))
+        explained.update(labels)
+        rest = [entry for entry in rest if _label(entry[0], entry[1]) not in explained]
     if rest:
         evidence = shape({op: (item["old_median_s"], item["new_median_s"])
                           for g, op, item in rest if g == "server_side"}
@@ -197,3 +213,7 @@ def diagnose(bench: dict[str, Any], new_version: str, setup: dict[str, Any] | No
                             [_label(g, op) for g, op, _ in rest], evidence))
     return groups
 
+
+def _from_cause(cause: Cause, labels: list[str], evidence: dict[str, Any]) -> Group:
+    return Group(cause.id, cause.title, labels, evidence, cause.signature, cause.summary,
+                 cause.source, cause.fix, cause.remedy, list(cause.remedy_args))

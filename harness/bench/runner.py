@@ -27,6 +27,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -412,31 +413,44 @@ class Benchmark:
     def verify_remedies(self, groups: list[Group], server_side: dict[str, Any],
                         deadline: float) -> None:
         """For each cause with a remedy: the gate again, on every server-side operation that
-        regressed, against a new server started with the remedy (same database and store)."""
-        ops = [op for op, item in server_side.get("operations", {}).items()
-               if item.get("verdict") == "regression" and not BY_NAME[op].large]
+        regressed (the 64 MB transfers too when the cause names them: 2 capped rounds),
+        against a new server started with the remedy over the same database and store."""
+        regressed = [op for op, item in server_side.get("operations", {}).items()
+                     if item.get("verdict") == "regression"]
+        ops = [op for op in regressed if not BY_NAME[op].large]
         for group in groups:
-            if not group.remedy_args or not ops:
+            if not group.remedy_args or not regressed:
                 continue
+            large = [op for op in regressed if BY_NAME[op].large
+                     and f"{op} (server)" in group.operations]
             began = time.monotonic()
-            with self.progress.phase(f"benchmark: verify remedy {' '.join(group.remedy_args)}"):
-                server = self._remedy_server(group.remedy_args).start()
-                try:
-                    urls = {OLD: self.urls[OLD], NEW: server.url}
-                    assert self.fixed
-                    self._call(self.fixed[0], urls[OLD], "warm_workers", servers={NEW: server.url})
-                    samples = Samples()
-                    index = 0
-                    while index < MAX_FAST_ROUNDS and (index < MIN_FAST_ROUNDS
-                                                       or time.monotonic() < deadline):
-                        chosen = ops if index < MIN_FAST_ROUNDS \
-                            else undecided(samples, ops, self.settings.threshold)
-                        if not chosen:
-                            break
-                        self._round(samples, chosen, index, urls=urls)
-                        index += 1
-                finally:
-                    server.stop()
+            samples = Samples()
+            index = 0
+            try:
+                with self.progress.phase("benchmark: verify remedy "
+                                         f"{shlex.join(group.remedy_args)}"):
+                    server = self._remedy_server(group.remedy_args).start()
+                    try:
+                        urls = {OLD: self.urls[OLD], NEW: server.url}
+                        assert self.fixed
+                        self._call(self.fixed[0], urls[OLD], "warm_workers",
+                                   servers={NEW: server.url})
+                        for large_index in range(2 if large else 0):
+                            self._round(samples, large, large_index, capped=True, urls=urls)
+                        while ops and index < MAX_FAST_ROUNDS and (
+                                index < MIN_FAST_ROUNDS or time.monotonic() < deadline):
+                            chosen = ops if index < MIN_FAST_ROUNDS \
+                                else undecided(samples, ops, self.settings.threshold)
+                            if not chosen:
+                                break
+                            self._round(samples, chosen, index, urls=urls)
+                            index += 1
+                    finally:
+                        server.stop()
+            except HarnessError as error:  # the remedy's server would not start: say so
+                group.remedy_gate = {"args": list(group.remedy_args),
+                                     "error": str(error).splitlines()[0]}
+                continue
             analysis = analyse(samples, self.settings)
             group.remedy_gate = {
                 "args": list(group.remedy_args), "rounds": index,
@@ -444,7 +458,7 @@ class Benchmark:
                 "still_regress": analysis["gate"]["regressions"],
                 "operations": {op: {k: item.get(k) for k in
                                     ("verdict", "ratio", "low", "high", "old_median_s",
-                                     "new_median_s")}
+                                     "new_median_s", "extrapolated")}
                                for op, item in analysis["operations"].items()}}
 
     def _warm_up(self, ops: list[str]) -> Samples:
