@@ -437,14 +437,8 @@ class Benchmark:
                                    servers={NEW: server.url})
                         for large_index in range(2 if large else 0):
                             self._round(samples, large, large_index, capped=True, urls=urls)
-                        while ops and index < MAX_FAST_ROUNDS and (
-                                index < MIN_FAST_ROUNDS or time.monotonic() < deadline):
-                            chosen = ops if index < MIN_FAST_ROUNDS \
-                                else undecided(samples, ops, self.settings.threshold)
-                            if not chosen:
-                                break
-                            self._round(samples, chosen, index, urls=urls)
-                            index += 1
+                        index = self._rounds_until_decided(samples, ops, MIN_FAST_ROUNDS,
+                                                           deadline, urls=urls)
                     finally:
                         server.stop()
             except HarnessError as error:  # the remedy's server would not start: say so
@@ -460,6 +454,20 @@ class Benchmark:
                                     ("verdict", "ratio", "low", "high", "old_median_s",
                                      "new_median_s", "extrapolated")}
                                for op, item in analysis["operations"].items()}}
+
+    def _rounds_until_decided(self, samples: Samples, ops: list[str], minimum: int,
+                              deadline: float, **round_args: Any) -> int:
+        """`minimum` rounds of `ops`, then rounds of the still undecided ones until `deadline`;
+        returns the number of rounds."""
+        index = 0
+        while ops and index < MAX_FAST_ROUNDS and (index < minimum
+                                                   or time.monotonic() < deadline):
+            chosen = ops if index < minimum else undecided(samples, ops, self.settings.threshold)
+            if not chosen:
+                break
+            self._round(samples, chosen, index, **round_args)
+            index += 1
+        return index
 
     def _warm_up(self, ops: list[str]) -> Samples:
         """Each operation once per client process, against the old server only: each
@@ -484,15 +492,7 @@ class Benchmark:
         samples = Samples()
         with self.progress.phase(f"benchmark: {len(ops)} regressed operation(s) on new "
                                  "connections"):
-            index = 0
-            while index < FRESH_ROUNDS or (index < MAX_FAST_ROUNDS
-                                           and time.monotonic() < deadline):
-                chosen = ops if index < FRESH_ROUNDS \
-                    else undecided(samples, ops, self.settings.threshold)
-                if not chosen:
-                    break
-                self._round(samples, chosen, index, connection=FRESH)
-                index += 1
+            self._rounds_until_decided(samples, ops, FRESH_ROUNDS, deadline, connection=FRESH)
         for op, item in analyse(samples, self.settings)["operations"].items():
             fresh = item["by_connection"].get(FRESH) or {
                 k: item.get(k) for k in ("rounds", "old_median_s", "new_median_s", "ratio",
