@@ -20,12 +20,20 @@ from typing import Any, NoReturn
 
 import harness
 from harness.bench.runner import Benchmark, BenchSettings
-from harness.config import DockerImages, ExternalTargets, RunConfig, build_config, check_writable
+from harness.config import (
+    DockerImages,
+    ExternalTargets,
+    RunConfig,
+    build_config,
+    check_writable,
+    default_cache_dir,
+)
 from harness.errors import HarnessError
 from harness.matrix import summarize
 from harness.progress import Progress
 from harness.results.merge import load_and_merge
 from harness.results.model import RunResults, RunStatus, SideInfo, write_results
+from harness.scan.command import run_scan, write_scan
 from harness.scenarios_runner import run_scenarios
 from harness.services.server_args import server_setup
 from harness.session import RunSession
@@ -171,6 +179,20 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("results", nargs="+", metavar="RESULTS",
                         help="results.json files, or folders to search for them")
     report.add_argument("--out", required=True, help="output folder for the merged report")
+    scan = commands.add_parser(
+        "scan", help="breaking-change scan: where your code meets APIs the new version removed, "
+                     "changed or deprecated (each version's API read from its environment)")
+    scan.add_argument("scan_paths", nargs="+", metavar="PATH",
+                      help="your code: folders or files (Python, shell scripts, Dockerfiles, CI)")
+    scan.add_argument("--from", dest="from_spec", required=True, metavar="SPEC", help="old MLflow")
+    scan.add_argument("--to", dest="to_spec", required=True, metavar="SPEC", help="new MLflow")
+    scan.add_argument("--out", metavar="DIR", help="also write scan.json and scan.md here")
+    scan.add_argument("--catalog", metavar="FILE",
+                      help="your own documented API changes ([[api]] entries, as in "
+                           "harness/catalog/api_changes.toml)")
+    scan.add_argument("--cache-dir",
+                      help="environment and API-surface cache (default: "
+                           "~/.cache/mlflow-upgrade-harness)")
     return parser
 
 
@@ -403,6 +425,27 @@ def report_command(args: argparse.Namespace) -> int:
     return merged.exit_code
 
 
+def scan_command(args: argparse.Namespace) -> int:
+    """Scan the team's code; exit 1 when something in it breaks on the new version."""
+    out = Path(args.out).expanduser() if args.out else None
+    if out is not None:
+        check_writable(out)
+    cache = Path(args.cache_dir).expanduser().resolve() if args.cache_dir \
+        else default_cache_dir()
+    log_dir = (out / "logs") if out else cache / "logs"
+    report = run_scan(args.scan_paths, args.from_spec, args.to_spec, cache, log_dir,
+                      args.catalog)
+    for finding in report.findings:
+        sys.stdout.write(finding.text() + "\n")
+    if out is not None:
+        write_scan(report, out)
+    surfaces = ", ".join(f"{version} {t['seconds']:.1f}s{' cached' if t['cached'] else ''}"
+                         for version, t in report.timings["surfaces"].items())
+    sys.stdout.write(f"{report.headline()}; API surfaces: {surfaces}"
+                     + (f" — {out / 'scan.md'}" if out else "") + "\n")
+    return 1 if report.breaking else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -411,6 +454,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_command(args)
         if args.command == "report":
             return report_command(args)
+        if args.command == "scan":
+            return scan_command(args)
     except HarnessError as error:
         sys.stderr.write(f"{PROG}: error: {error}\n")
         return error.exit_code

@@ -1,0 +1,125 @@
+"""The scan as one pipeline: environments (built or reused) → API surfaces (cached by
+environment digest) → uses in the team's code → findings → `scan.json` and `scan.md`."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.envs.builder import EnvRequest, MlflowEnv, ensure_env
+from harness.envs.spec import parse_spec
+from harness.errors import UsageError
+from harness.scan.catalog import load_api_catalog
+from harness.scan.changes import DEPRECATED, PARAM_DEPRECATED, diff_surfaces, summary
+from harness.scan.extract import surface_for_env
+from harness.scan.findings import Finding, find
+from harness.scan.surface import Surface
+from harness.scan.uses import find_uses
+
+NOT_BREAKING = (DEPRECATED, PARAM_DEPRECATED)  # warnings today; the call still works
+
+
+@dataclass
+class ScanReport:
+    """What the scan found, and what it took."""
+
+    old_version: str
+    new_version: str
+    paths: list[str]
+    findings: list[Finding]
+    api_changes: dict[str, int]
+    files_scanned: int
+    uses: int
+    timings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def breaking(self) -> list[Finding]:
+        return [f for f in self.findings if f.kind not in NOT_BREAKING]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "from": self.old_version, "to": self.new_version, "paths": self.paths,
+            "files_scanned": self.files_scanned, "uses": self.uses,
+            "api_changes": self.api_changes, "timings": self.timings,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+    def headline(self) -> str:
+        deprecations = len(self.findings) - len(self.breaking)
+        return (f"scan {self.old_version} → {self.new_version}: {len(self.breaking)} breaking, "
+                f"{deprecations} deprecated, in {self.files_scanned} files "
+                f"({self.uses} MLflow uses)")
+
+    def markdown(self) -> str:
+        lines = [f"# Your code: {self.old_version} → {self.new_version}", "",
+                 self.headline() + ".", ""]
+        by_file: dict[str, list[Finding]] = {}
+        for item in self.findings:
+            by_file.setdefault(item.file, []).append(item)
+        for file, items in by_file.items():
+            lines += [f"## `{file}`", ""]
+            for item in items:
+                more = f" (also lines {', '.join(map(str, item.also_at))})" if item.also_at \
+                    else ""
+                lines.append(f"- line {item.line}{more}: `{item.api}` — {item.what}")
+                if item.catalog:
+                    lines.append(f"  - {item.catalog}: {item.summary} ({item.source})")
+            lines.append("")
+        if not self.findings:
+            lines += ["Nothing in this code meets a removed, changed or deprecated API.", ""]
+        counts = ", ".join(f"{k} {v}" for k, v in self.api_changes.items())
+        lines += [f"API changes between the versions, all told: {counts}.", ""]
+        return "\n".join(lines)
+
+
+def scan_code(paths: Sequence[Path], old: Surface, new: Surface,
+              catalog: Path | None = None) -> ScanReport:
+    """Findings for the code under `paths`, from two surfaces."""
+    entries = load_api_catalog(catalog)
+    uses = [u for p in paths for u in find_uses(p)]
+    findings = find(uses, old, new, entries)
+    return ScanReport(old.version, new.version, [str(p) for p in paths], findings,
+                      summary(diff_surfaces(old, new)), len({u.file for u in uses}), len(uses))
+
+
+def _surface(env: MlflowEnv, cache_dir: Path) -> tuple[Surface, dict[str, Any]]:
+    timed = surface_for_env(env.path, env.digest, env.mlflow_version, cache_dir)
+    return timed.surface, {"seconds": round(timed.seconds, 2), "cached": timed.cached,
+                           "env_digest": env.digest, "objects": len(timed.surface.objects)}
+
+
+def run_scan(paths: Sequence[str], from_spec: str, to_spec: str, cache_dir: Path,
+             log_dir: Path, catalog: str | None = None) -> ScanReport:
+    """Build (or reuse) both environments, read their API surfaces, scan `paths`."""
+    roots = [Path(p).expanduser() for p in paths]
+    for root in roots:
+        if not root.exists():
+            raise UsageError(f"nothing to scan at {root}: no such file or folder")
+    catalog_path = Path(catalog).expanduser() if catalog else None
+    if catalog_path is not None and not catalog_path.is_file():
+        raise UsageError(f"--catalog {catalog_path}: no such file")
+    specs = [parse_spec(from_spec), parse_spec(to_spec)]
+    log_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        envs = list(pool.map(lambda s: ensure_env(EnvRequest(s), cache_dir, log_dir), specs))
+    (old, old_timing), (new, new_timing) = (_surface(e, cache_dir) for e in envs)
+    scanned = time.monotonic()
+    report = scan_code(roots, old, new, catalog_path)
+    report.timings = {"environments_s": round(scanned - started - old_timing["seconds"]
+                                              - new_timing["seconds"], 2),
+                      "surfaces": {old.version: old_timing, new.version: new_timing},
+                      "scan_s": round(time.monotonic() - scanned, 2)}
+    return report
+
+
+def write_scan(report: ScanReport, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "scan.json").write_text(json.dumps(report.to_dict(), indent=1) + "\n")
+    (out / "scan.md").write_text(report.markdown())
+

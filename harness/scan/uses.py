@@ -1,0 +1,291 @@
+"""Where a team's code uses MLflow, read with `ast` (never run): imports (`import mlflow as
+m`, `from mlflow.x import y as z`), attribute chains (`m.sklearn.log_model`), calls with their
+keyword names and positional count, instances (`client = MlflowClient()`, `self.client = …`,
+`client: MlflowClient`) and their method calls; and `mlflow …` commands in strings, argument
+lists and shell-like files.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SHELL_FILES = ("*.sh", "*.bash", "Dockerfile*", "*.dockerfile", "Makefile", "*.mk", "*.yml",
+               "*.yaml", "*.toml", "*.cfg", "*.ini", "Procfile")
+SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", "build", "dist",
+             ".mypy_cache", ".ruff_cache", "site-packages"}
+_COMMAND = re.compile(r"\bmlflow((?:\s+[a-z][a-z0-9-]*){1,2})")
+
+
+@dataclass(frozen=True)
+class Use:
+    """One use: `api` is the dotted path (or `mlflow <command>` for a command)."""
+
+    file: str
+    line: int
+    api: str
+    kind: str  # import | reference | call | command
+    keywords: tuple[str, ...] = ()
+    positional: int = 0
+    bound: bool = False  # called on an instance (self is supplied)
+
+
+@dataclass(frozen=True)
+class _Binding:
+    path: str
+    instance: bool = False
+
+
+@dataclass
+class _Scope:
+    names: dict[str, _Binding] = field(default_factory=dict)
+    selfattrs: dict[str, _Binding] = field(default_factory=dict)
+
+
+class _Finder(ast.NodeVisitor):
+    def __init__(self, file: str, package: str) -> None:
+        self.file = file
+        self.package = package
+        self.scopes: list[_Scope] = [_Scope()]
+        self.uses: list[Use] = []
+
+    # -- names ----------------------------------------------------------------------------
+
+    def lookup(self, name: str) -> _Binding | None:
+        for scope in reversed(self.scopes):
+            if name in scope.names:
+                return scope.names[name]
+        return None
+
+    def bind(self, name: str, binding: _Binding | None) -> None:
+        if binding is None:
+            self.scopes[-1].names.pop(name, None)
+        else:
+            self.scopes[-1].names[name] = binding
+
+    def resolve(self, node: ast.expr) -> _Binding | None:
+        """The MLflow path (or instance of one) an expression names, if any."""
+        if isinstance(node, ast.Name):
+            return self.lookup(node.id)
+        if isinstance(node, ast.Attribute):
+            if isinstance(node.value, ast.Name) and node.value.id == "self":
+                for scope in reversed(self.scopes):
+                    if node.attr in scope.selfattrs:
+                        return scope.selfattrs[node.attr]
+                return None
+            base = self.resolve(node.value)
+            if base is None:
+                return None
+            return _Binding(f"{base.path}.{node.attr}")
+        if isinstance(node, ast.Call):
+            callee = self.resolve(node.func)
+            return _Binding(callee.path, instance=True) if callee and _classlike(callee.path) \
+                else None
+        return None
+
+    # -- imports --------------------------------------------------------------------------
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            if alias.name != self.package and not alias.name.startswith(self.package + "."):
+                continue
+            self.use(node, alias.name, "import")
+            if alias.asname:
+                self.bind(alias.asname, _Binding(alias.name))
+            else:
+                self.bind(self.package, _Binding(self.package))
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        module = node.module or ""
+        if node.level or not (module == self.package or module.startswith(self.package + ".")):
+            return
+        for alias in node.names:
+            if alias.name == "*":
+                continue
+            path = f"{module}.{alias.name}"
+            self.use(node, path, "import")
+            self.bind(alias.asname or alias.name, _Binding(path))
+
+    # -- uses -----------------------------------------------------------------------------
+
+    def use(self, node: ast.AST, api: str, kind: str, call: ast.Call | None = None,
+            bound: bool = False) -> None:
+        keywords = tuple(k.arg for k in call.keywords if k.arg) if call else ()
+        positional = sum(1 for a in call.args if not isinstance(a, ast.Starred)) if call else 0
+        self.uses.append(Use(self.file, getattr(node, "lineno", 0), api, kind, keywords,
+                             positional, bound))
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        target = self.resolve(func)
+        if target is not None and not target.instance:
+            bound = isinstance(func, ast.Attribute) and bool(
+                (owner := self.resolve(func.value)) and owner.instance)
+            self.use(node, target.path, "call", node, bound)
+            if isinstance(func, ast.Attribute):
+                self._visit_inner(func.value)
+        else:
+            self.visit(func)
+        for arg in [*node.args, *(k.value for k in node.keywords)]:
+            self.visit(arg)
+        self._command_list(node)
+
+    def _visit_inner(self, node: ast.expr) -> None:
+        """Inside a resolved chain only calls (`mlflow.MlflowClient().x`) are uses."""
+        while isinstance(node, ast.Attribute):
+            node = node.value
+        if isinstance(node, ast.Call):
+            self.visit(node)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        target = self.resolve(node)
+        if target is None:
+            self.generic_visit(node)
+            return
+        owner = self.resolve(node.value)
+        self.use(node, target.path, "reference", bound=bool(owner and owner.instance))
+        self._visit_inner(node.value)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load):
+            target = self.lookup(node.id)
+            if target is not None and not target.instance and target.path != self.package:
+                self.use(node, target.path, "reference")
+
+    # -- bindings -------------------------------------------------------------------------
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self.visit(node.value)
+        value = self.resolve(node.value)
+        for target in node.targets:
+            self._assign(target, value)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self.visit(node.value)
+        annotated = self.resolve(node.annotation)
+        value = _Binding(annotated.path, True) if annotated else (
+            self.resolve(node.value) if node.value is not None else None)
+        self._assign(node.target, value)
+
+    def _assign(self, target: ast.expr, value: _Binding | None) -> None:
+        if isinstance(target, ast.Name):
+            self.bind(target.id, value)
+        elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) \
+                and target.value.id == "self" and value is not None:
+            self.scopes[-1].selfattrs[target.attr] = value
+
+    def visit_With(self, node: ast.With) -> None:
+        for item in node.items:
+            self.visit(item.context_expr)
+            if item.optional_vars is not None:
+                self._assign(item.optional_vars, None)
+        for statement in node.body:
+            self.visit(statement)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        for decorator in node.decorator_list:
+            self.visit(decorator)
+        for default in [*node.args.defaults, *(d for d in node.args.kw_defaults if d)]:
+            self.visit(default)
+        scope = _Scope(selfattrs=dict(self.scopes[-1].selfattrs))
+        self.scopes.append(scope)
+        for arg in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]:
+            annotated = self.resolve(arg.annotation) if arg.annotation else None
+            self.bind(arg.arg, _Binding(annotated.path, True) if annotated else None)
+        for statement in node.body:
+            self.visit(statement)
+        self.scopes.pop()
+
+    visit_AsyncFunctionDef = visit_FunctionDef  # noqa: N815 (ast.NodeVisitor's naming)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for expr in [*node.bases, *node.decorator_list]:
+            self.visit(expr)
+        scope = _Scope()
+        self.scopes.append(scope)
+        # self.<attr> assigned in any method is known in every method (flow-insensitive).
+        for method in node.body:
+            if isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef):
+                for statement in ast.walk(method):
+                    if isinstance(statement, ast.Assign):
+                        value = self.resolve(statement.value)
+                        for target in statement.targets:
+                            self._assign(target, value)
+        for statement in node.body:
+            self.visit(statement)
+        self.scopes.pop()
+
+    # -- commands in strings --------------------------------------------------------------
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str):
+            for command in commands_in(node.value, self.package):
+                self.uses.append(Use(self.file, node.lineno, command, "command"))
+
+    def _command_list(self, node: ast.Call) -> None:
+        """`subprocess.run(["mlflow", "deployments", "start-server", …])`."""
+        for arg in node.args[:1]:
+            if isinstance(arg, ast.List | ast.Tuple) and arg.elts:
+                words = [e.value for e in arg.elts[:3]
+                         if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+                if words and words[0] == self.package and len(words) > 1:
+                    self.uses.append(Use(self.file, node.lineno, " ".join(words), "command"))
+
+
+def _classlike(path: str) -> bool:
+    return path.rpartition(".")[2][:1].isupper()
+
+
+def commands_in(text: str, package: str = "mlflow") -> list[str]:
+    """`mlflow <group> <command>` spellings in a line of text (both words kept: the caller
+    matches the longest the surface knows)."""
+    if package != "mlflow":
+        return []
+    return [f"mlflow{m.group(1)}".split("#")[0].strip() for m in _COMMAND.finditer(text)]
+
+
+def python_uses(source: str, file: str, package: str = "mlflow") -> list[Use]:
+    """Every use of `package` in one Python source (a syntax error gives none)."""
+    try:
+        tree = ast.parse(source, filename=file)
+    except SyntaxError:
+        return []
+    finder = _Finder(file, package)
+    finder.visit(tree)
+    return finder.uses
+
+
+def text_uses(text: str, file: str, package: str = "mlflow") -> list[Use]:
+    """`mlflow …` commands in a shell script, Dockerfile, CI file or config."""
+    return [Use(file, number, command, "command")
+            for number, line in enumerate(text.splitlines(), 1)
+            if not line.lstrip().startswith("#") or line.lstrip().startswith("#!")
+            for command in commands_in(line, package)]
+
+
+def files(root: Path) -> Iterator[Path]:
+    """Python sources and shell-like files under `root` (a file is itself)."""
+    if root.is_file():
+        yield root
+        return
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or SKIP_DIRS & set(path.relative_to(root).parts):
+            continue
+        if path.suffix == ".py" or any(path.match(p) for p in SHELL_FILES):
+            yield path
+
+
+def find_uses(root: Path, package: str = "mlflow") -> list[Use]:
+    """Every use under `root`; files are named relative to `root`'s folder."""
+    base = root.parent if root.is_file() else root
+    found: list[Use] = []
+    for path in files(root):
+        text = path.read_text(errors="replace")
+        name = str(path.relative_to(base))
+        found.extend(python_uses(text, name, package) if path.suffix == ".py"
+                     else text_uses(text, name, package))
+    return found
