@@ -33,7 +33,7 @@ from harness.matrix import summarize
 from harness.progress import Progress
 from harness.results.merge import load_and_merge
 from harness.results.model import RunResults, RunStatus, SideInfo, write_results
-from harness.scan.command import run_scan, write_scan
+from harness.scan.command import run_scan, scan_envs, write_scan
 from harness.scenarios_runner import run_scenarios
 from harness.services.server_args import server_setup
 from harness.session import RunSession
@@ -172,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--scenario-timeout", type=float, default=900.0, metavar="SECONDS",
                      help="a scenario still running after this long fails, with the logs of "
                           "its server and client (default: %(default)s)")
+    yours = run.add_argument_group("your code")
+    yours.add_argument("--scan", action="append", default=[], metavar="PATH", dest="scan_paths",
+                       help="breaking-change scan of your code (repeatable): where it uses APIs "
+                            "the new version removed, changed or deprecated")
+    yours.add_argument("--catalog", metavar="FILE",
+                       help="your own documented API changes ([[api]] entries)")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
     report = commands.add_parser(
         "report", help="re-render or merge results files (tox environments, CI shards) without "
@@ -241,6 +247,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         clients=args.clients,
         matrix=not args.no_matrix,
         matrix_only=args.matrix_only,
+        scan_paths=args.scan_paths,
+        catalog=args.catalog,
     )
 
 
@@ -300,6 +308,13 @@ def execute(config: RunConfig, progress: Progress) -> RunResults:
                     info.server_startup_s = round(session.sides[info.role].server.startup_seconds,
                                                   2)
                 info.client_preload_s = float(runtime.client.info.get("preload_seconds", 0.0))
+            if config.scan_paths:
+                with progress.phase("scan"):
+                    report = scan_envs(config.scan_paths, session.client("from").env,
+                                       session.client("to").env, config.cache_dir,
+                                       config.catalog)
+                results.scan = report.to_dict()
+                progress.say(report.headline())
             with progress.phase("scenarios"):
                 outcome = run_scenarios(session, config)
             results.checks, results.diff = outcome.checks, outcome.diff
@@ -314,8 +329,10 @@ def execute(config: RunConfig, progress: Progress) -> RunResults:
                 with progress.phase("benchmarks"):
                     results.benchmark = run_benchmark(session, config, progress)
                 bench_passed = bool(results.benchmark.get("gate", {}).get("passed"))
+            breaks = [f for f in results.scan.get("findings", []) if f["kind"] not in
+                      ("deprecated", "parameter-deprecated")]
             passed = (outcome.all_passed and not results.unexpected_differences()
-                      and bench_passed)
+                      and bench_passed and not breaks)
             results.status = RunStatus.PASSED if passed else RunStatus.FAILED
             if outcome.usage_error:
                 results.status, results.error = RunStatus.ERROR, outcome.usage_error

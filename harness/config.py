@@ -103,6 +103,8 @@ class RunConfig:
     clients: tuple[ClientConfig, ...] = ()
     matrix: bool = True
     matrix_only: bool = False
+    scan_paths: tuple[Path, ...] = ()  # the team's code, for the breaking-change scan
+    catalog: Path | None = None  # the team's own documented changes
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
 
     @property
@@ -166,6 +168,8 @@ def build_config(
     clients: list[str] | None = None,
     matrix: bool = True,
     matrix_only: bool = False,
+    scan_paths: list[str] | None = None,
+    catalog: str | None = None,
 ) -> RunConfig:
     """Validate raw option values into a RunConfig; raises UsageError/SpecError on bad input."""
     if server_workers is not None and not 1 <= server_workers <= 16:
@@ -242,7 +246,16 @@ def build_config(
         clients=chosen_clients,
         matrix=matrix,
         matrix_only=matrix_only,
+        scan_paths=tuple(_existing("--scan", p) for p in scan_paths or ()),
+        catalog=_existing("--catalog", catalog) if catalog else None,
     )
+
+
+def _existing(option: str, raw: str) -> Path:
+    path = Path(raw).expanduser().resolve()
+    if not path.exists():
+        raise UsageError(f"{option} {raw}: no such file or folder")
+    return path
 
 
 def _clients(raw: list[str], sides: tuple[SideConfig, SideConfig]) -> tuple[ClientConfig, ...]:

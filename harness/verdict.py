@@ -108,6 +108,17 @@ def decide(results: RunResults) -> Verdict:
     if unexpected:
         blocking.append(f"{len(unexpected)} undocumented behaviour change(s) between the "
                         "versions: " + _named(sorted({d.path for d in unexpected})))
+    scan = results.scan.get("findings", [])
+    deprecated_kinds = ("deprecated", "parameter-deprecated")
+    breaking = [f for f in scan if f["kind"] not in deprecated_kinds]
+    if breaking:
+        blocking.append(f"{len(breaking)} place(s) in your code use APIs "
+                        f"{results.scan.get('to', 'the new version')} removed or changed: "
+                        + _named([f"{f['file']}:{f['line']} {f['api']}" for f in breaking]))
+    deprecations = [f for f in scan if f["kind"] in deprecated_kinds]
+    if deprecations:
+        caveats.append(f"{len(deprecations)} place(s) in your code use deprecated APIs: "
+                       + _named([f"{f['file']}:{f['line']} {f['api']}" for f in deprecations]))
     slower, undecided = _regressions(results)
     if slower:
         threshold = results.benchmark.get("settings", {}).get("threshold", 0.2)

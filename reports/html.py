@@ -337,6 +337,21 @@ def _scenarios(results: RunResults) -> str:
                    "checks") + "</details>")
 
 
+def _your_code(results: RunResults) -> str:
+    scan = results.scan
+    if not scan:
+        return ""
+    rows = [[_e(f"{f['file']}:{f['line']}"), f"<code>{_e(f['api'])}</code>", _e(f["what"]),
+             _e(f.get("catalog") or ""), _e(f.get("source") or "")]
+            for f in scan.get("findings", [])]
+    intro = (f"<p>Breaking-change scan {_e(scan.get('from', ''))} → {_e(scan.get('to', ''))}: "
+             f"{len(rows)} finding(s) in {scan.get('files_scanned', 0)} files with MLflow "
+             f"uses.</p>")
+    return "<h2>Your code</h2>" + intro + (
+        _table(["where", "API", "what changed", "catalog", "source"], rows, "scan") if rows
+        else "")
+
+
 def render_html(results: RunResults) -> str:
     versions = " → ".join(s.mlflow_version or s.spec for s in results.sides[:2])
     counts = results.counts()
@@ -345,7 +360,8 @@ def render_html(results: RunResults) -> str:
                f"{results.run_id} · {results.duration_s:.0f}s")
     body = "".join([
         f"<h1>MLflow upgrade check: {_e(versions)}</h1>", _verdict(results),
-        f"<p>{_e(summary)}</p>", _failures(results), _defects(results), _diff(results),
+        f"<p>{_e(summary)}</p>", _your_code(results), _failures(results), _defects(results),
+        _diff(results),
         _matrix(results),
         _migration(results), _performance(results), _scenarios(results),
         _environment(results),

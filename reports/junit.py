@@ -65,6 +65,22 @@ def _finish(suite: ET.Element) -> ET.Element:
     return suite
 
 
+def _scan_suite(root: ET.Element, results: RunResults) -> None:
+    """A test case per scan finding: a break fails, a deprecation is skipped with its note."""
+    suite = ET.SubElement(root, "testsuite", {"name": "your code", "timestamp":
+                                              results.started_at})
+    for finding in results.scan.get("findings", []):
+        case = ET.SubElement(suite, "testcase", {
+            "classname": f"scan.{finding['file']}", "time": "0",
+            "name": f"{finding['file']}:{finding['line']} {finding['api']}"})
+        message = finding["what"] + (f" [{finding['catalog']}: {finding['source']}]"
+                                     if finding.get("catalog") else "")
+        kind = "skipped" if finding["kind"] in ("deprecated", "parameter-deprecated") \
+            else "failure"
+        ET.SubElement(case, kind, {"message": message})
+    _finish(suite)
+
+
 def render_junit(results: RunResults) -> str:
     versions = " → ".join(s.mlflow_version or s.spec for s in results.sides[:2])
     root = ET.Element("testsuites", {"name": f"mlflow-upgrade-harness {versions}"})
@@ -73,6 +89,8 @@ def render_junit(results: RunResults) -> str:
     for check in results.checks:
         _check_case(scenarios, check)
     _finish(scenarios)
+    if results.scan:
+        _scan_suite(root, results)
     bench = results.benchmark
     if bench:
         suite = ET.SubElement(root, "testsuite", {"name": "performance",

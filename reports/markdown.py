@@ -15,6 +15,7 @@ from reports.differences import differences_section
 from reports.matrix import matrix_section
 from reports.sections import benchmark_section, deltaone_section, migration_section
 from reports.sections import cell as _cell
+from reports.your_code import your_code_section
 
 VERDICT_ICON = {Level.SAFE: "✅", Level.CAVEATS: "⚠️", Level.NOT_SAFE: "❌",
                 Level.NO_VERDICT: "⛔"}
@@ -40,7 +41,8 @@ def render_markdown(results: RunResults) -> str:
         f"{new.mlflow_version or new.spec}",
         "",
     ]
-    lines += _verdict(results) + _failures(results) + _defects(results)
+    lines += _verdict(results) + your_code_section(results) + _failures(results)
+    lines += _defects(results)
     lines += differences_section(results) + matrix_section(results)
     lines += migration_section(results) + deltaone_section(results)
     lines += benchmark_section(results) + _scenarios(results) + _environment(results)

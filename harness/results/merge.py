@@ -81,6 +81,8 @@ def merge(results: list[RunResults]) -> RunResults:
             errors.append(f"{each.run_id}: {each.error}")
         if each.benchmark and not merged.benchmark:
             merged.benchmark = each.benchmark
+        if each.scan and not merged.scan:
+            merged.scan = each.scan
         for name, seconds in each.phases.items():
             merged.phases[f"{each.run_id} {name}"] = seconds
     merged.sides = list(sides.values())

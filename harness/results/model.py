@@ -111,6 +111,7 @@ class RunResults:
     diff: list[DiffEntry] = field(default_factory=list)
     machine: dict[str, Any] = field(default_factory=dict)
     benchmark: dict[str, Any] = field(default_factory=dict)  # see docs/results-format.md
+    scan: dict[str, Any] = field(default_factory=dict)  # the breaking-change scan (--scan)
     matrix: dict[str, Any] = field(default_factory=dict)  # harness/matrix.py summarize()
     merged_from: list[str] = field(default_factory=list)  # run ids, when `report` merged files
     verdict: dict[str, Any] = field(default_factory=dict)  # harness/verdict.py: level, reasons
@@ -185,6 +186,7 @@ def load_results(path: Path) -> RunResults:
         diff=[DiffEntry(**d) for d in data.get("diff", [])],
         machine=data.get("machine", {}),
         benchmark=data.get("benchmark", {}),
+        scan=data.get("scan", {}),
         matrix=data.get("matrix", {}),
         merged_from=data.get("merged_from", []),
         verdict=data.get("verdict", {}),

@@ -93,6 +93,19 @@ def _surface(env: MlflowEnv, cache_dir: Path) -> tuple[Surface, dict[str, Any]]:
                            "env_digest": env.digest, "objects": len(timed.surface.objects)}
 
 
+def scan_envs(paths: Sequence[Path], old_env: MlflowEnv, new_env: MlflowEnv, cache_dir: Path,
+              catalog: Path | None = None) -> ScanReport:
+    """Scan `paths` against two built environments (a run's)."""
+    started = time.monotonic()
+    (old, old_timing), (new, new_timing) = (_surface(e, cache_dir) for e in (old_env, new_env))
+    scanned = time.monotonic()
+    report = scan_code(paths, old, new, catalog)
+    report.timings = {"surfaces": {old.version: old_timing, new.version: new_timing},
+                      "surfaces_s": round(scanned - started, 2),
+                      "scan_s": round(time.monotonic() - scanned, 2)}
+    return report
+
+
 def run_scan(paths: Sequence[str], from_spec: str, to_spec: str, cache_dir: Path,
              log_dir: Path, catalog: str | None = None) -> ScanReport:
     """Build (or reuse) both environments, read their API surfaces, scan `paths`."""
@@ -108,13 +121,9 @@ def run_scan(paths: Sequence[str], from_spec: str, to_spec: str, cache_dir: Path
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=2) as pool:
         envs = list(pool.map(lambda s: ensure_env(EnvRequest(s), cache_dir, log_dir), specs))
-    (old, old_timing), (new, new_timing) = (_surface(e, cache_dir) for e in envs)
-    scanned = time.monotonic()
-    report = scan_code(roots, old, new, catalog_path)
-    report.timings = {"environments_s": round(scanned - started - old_timing["seconds"]
-                                              - new_timing["seconds"], 2),
-                      "surfaces": {old.version: old_timing, new.version: new_timing},
-                      "scan_s": round(time.monotonic() - scanned, 2)}
+    built = round(time.monotonic() - started, 2)
+    report = scan_envs(roots, envs[0], envs[1], cache_dir, catalog_path)
+    report.timings["environments_s"] = built
     return report
 
 
