@@ -177,7 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="breaking-change scan of your code (repeatable): where it uses APIs "
                             "the new version removed, changed or deprecated")
     yours.add_argument("--catalog", metavar="FILE",
-                       help="your own documented API changes ([[api]] entries)")
+                       help="your own documented differences, known defects, findings and API "
+                            "changes ([[difference]], [[defect]], [[finding]], [[api]] entries, "
+                            "as in harness/catalog/)")
+    yours.add_argument("--scenarios", action="append", default=[], metavar="DIR",
+                       dest="scenario_dirs",
+                       help="your own scenario folder (repeatable): test_*.py modules using the "
+                            "harness's fixtures, with their client code in clients/ beside them")
+    yours.add_argument("--no-builtin", action="store_true",
+                       help="only your scenarios (--scenarios), not the harness's own")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
     report = commands.add_parser(
         "report", help="re-render or merge results files (tox environments, CI shards) without "
@@ -249,6 +257,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         matrix_only=args.matrix_only,
         scan_paths=args.scan_paths,
         catalog=args.catalog,
+        scenario_dirs=args.scenario_dirs,
+        builtin=not args.no_builtin,
     )
 
 

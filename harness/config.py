@@ -12,11 +12,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from harness.bench.operations import parse_injection
+from harness.catalog.classify import check_team_catalog
 from harness.envs.spec import MlflowSpec, parse_extra, parse_spec
 from harness.errors import UsageError
 from harness.proxy.service import check_template
 from harness.redact import register_secret
 from harness.runtime.ports import require_free
+from harness.team import check_scenario_dirs
 
 
 class Provider(StrEnum):
@@ -104,7 +106,9 @@ class RunConfig:
     matrix: bool = True
     matrix_only: bool = False
     scan_paths: tuple[Path, ...] = ()  # the team's code, for the breaking-change scan
-    catalog: Path | None = None  # the team's own documented changes
+    catalog: Path | None = None  # the team's own documented changes, defects and API changes
+    scenario_dirs: tuple[Path, ...] = ()  # the team's scenario folders (--scenarios)
+    builtin: bool = True  # run the harness's own scenarios too
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
 
     @property
@@ -170,6 +174,8 @@ def build_config(
     matrix_only: bool = False,
     scan_paths: list[str] | None = None,
     catalog: str | None = None,
+    scenario_dirs: list[str] | None = None,
+    builtin: bool = True,
 ) -> RunConfig:
     """Validate raw option values into a RunConfig; raises UsageError/SpecError on bad input."""
     if server_workers is not None and not 1 <= server_workers <= 16:
@@ -247,7 +253,9 @@ def build_config(
         matrix=matrix,
         matrix_only=matrix_only,
         scan_paths=tuple(_existing("--scan", p) for p in scan_paths or ()),
-        catalog=_existing("--catalog", catalog) if catalog else None,
+        catalog=check_team_catalog(_existing("--catalog", catalog)) if catalog else None,
+        scenario_dirs=check_scenario_dirs(scenario_dirs or [], builtin),
+        builtin=builtin,
     )
 
 

@@ -1,7 +1,8 @@
 """The pytest plugin: fixtures that give a scenario a running server per version and a client.
 
 Used two ways: `mlflow-upgrade-harness run` provisions first and hands its session in; or
-`pytest -p harness.plugin scenarios/ --mlflow-from 2.9.2 --mlflow-to 3.4.0` provisions itself.
+`pytest scenarios/ --mlflow-from 2.9.2 --mlflow-to 3.4.0` provisions itself (the plugin is
+registered as the `harness.plugin` pytest11 entry point, so a team's repository needs no `-p`).
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from harness.progress import Progress
 from harness.results.model import CheckResult, Status
 from harness.runtime.processes import tail
 from harness.session import RunSession, SideRuntime
+from harness.team import BUILTIN_SCENARIOS, clients_dir
 from harness.watchdog import InfrastructureDown, scenario_deadline
 
 SESSION_KEY = pytest.StashKey["RunSession"]()
 COLLECTOR_KEY = pytest.StashKey["Collector"]()
 CROSS = "cross"  # a test that uses both sides at once (client/server skew)
-CLIENTS_DIR = Path(__file__).resolve().parent.parent / "scenarios" / "clients"
+CLIENTS_DIR = BUILTIN_SCENARIOS / "clients"
 
 
 @dataclass
@@ -43,18 +45,20 @@ class Collector:
 
 @dataclass
 class Client:
-    """Runs functions from `scenarios/clients/<module>.py` in one side's MLflow environment,
-    against one side's server (the same side, or the other one for client/server skew)."""
+    """Runs functions from `clients/<module>.py` beside the scenario (the built-in
+    `scenarios/clients/` for the harness's own) in one side's MLflow environment, against one
+    side's server (the same side, or the other one for client/server skew)."""
 
     agent: Agent
     tracking_uri: str
     nodeid: str
     collector: Collector
+    folder: Path = CLIENTS_DIR
 
     def call(self, target: str, timeout: float = 300.0, **kwargs: Any) -> Any:
         """`call("tracking:roundtrip", prefix=…)`; the tracking URI is passed as `tracking_uri`."""
         module, _, function = target.partition(":")
-        path = CLIENTS_DIR / f"{module}.py"
+        path = self.folder / f"{module}.py"
         try:
             return self.agent.call(
                 path, function, timeout=timeout, tracking_uri=self.tracking_uri, **kwargs
@@ -94,8 +98,8 @@ def _matrix_cells(config: pytest.Config) -> list[Cell]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "side" not in metafunc.fixturenames:
-        return
+    if "side" not in metafunc.fixturenames or "harness_session" not in metafunc.fixturenames:
+        return  # not a scenario (the plugin is loaded in every pytest run, by entry point)
     values = list(SIDES)
     if metafunc.definition.get_closest_marker(MARKER) is not None:
         values += [cell.id for cell in _matrix_cells(metafunc.config) if not cell.diagonal]
@@ -168,7 +172,7 @@ def mlflow_client(
     cell = parse_cell(side)
     agent = harness_session.client(cell.client).client
     url = harness_session.sides[cell.server].server.url
-    return Client(agent, url, request.node.nodeid, collector)
+    return Client(agent, url, request.node.nodeid, collector, clients_dir(request.node.path))
 
 
 @pytest.fixture
@@ -181,7 +185,8 @@ def client_for(
     def make(client_side: str, server_side: str) -> Client:
         agent = harness_session.sides[client_side].client
         url = harness_session.sides[server_side].server.url
-        return Client(agent, url, request.node.nodeid, collector)
+        return Client(agent, url, request.node.nodeid, collector,
+                      clients_dir(request.node.path))
 
     return make
 
@@ -194,7 +199,8 @@ def client_via(
     collector = request.config.stash[COLLECTOR_KEY]
 
     def make(url: str) -> Client:
-        return Client(mlflow_side.client, url, request.node.nodeid, collector)
+        return Client(mlflow_side.client, url, request.node.nodeid, collector,
+                      clients_dir(request.node.path))
 
     return make
 

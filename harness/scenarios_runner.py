@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 from importlib import resources
@@ -12,7 +13,7 @@ import pytest
 
 import scenarios
 from harness import plugin
-from harness.catalog.classify import EXPECTED, FINDING, explain, finding
+from harness.catalog.classify import EXPECTED, FINDING, explain, finding, use_team_catalog
 from harness.config import RunConfig
 from harness.matrix import blocking_failures
 from harness.plugin import Collector, SessionInjector
@@ -41,14 +42,21 @@ def scenarios_dir() -> Path:
     return Path(scenarios.__file__).resolve().parent
 
 
+def scenario_folders(config: RunConfig) -> list[Path]:
+    """The built-in scenarios (unless --no-builtin), then the team's (--scenarios)."""
+    return ([scenarios_dir()] if config.builtin else []) + list(config.scenario_dirs)
+
+
 def pytest_args(config: RunConfig) -> list[str]:
-    folder = scenarios_dir()
+    folders = scenario_folders(config)
+    # Node ids (and so the catalog's test patterns) stay relative to the built-in folder.
+    root = folders[0] if config.builtin else Path(os.path.commonpath(folders))
     ini = resources.files("harness").joinpath("scenario_pytest.ini")
     args = [
-        str(folder),
+        *map(str, folders),
         "-p", "no:cacheprovider",
         "-c", str(ini),
-        "--rootdir", str(folder),
+        "--rootdir", str(root),
         "--import-mode=importlib",
         "--no-header",
         "-q",
@@ -65,6 +73,9 @@ def run_scenarios(session: RunSession, config: RunConfig) -> ScenarioOutcome:
     # pytest's own terminal output (dots, sections) is kept off the console: the run's progress
     # says what runs and one line per check that did not pass (SessionInjector).
     output = io.StringIO()
+    use_team_catalog(config.catalog.read_text() if config.catalog else None)
+    # Registered as `harness.plugin`, the name of its pytest11 entry point, which pytest then
+    # skips (it would otherwise be registered twice).
     with redirect_stdout(output):
         code = pytest.main(pytest_args(config), plugins=[plugin, injector])
     collector: Collector = injector.collector

@@ -12,10 +12,15 @@ import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
-from packaging.specifiers import SpecifierSet
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
+
+from harness.errors import UsageError
+
+_TEAM: list[str] = []  # the team's catalog text (--catalog), read with the harness's own
 
 EXPECTED = "expected"
 UNEXPECTED = "unexpected"
@@ -55,20 +60,54 @@ def _text(value: Any) -> str:
     return "None" if value is None else str(value)
 
 
+def _tables(filename: str, kind: str) -> list[dict[str, Any]]:
+    """`[[kind]]` tables of the harness's file, then of the team's catalog."""
+    texts = [resources.files("harness.catalog").joinpath(filename).read_text(), *_TEAM]
+    return [raw for text in texts for raw in tomllib.loads(text).get(kind, [])]
+
+
+def use_team_catalog(text: str | None) -> None:
+    """Read the team's catalog (`--catalog`) along with the harness's from now on."""
+    _TEAM[:] = [text] if text else []
+    for loader in (load_catalog, load_findings, load_defects):
+        loader.cache_clear()
+
+
+def check_team_catalog(path: Path) -> Path:
+    """A team's catalog file, checked once: TOML whose `[[difference]]`, `[[finding]]` and
+    `[[defect]]` entries have what the harness's own have; any problem is one line."""
+    try:
+        data = tomllib.loads(path.read_text())
+        for raw in data.get("difference", []):
+            _documented(raw)
+        for raw in data.get("finding", []):
+            _finding(raw)
+        for raw in data.get("defect", []):
+            _defect(raw)
+    except OSError as error:
+        raise UsageError(f"--catalog {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise UsageError(f"--catalog {path} is not TOML: {error}") from None
+    except KeyError as error:
+        raise UsageError(f"--catalog {path}: an entry lacks {error}") from None
+    except (ValueError, InvalidVersion, InvalidSpecifier) as error:
+        raise UsageError(f"--catalog {path}: {error}") from None
+    return path
+
+
+def _documented(raw: dict[str, Any]) -> Documented:
+    after, by = raw["landed_between"]
+    return Documented(
+        id=raw["id"], scenario=raw["scenario"], path=raw["path"],
+        old=raw.get("old"), new=raw.get("new"),
+        landed_after=Version(after), landed_by=Version(by),
+        summary=raw["summary"], source=raw["source"],
+    )
+
+
 @lru_cache(maxsize=1)
 def load_catalog() -> tuple[Documented, ...]:
-    text = resources.files("harness.catalog").joinpath("differences.toml").read_text()
-    entries = []
-    for raw in tomllib.loads(text).get("difference", []):
-        after, by = raw["landed_between"]
-        entries.append(
-            Documented(
-                id=raw["id"], scenario=raw["scenario"], path=raw["path"],
-                old=raw.get("old"), new=raw.get("new"),
-                landed_after=Version(after), landed_by=Version(by),
-                summary=raw["summary"], source=raw["source"],
-            )
-        )
+    entries = [_documented(raw) for raw in _tables("differences.toml", "difference")]
     ids = [e.id for e in entries]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
@@ -95,14 +134,14 @@ class Finding:
         return self.new is None or bool(_glob(self.new).match(_text(new)))
 
 
+def _finding(raw: dict[str, Any]) -> Finding:
+    return Finding(raw["id"], raw["scenario"], raw["path"], raw.get("old"), raw.get("new"),
+                   raw["summary"])
+
+
 @lru_cache(maxsize=1)
 def load_findings() -> tuple[Finding, ...]:
-    text = resources.files("harness.catalog").joinpath("differences.toml").read_text()
-    return tuple(
-        Finding(raw["id"], raw["scenario"], raw["path"], raw.get("old"), raw.get("new"),
-                raw["summary"])
-        for raw in tomllib.loads(text).get("finding", [])
-    )
+    return tuple(_finding(raw) for raw in _tables("differences.toml", "finding"))
 
 
 def finding(scenario: str, path: str, old: Any, new: Any) -> Finding | None:
@@ -134,14 +173,14 @@ class KnownDefect:
     message: str = ""  # a regex the failure message must match ("" = any failure)
 
 
+def _defect(raw: dict[str, Any]) -> KnownDefect:
+    return KnownDefect(raw["id"], raw["test"], SpecifierSet(raw["affected"]), raw["summary"],
+                       raw["source"], raw.get("message", ""))
+
+
 @lru_cache(maxsize=1)
 def load_defects() -> tuple[KnownDefect, ...]:
-    text = resources.files("harness.catalog").joinpath("defects.toml").read_text()
-    return tuple(
-        KnownDefect(raw["id"], raw["test"], SpecifierSet(raw["affected"]), raw["summary"],
-                    raw["source"], raw.get("message", ""))
-        for raw in tomllib.loads(text).get("defect", [])
-    )
+    return tuple(_defect(raw) for raw in _tables("defects.toml", "defect"))
 
 
 def known_defect(case: str, version: str, message: str = "") -> KnownDefect | None:
