@@ -52,8 +52,8 @@ class ScanReport:
     def headline(self) -> str:
         deprecations = len(self.findings) - len(self.breaking)
         return (f"scan {self.old_version} → {self.new_version}: {len(self.breaking)} breaking, "
-                f"{deprecations} deprecated, in {self.files_scanned} files "
-                f"({self.uses} MLflow uses)")
+                f"{deprecations} deprecated ({self.uses} MLflow uses in "
+                f"{self.files_scanned} files)")
 
     def markdown(self) -> str:
         lines = [f"# Your code: {self.old_version} → {self.new_version}", "",

@@ -391,3 +391,38 @@ def test_real_surfaces_name_the_prds_breaks(tmp_path: Path) -> None:
         (12, "mlflow.sklearn.log_model", "artifact_path", "log-model-artifact-path-deprecated"),
         (13, "mlflow.MlflowClient.list_artifacts", "behaviour", "list-artifacts-no-model-files"),
     }
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "team-project"
+
+
+@pytest.mark.skipif(_env("2.9.2") is None or _env("3.4.0") is None,
+                    reason="no cached 2.9.2 and 3.4.0 environments (an integration run builds "
+                           "them)")
+def test_example_team_project_breaks_are_each_named_once_and_nothing_else() -> None:
+    old_env, new_env = _env("2.9.2"), _env("3.4.0")
+    assert old_env is not None and new_env is not None
+    cache = ENVS.parent
+    old = surface_for_env(old_env, old_env.name, "2.9.2", cache).surface
+    new = surface_for_env(new_env, new_env.name, "3.4.0", cache).surface
+    found = [(f.file, f.line, f.api, f.parameter or f.kind)
+             for f in find(find_uses(EXAMPLE), old, new, load_api_catalog())]
+    source = {name: (EXAMPLE / "src" / "team_mlops" / name).read_text().splitlines()
+              for name in ("deltaone.py", "registry.py")}
+
+    def line(file: str, text: str) -> int:
+        (number,) = [i for i, row in enumerate(source[file], 1) if text in row]
+        return number
+
+    assert found == [
+        ("src/team_mlops/deltaone.py", line("deltaone.py", "higher_is_better=True"),
+         "mlflow.models.MetricThreshold", "higher_is_better"),
+        ("src/team_mlops/deltaone.py", line("deltaone.py", "result = mlflow.evaluate("),
+         "mlflow.evaluate", "baseline_model"),
+        ("src/team_mlops/deltaone.py", line("deltaone.py", "result = mlflow.evaluate("),
+         "mlflow.evaluate", "validation_thresholds"),
+        ("src/team_mlops/registry.py", line("registry.py", "info = mlflow.sklearn.log_model("),
+         "mlflow.sklearn.log_model", "artifact_path"),
+        ("src/team_mlops/registry.py", line("registry.py", "self.client.list_artifacts(run_id)"),
+         "mlflow.MlflowClient.list_artifacts", "behaviour"),
+    ]

@@ -73,6 +73,12 @@ def test_two_team_folders_may_not_share_a_scenario_name(tmp_path: Path) -> None:
     assert check_scenario_dirs([str(tracking)], builtin=False) == (tracking.resolve(),)
 
 
+def test_the_example_team_projects_scenarios_are_accepted() -> None:
+    folder = Path(__file__).resolve().parents[2] / "examples" / "team-project" / "scenarios"
+    assert check_scenario_dirs([str(folder)], builtin=True) == (folder,)
+    assert clients_dir(folder / "test_team_registry.py") == folder / "clients"
+
+
 def test_no_builtin_needs_scenarios_one_line_exit_2(capsys: pytest.CaptureFixture[str],
                                                      tmp_path: Path) -> None:
     code = main(["run", "--from", "2.9.2", "--to", "3.4.0", "--out", str(tmp_path / "o"),

@@ -1,0 +1,19 @@
+"""Unit tests: the DeltaOne rule, no server needed."""
+
+from decimal import Decimal
+
+from team_mlops.deltaone import achieves, delta
+
+
+def test_exactly_one_point_counts() -> None:
+    assert delta(0.56, 0.57) == Decimal("0.01")
+    assert achieves(0.56, 0.57)
+
+
+def test_below_one_point_does_not() -> None:
+    assert not achieves(0.80, 0.805)
+
+
+def test_lower_is_better() -> None:
+    assert achieves(0.40, 0.37, "lower")
+    assert not achieves(0.40, 0.45, "lower")
