@@ -20,6 +20,7 @@ from pathlib import Path
 
 import griffe
 
+from harness.errors import EnvironmentBuildError
 from harness.scan.surface import (
     KEYWORD_ONLY,
     POSITIONAL_ONLY,
@@ -71,7 +72,11 @@ def surface_for_env(env_path: Path, env_digest: str, version: str, cache_dir: Pa
             return SurfaceTiming(Surface.load(cached), time.monotonic() - started, True)
         except (ValueError, KeyError, TypeError):
             cached.unlink()  # an unreadable cache entry is rebuilt
-    surface = extract(site_packages(env_path), package, version)
+    try:
+        surface = extract(site_packages(env_path), package, version)
+    except (OSError, ImportError, griffe.GriffeError) as error:
+        raise EnvironmentBuildError(f"cannot read {package} {version}'s API from {env_path}: "
+                                    f"{error}") from None
     surface.env_digest = env_digest
     surface.save(cached)
     return SurfaceTiming(surface, time.monotonic() - started, False)

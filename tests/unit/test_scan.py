@@ -208,6 +208,29 @@ def test_surface_reads_declarations_statically(surfaces: tuple[Surface, Surface]
                        "pkg deployments create": "pkg.cli.create"}
 
 
+def test_an_environment_without_the_package_is_one_error(tmp_path: Path) -> None:
+    from harness.errors import EnvironmentBuildError
+
+    (tmp_path / "env" / "lib" / "python3.11" / "site-packages").mkdir(parents=True)
+    with pytest.raises(EnvironmentBuildError, match="cannot read mlflow 2.9.2's API"):
+        surface_for_env(tmp_path / "env", "d1", "2.9.2", tmp_path / "cache")
+    with pytest.raises(EnvironmentBuildError, match="no site-packages"):
+        surface_for_env(tmp_path / "nothing", "d2", "2.9.2", tmp_path / "cache")
+
+
+def test_surface_is_cached_by_environment_digest(surfaces: tuple[Surface, Surface],
+                                                 tmp_path: Path) -> None:
+    old, _ = surfaces
+    env = tmp_path / "env"
+    site = env / "lib" / "python3.11" / "site-packages"
+    _package(site, OLD_PKG)
+    first = surface_for_env(env, "abc", "2.0", tmp_path / "cache", package="pkg")
+    again = surface_for_env(env, "abc", "2.0", tmp_path / "cache", package="pkg")
+    assert (first.cached, again.cached) == (False, True)
+    assert again.surface.objects == first.surface.objects and again.surface.env_digest == "abc"
+    assert [p.name for p in (tmp_path / "cache" / "api-surfaces").iterdir()][0].startswith("abc-")
+
+
 def test_surface_round_trips_through_json(surfaces: tuple[Surface, Surface],
                                           tmp_path: Path) -> None:
     old, _ = surfaces
