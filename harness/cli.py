@@ -31,6 +31,7 @@ from harness.config import (
 from harness.errors import HarnessError
 from harness.matrix import summarize
 from harness.progress import Progress
+from harness.project.run import env_builder, run_project, side_targets
 from harness.results.merge import load_and_merge
 from harness.results.model import RunResults, RunStatus, SideInfo, write_results
 from harness.scan.command import run_scan, scan_envs, write_scan
@@ -184,6 +185,18 @@ def build_parser() -> argparse.ArgumentParser:
                        dest="scenario_dirs",
                        help="your own scenario folder (repeatable): test_*.py modules using the "
                             "harness's fixtures, with their client code in clients/ beside them")
+    yours.add_argument("--project", metavar="PATH",
+                       help="your repository: its test suite runs in each side's environment "
+                            "against that side's server, compared test by test (and --scan "
+                            "defaults to it)")
+    yours.add_argument("--project-tests", metavar="ARGS",
+                       help="pytest arguments for your suite, split like a shell (default: its "
+                            "configured testpaths)")
+    yours.add_argument("--project-requirements", metavar="FILE",
+                       help="your requirements (default: PATH/requirements.txt); your MLflow "
+                            "pins are set aside, each side's version holds")
+    yours.add_argument("--project-timeout", type=float, default=900.0, metavar="SECONDS",
+                       help="time for one run of your suite (default: %(default)s)")
     yours.add_argument("--no-builtin", action="store_true",
                        help="only your scenarios (--scenarios), not the harness's own")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -259,6 +272,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         catalog=args.catalog,
         scenario_dirs=args.scenario_dirs,
         builtin=not args.no_builtin,
+        project=args.project,
+        project_tests=args.project_tests,
+        project_requirements=args.project_requirements,
+        project_timeout_s=args.project_timeout,
     )
 
 
@@ -330,6 +347,11 @@ def execute(config: RunConfig, progress: Progress) -> RunResults:
             results.checks, results.diff = outcome.checks, outcome.diff
             if outcome.interrupted:
                 raise KeyboardInterrupt
+            if config.project is not None and not outcome.usage_error:
+                with progress.phase("your tests"):
+                    results.project = run_project(
+                        config.project, side_targets(session), session.log_dir,
+                        env_builder(config.cache_dir, session.log_dir)).to_dict()
             bench_passed = True
             unhealthy = session.health_problem() if config.bench else None
             if unhealthy:  # the scenarios already failed on it; timing a dead server is noise
@@ -341,8 +363,10 @@ def execute(config: RunConfig, progress: Progress) -> RunResults:
                 bench_passed = bool(results.benchmark.get("gate", {}).get("passed"))
             breaks = [f for f in results.scan.get("findings", []) if f["kind"] not in
                       ("deprecated", "parameter-deprecated")]
+            broken_tests = results.project.get("summary", {}).get("newly_failing", 0) or \
+                results.project.get("conflicts")
             passed = (outcome.all_passed and not results.unexpected_differences()
-                      and bench_passed and not breaks)
+                      and bench_passed and not breaks and not broken_tests)
             results.status = RunStatus.PASSED if passed else RunStatus.FAILED
             if outcome.usage_error:
                 results.status, results.error = RunStatus.ERROR, outcome.usage_error

@@ -15,6 +15,7 @@ from harness.bench.operations import parse_injection
 from harness.catalog.classify import check_team_catalog
 from harness.envs.spec import MlflowSpec, parse_extra, parse_spec
 from harness.errors import UsageError
+from harness.project.run import ProjectSettings, check_project
 from harness.proxy.service import check_template
 from harness.redact import register_secret
 from harness.runtime.ports import require_free
@@ -108,6 +109,7 @@ class RunConfig:
     scan_paths: tuple[Path, ...] = ()  # the team's code, for the breaking-change scan
     catalog: Path | None = None  # the team's own documented changes, defects and API changes
     scenario_dirs: tuple[Path, ...] = ()  # the team's scenario folders (--scenarios)
+    project: ProjectSettings | None = None  # the team's repository and its test suite
     builtin: bool = True  # run the harness's own scenarios too
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
 
@@ -176,6 +178,10 @@ def build_config(
     catalog: str | None = None,
     scenario_dirs: list[str] | None = None,
     builtin: bool = True,
+    project: str | None = None,
+    project_tests: str | None = None,
+    project_requirements: str | None = None,
+    project_timeout_s: float = 900.0,
 ) -> RunConfig:
     """Validate raw option values into a RunConfig; raises UsageError/SpecError on bad input."""
     if server_workers is not None and not 1 <= server_workers <= 16:
@@ -228,6 +234,8 @@ def build_config(
         raise UsageError("--provider external needs --postgres-dsn and --s3-endpoint")
     out = Path(out_dir).expanduser()
     check_writable(out)
+    settings = check_project(project, project_tests, project_requirements,
+                             project_timeout_s) if project else None
     return RunConfig(
         sides=sides,
         out_dir=out.resolve(),
@@ -252,10 +260,13 @@ def build_config(
         clients=chosen_clients,
         matrix=matrix,
         matrix_only=matrix_only,
-        scan_paths=tuple(_existing("--scan", p) for p in scan_paths or ()),
+        # The scan looks at the team's repository unless told where else.
+        scan_paths=tuple(_existing("--scan", p)
+                         for p in (scan_paths or ([project] if project else []))),
         catalog=check_team_catalog(_existing("--catalog", catalog)) if catalog else None,
         scenario_dirs=check_scenario_dirs(scenario_dirs or [], builtin),
         builtin=builtin,
+        project=settings,
     )
 
 

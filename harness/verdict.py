@@ -93,6 +93,31 @@ def _by_cause(slower: list[str], causes: list[dict[str, Any]]) -> str:
     return "; ".join(parts) + (f"; and {left} more cause(s)" if left > 0 else "")
 
 
+def _project_blocking(results: RunResults) -> list[str]:
+    project, new = results.project, results.scan.get("to") or (
+        results.sides[1].mlflow_version if len(results.sides) > 1 else "the new version")
+    reasons = []
+    for side, why in project.get("conflicts", {}).items():
+        reasons.append(f"your requirements do not install with the {side} side's MLflow: "
+                       f"{why.splitlines()[0] if why else ''}")
+    broken = [t for t in project.get("tests", []) if t["verdict"] == "newly_failing"]
+    if broken:
+        reasons.append(f"{len(broken)} of your tests newly fail on {new}: " + _named(
+            [t["test"] + (f" ({t['mlflow_call']})" if t.get("mlflow_call") else "")
+             for t in broken]))
+    return reasons
+
+
+def _project_caveats(results: RunResults) -> list[str]:
+    tests = results.project.get("tests", [])
+    flaky = [t["test"] for t in tests if t["verdict"] == "flaky"]
+    one_side = [t["test"] for t in tests if t["verdict"] == "one_side_only"]
+    return ([f"{len(flaky)} of your tests are flaky (a re-run changed the outcome): "
+             + _named(flaky)] if flaky else []) + (
+        [f"{len(one_side)} of your tests ran on one version only: " + _named(one_side)]
+        if one_side else [])
+
+
 def decide(results: RunResults) -> Verdict:
     if results.status in (RunStatus.ERROR, RunStatus.INTERRUPTED):
         first = results.error.splitlines()[0] if results.error else results.status.value
@@ -119,6 +144,8 @@ def decide(results: RunResults) -> Verdict:
     if deprecations:
         caveats.append(f"{len(deprecations)} place(s) in your code use deprecated APIs: "
                        + _named([f"{f['file']}:{f['line']} {f['api']}" for f in deprecations]))
+    blocking += _project_blocking(results)
+    caveats += _project_caveats(results)
     slower, undecided = _regressions(results)
     if slower:
         threshold = results.benchmark.get("settings", {}).get("threshold", 0.2)

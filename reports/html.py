@@ -6,6 +6,7 @@ with its 95% interval against the threshold line, and each version's latency dis
 
 from __future__ import annotations
 
+import json
 import math
 import shlex
 from html import escape
@@ -338,9 +339,15 @@ def _scenarios(results: RunResults) -> str:
 
 
 def _your_code(results: RunResults) -> str:
-    scan = results.scan
+    scan, project = results.scan, results.project
+    tests = [[_e(t["test"]), _e(t["verdict"]), _e(f"{t['old']} → {t['new']}"),
+              _e(t.get("message") or ""), _e(t.get("mlflow_call") or "")]
+             for t in project.get("tests", []) if t["verdict"] != "passed"]
+    suite = (f"<p>Your tests: {_e(json.dumps(project.get('summary', {})))}</p>" + _table(
+        ["test", "verdict", "old → new", "message", "MLflow call"], tests, "project")
+        if project else "")
     if not scan:
-        return ""
+        return "<h2>Your code</h2>" + suite if project else ""
     rows = [[_e(f"{f['file']}:{f['line']}"), f"<code>{_e(f['api'])}</code>", _e(f["what"]),
              _e(f.get("catalog") or ""), _e(f.get("source") or "")]
             for f in scan.get("findings", [])]
@@ -349,7 +356,7 @@ def _your_code(results: RunResults) -> str:
              f"uses.</p>")
     return "<h2>Your code</h2>" + intro + (
         _table(["where", "API", "what changed", "catalog", "source"], rows, "scan") if rows
-        else "")
+        else "") + suite
 
 
 def render_html(results: RunResults) -> str:

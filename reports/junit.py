@@ -81,6 +81,27 @@ def _scan_suite(root: ET.Element, results: RunResults) -> None:
     _finish(suite)
 
 
+def _project_suites(root: ET.Element, results: RunResults) -> None:
+    """The team's tests, one suite per side, each case with its outcome on that side."""
+    for index, role in enumerate(("old", "new")):
+        side = results.sides[index] if len(results.sides) > index else None
+        version = (side.mlflow_version or side.spec) if side else role
+        suite = ET.SubElement(root, "testsuite", {"name": f"your tests on {version}",
+                                                  "timestamp": results.started_at})
+        for test in results.project.get("tests", []):
+            outcome = test[role]
+            if not outcome:
+                continue
+            case = ET.SubElement(suite, "testcase", {
+                "classname": f"project.{version}", "name": test["test"], "time": "0"})
+            if outcome in ("failed", "error"):
+                ET.SubElement(case, "failure" if outcome == "failed" else "error",
+                              {"message": f"{test['verdict']}: {test.get('message', '')}"})
+            elif outcome == "skipped":
+                ET.SubElement(case, "skipped", {"message": test.get("message", "")})
+        _finish(suite)
+
+
 def render_junit(results: RunResults) -> str:
     versions = " → ".join(s.mlflow_version or s.spec for s in results.sides[:2])
     root = ET.Element("testsuites", {"name": f"mlflow-upgrade-harness {versions}"})
@@ -91,6 +112,8 @@ def render_junit(results: RunResults) -> str:
     _finish(scenarios)
     if results.scan:
         _scan_suite(root, results)
+    if results.project:
+        _project_suites(root, results)
     bench = results.benchmark
     if bench:
         suite = ET.SubElement(root, "testsuite", {"name": "performance",

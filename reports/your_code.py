@@ -1,5 +1,6 @@
 """The "Your code" section of report.md, first after the verdict: the breaking-change scan's
-findings by file (bounded; scan.json and results.json keep them all)."""
+findings by file, then the team's tests that did not pass on both versions (bounded;
+results.json keeps them all)."""
 
 from __future__ import annotations
 
@@ -24,10 +25,38 @@ def _line(finding: dict[str, Any]) -> str:
             f"{first_line(finding['what'], WHAT)}{doc}")
 
 
-def your_code_section(results: RunResults) -> list[str]:
-    scan = results.scan
-    if not scan:
+TESTS = 20
+MESSAGE = 200
+
+
+def _tests(project: dict[str, Any]) -> list[str]:
+    if not project:
         return []
+    counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in
+                       project.get("summary", {}).items())
+    lines = [f"**Your tests** (`{project.get('path', '')}`): {counts or 'none ran'}.", ""]
+    for side, why in project.get("conflicts", {}).items():
+        lines.append(f"- requirements do not install on the {side} side: "
+                     f"{first_line(why, MESSAGE)}")
+    shown, hidden = head([t for t in project.get("tests", []) if t["verdict"] not in
+                          ("passed", "skipped")], TESTS)
+    for test in shown:
+        call = f" — from `{first_line(test['mlflow_call'], MESSAGE)}`" \
+            if test.get("mlflow_call") else ""
+        lines.append(f"- {test['verdict'].replace('_', ' ')}: `{test['test']}` "
+                     f"({test['old'] or '—'} → {test['new'] or '—'})"
+                     f"{': ' + first_line(test['message'], MESSAGE) if test.get('message') else ''}"
+                     f"{call}")
+    lines += [f"- … and {hidden} more in results.json (`project`)"] if hidden else []
+    return lines + [""]
+
+
+def your_code_section(results: RunResults) -> list[str]:
+    scan, project = results.scan, results.project
+    if not scan and not project:
+        return []
+    if not scan:
+        return ["## Your code", ""] + _tests(project)
     findings: list[dict[str, Any]] = scan.get("findings", [])
     lines = ["## Your code", "",
              f"Breaking-change scan of {', '.join(f'`{p}`' for p in scan.get('paths', []))} "
@@ -45,4 +74,4 @@ def your_code_section(results: RunResults) -> list[str]:
         lines.append("")
     if hidden_files:
         lines += [f"… and {hidden_files} more files in results.json (`scan`).", ""]
-    return lines
+    return lines + _tests(project)

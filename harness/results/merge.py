@@ -83,6 +83,8 @@ def merge(results: list[RunResults]) -> RunResults:
             merged.benchmark = each.benchmark
         if each.scan and not merged.scan:
             merged.scan = each.scan
+        if each.project and not merged.project:
+            merged.project = each.project
         for name, seconds in each.phases.items():
             merged.phases[f"{each.run_id} {name}"] = seconds
     merged.sides = list(sides.values())

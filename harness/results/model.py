@@ -112,6 +112,7 @@ class RunResults:
     machine: dict[str, Any] = field(default_factory=dict)
     benchmark: dict[str, Any] = field(default_factory=dict)  # see docs/results-format.md
     scan: dict[str, Any] = field(default_factory=dict)  # the breaking-change scan (--scan)
+    project: dict[str, Any] = field(default_factory=dict)  # the team's suite (--project)
     matrix: dict[str, Any] = field(default_factory=dict)  # harness/matrix.py summarize()
     merged_from: list[str] = field(default_factory=list)  # run ids, when `report` merged files
     verdict: dict[str, Any] = field(default_factory=dict)  # harness/verdict.py: level, reasons
@@ -187,6 +188,7 @@ def load_results(path: Path) -> RunResults:
         machine=data.get("machine", {}),
         benchmark=data.get("benchmark", {}),
         scan=data.get("scan", {}),
+        project=data.get("project", {}),
         matrix=data.get("matrix", {}),
         merged_from=data.get("merged_from", []),
         verdict=data.get("verdict", {}),
