@@ -139,8 +139,9 @@ def call_changes(path: str, old: Surface, new: Surface, keywords: Sequence[str],
             changes.append(Change(path, PARAM_DEPRECATED,
                                   f"parameter {name} {declared(current.deprecated, new.version)}",
                                   name))
+    given = set(passed) | {p.name for p in new_positional[:positional]}
     for param in now:
-        if param.required and param.name not in passed and param.kind not in (
+        if param.required and param.name not in given and param.kind not in (
                 VAR_POSITIONAL, VAR_KEYWORD) and not (param.name in old_names and
                                                       old_names[param.name].required):
             changes.append(Change(path, PARAM_REQUIRED, f"new required parameter "
@@ -165,6 +166,9 @@ def diff_surfaces(old: Surface, new: Surface) -> list[Change]:
         if not _public(path) or path.rpartition(".")[0] in removed or any(
                 path.startswith(r + ".") for r in removed):
             continue
+        if old.objects[path].kind == "alias" and new.resolve(path.rpartition(".")[0]) \
+                and new.resolve(old.objects[path].target or "") is not None:
+            continue  # a name a module imported went away; what it named is still there
         change = object_change(path, old, new)
         if change is not None and change.api == path:
             changes.append(change)

@@ -4,6 +4,7 @@ environment digest) → uses in the team's code → findings → `scan.json` and
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -81,7 +82,10 @@ def scan_code(paths: Sequence[Path], old: Surface, new: Surface,
               catalog: Path | None = None) -> ScanReport:
     """Findings for the code under `paths`, from two surfaces."""
     entries = load_api_catalog(catalog)
-    uses = [u for p in paths for u in find_uses(p)]
+    # Several paths: files are named from their common folder, so they stay apart.
+    base = Path(os.path.commonpath([p.resolve() for p in paths])) if len(paths) > 1 else None
+    uses = [u for p in paths
+            for u in find_uses(p.resolve() if base else p, old.package, base=base)]
     findings = find(uses, old, new, entries)
     return ScanReport(old.version, new.version, [str(p) for p in paths], findings,
                       summary(diff_surfaces(old, new)), len({u.file for u in uses}), len(uses))

@@ -279,9 +279,10 @@ def files(root: Path) -> Iterator[Path]:
             yield path
 
 
-def find_uses(root: Path, package: str = "mlflow") -> list[Use]:
-    """Every use under `root`; files are named relative to `root`'s folder."""
-    base = root.parent if root.is_file() else root
+def find_uses(root: Path, package: str = "mlflow", base: Path | None = None) -> list[Use]:
+    """Every use under `root`; files are named relative to `base` (default: `root`, or its
+    folder for a file)."""
+    base = base or (root.parent if root.is_file() else root)
     found: list[Use] = []
     for path in files(root):
         text = path.read_text(errors="replace")

@@ -260,6 +260,17 @@ def test_changes_of_one_api(surfaces: tuple[Surface, Surface]) -> None:
     assert [(c.kind, c.parameter) for c in run] == [(PARAM_REQUIRED, "token")]
 
 
+def test_a_required_parameter_given_by_position_is_given() -> None:
+    from harness.scan.surface import ApiObject, Param
+
+    old = Surface("pkg", "1", {"pkg": ApiObject("module"), "pkg.f": ApiObject(
+        "function", params=(Param("args", "var-positional", False),))})
+    new = Surface("pkg", "2", {"pkg": ApiObject("module"), "pkg.f": ApiObject(
+        "function", params=(Param("uri", "positional-or-keyword", True),))})
+    assert call_changes("pkg.f", old, new, [], 1) == []
+    assert [c.kind for c in call_changes("pkg.f", old, new, [], 0)] == [PARAM_REQUIRED]
+
+
 def test_diff_of_whole_surfaces(surfaces: tuple[Surface, Surface]) -> None:
     old, new = surfaces
     changes = {(c.api, c.kind, c.parameter) for c in diff_surfaces(*surfaces)}
@@ -449,3 +460,16 @@ def test_example_team_project_breaks_are_each_named_once_and_nothing_else() -> N
         ("src/team_mlops/registry.py", line("registry.py", "self.client.list_artifacts(run_id)"),
          "mlflow.MlflowClient.list_artifacts", "behaviour"),
     ]
+
+
+def test_several_paths_are_named_from_their_common_folder(
+        surfaces: tuple[Surface, Surface], tmp_path: Path) -> None:
+    from harness.scan.command import scan_code
+
+    old, new = surfaces
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "code.py").write_text("import pkg.fastai\n")
+    report = scan_code([tmp_path / "one", tmp_path / "two"], old, new)
+    assert [f.file for f in report.findings] == ["one/code.py", "two/code.py"]
+    assert report.breaking == report.findings and "2 breaking" in report.headline()
