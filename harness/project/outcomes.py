@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
+_REFUSED = re.compile(r"TypeError: ([\w.]+)\(\) got an unexpected keyword argument")
 _FRAME = re.compile(r"^(?P<file>\S+?\.py):(?P<line>\d+): in (?P<function>\S+)$")
 
 
@@ -74,4 +75,11 @@ def mlflow_call(text: str) -> str | None:
         if "/mlflow/" in file.replace("\\", "/") and index > 0:
             caller, line, code = frames[index - 1]
             return f"{caller}:{line}: {code}"
+    # A call Python refused before entering MLflow (a removed or renamed parameter): the
+    # last frame made it, if its line calls something the error names.
+    refused = _REFUSED.search(text)
+    callee = [p for p in refused.group(1).split(".") if p != "__init__"][-1:] if refused else []
+    if callee and frames and callee[0] in frames[-1][2]:
+        file, line, code = frames[-1]
+        return f"{file}:{line}: {code}"
     return None

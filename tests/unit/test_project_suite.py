@@ -112,6 +112,15 @@ def test_the_mlflow_call_a_failure_came_from() -> None:
     assert mlflow_call(TRACEBACK) == ("src/team_mlops/deltaone.py:66: result = mlflow.evaluate("
                                       "candidate_uri, data, baseline_model=baseline_uri)")
     assert mlflow_call("tests/test_x.py:3: in test_x\n    assert 1 == 2\n") is None
+    refused = ("tests/test_d.py:20: in test_thresholds\n    threshold = thresholds()\n"
+               "src/team_mlops/deltaone.py:64: in thresholds\n"
+               "    return {metric: MetricThreshold(min_absolute_change=0.01, "
+               "higher_is_better=True)}\n"
+               "E   TypeError: MetricThreshold.__init__() got an unexpected keyword argument "
+               "'higher_is_better'\n")
+    assert mlflow_call(refused) == ("src/team_mlops/deltaone.py:64: return {metric: "
+                                    "MetricThreshold(min_absolute_change=0.01, "
+                                    "higher_is_better=True)}")
 
 
 def _outcomes(**items: str) -> dict[str, Outcome]:

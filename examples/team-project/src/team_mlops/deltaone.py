@@ -58,12 +58,17 @@ def evaluate_model(client: MlflowClient, name: str,
     return result
 
 
+def thresholds(metric: str = "accuracy_score") -> dict[str, MetricThreshold]:
+    """The DeltaOne rule as MLflow validation thresholds: at least one point better."""
+    return {metric: MetricThreshold(min_absolute_change=0.01, higher_is_better=True)}
+
+
 def validate_with_mlflow(candidate_uri: str, baseline_uri: str, data: Any,
                          metric: str = "accuracy_score") -> dict[str, Any]:
     """MLflow's own model validation of a candidate against the baseline."""
-    thresholds = {metric: MetricThreshold(min_absolute_change=0.01, higher_is_better=True)}
     with mlflow.start_run(run_name="deltaone-validation"):
         result = mlflow.evaluate(candidate_uri, data, targets="label", model_type="classifier",
-                                 baseline_model=baseline_uri, validation_thresholds=thresholds)
+                                 baseline_model=baseline_uri,
+                                 validation_thresholds=thresholds(metric))
     return {"candidate": result.metrics.get(metric),
             "baseline": result.baseline_model_metrics.get(metric)}
