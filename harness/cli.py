@@ -38,6 +38,7 @@ from harness.scan.command import run_scan, scan_envs, write_scan
 from harness.scenarios_runner import run_scenarios
 from harness.services.server_args import server_setup
 from harness.session import RunSession
+from harness.team import scenario_names
 from harness.verdict import decide
 from reports.bounds import first_line
 from reports.html import write_html
@@ -342,6 +343,8 @@ def execute(config: RunConfig, progress: Progress) -> RunResults:
                                        config.catalog)
                 results.scan = report.to_dict()
                 progress.say(report.headline())
+            results.team_scenarios = sorted(
+                name for folder in config.scenario_dirs for name in scenario_names(folder))
             with progress.phase("scenarios"):
                 outcome = run_scenarios(session, config)
             results.checks, results.diff = outcome.checks, outcome.diff

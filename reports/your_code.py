@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.results.model import RunResults
+from harness.results.model import RunResults, Status
 from reports.bounds import first_line, head
 
 FILES = 15
@@ -51,12 +51,25 @@ def _tests(project: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def _scenarios(results: RunResults) -> list[str]:
+    """The team's scenarios: checks passed of run, per scenario, and those that did not."""
+    lines = []
+    for name in results.team_scenarios:
+        checks = [c for c in results.checks if c.scenario == name]
+        passed = sum(1 for c in checks if c.status is Status.PASSED)
+        bad = [f"`{c.side}` {c.status.value}" for c in checks
+               if c.status in (Status.FAILED, Status.ERROR)]
+        lines.append(f"- scenario `{name}`: {passed}/{len(checks)} checks passed"
+                     + (f" ({', '.join(bad[:6])})" if bad else ""))
+    return (["**Your scenarios**", ""] + lines + [""]) if lines else []
+
+
 def your_code_section(results: RunResults) -> list[str]:
     scan, project = results.scan, results.project
-    if not scan and not project:
+    if not scan and not project and not results.team_scenarios:
         return []
     if not scan:
-        return ["## Your code", ""] + _tests(project)
+        return ["## Your code", ""] + _tests(project) + _scenarios(results)
     findings: list[dict[str, Any]] = scan.get("findings", [])
     lines = ["## Your code", "",
              f"Breaking-change scan of {', '.join(f'`{p}`' for p in scan.get('paths', []))} "
@@ -74,4 +87,4 @@ def your_code_section(results: RunResults) -> list[str]:
         lines.append("")
     if hidden_files:
         lines += [f"… and {hidden_files} more files in results.json (`scan`).", ""]
-    return lines + _tests(project)
+    return lines + _tests(project) + _scenarios(results)

@@ -113,6 +113,7 @@ class RunResults:
     benchmark: dict[str, Any] = field(default_factory=dict)  # see docs/results-format.md
     scan: dict[str, Any] = field(default_factory=dict)  # the breaking-change scan (--scan)
     project: dict[str, Any] = field(default_factory=dict)  # the team's suite (--project)
+    team_scenarios: list[str] = field(default_factory=list)  # names from --scenarios folders
     matrix: dict[str, Any] = field(default_factory=dict)  # harness/matrix.py summarize()
     merged_from: list[str] = field(default_factory=list)  # run ids, when `report` merged files
     verdict: dict[str, Any] = field(default_factory=dict)  # harness/verdict.py: level, reasons
@@ -189,6 +190,7 @@ def load_results(path: Path) -> RunResults:
         benchmark=data.get("benchmark", {}),
         scan=data.get("scan", {}),
         project=data.get("project", {}),
+        team_scenarios=data.get("team_scenarios", []),
         matrix=data.get("matrix", {}),
         merged_from=data.get("merged_from", []),
         verdict=data.get("verdict", {}),

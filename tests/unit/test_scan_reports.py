@@ -88,3 +88,16 @@ def test_scan_and_catalog_paths_are_checked_before_anything_starts(
         err = capsys.readouterr().err
         assert code == 2 and f"{option} " in err and "no such file or folder" in err
         assert len(err.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
+
+
+def test_team_scenarios_are_listed_in_your_code(tmp_path: Path) -> None:
+    results = full_results()
+    results.team_scenarios = ["tracking"]  # a scenario of full_results' checks, as the team's
+    results.verdict = decide(results).to_dict()
+    markdown = render_markdown(results)
+    section = markdown[markdown.index("## Your code"):]
+    assert "**Your scenarios**" in section and "- scenario `tracking`: " in section
+    write_results(results, tmp_path / "r" / "results.json")
+    jsonschema.validate(json.loads((tmp_path / "r" / "results.json").read_text()),
+                        json.loads(SCHEMA_PATH.read_text()))
+    assert load_and_merge([str(tmp_path / "r")]).team_scenarios == ["tracking"]
