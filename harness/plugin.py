@@ -162,6 +162,12 @@ def mlflow_side(harness_session: RunSession, side: str) -> SideRuntime:
     return harness_session.sides[side]
 
 
+def _clients(request: pytest.FixtureRequest) -> Path:
+    """Where this scenario's client modules are (a module may name its own folder)."""
+    named = getattr(getattr(request.node, "module", None), "CLIENTS_DIR", None)
+    return clients_dir(request.node.path, named if isinstance(named, str | Path) else None)
+
+
 @pytest.fixture
 def mlflow_client(
     harness_session: RunSession, side: str, request: pytest.FixtureRequest
@@ -172,7 +178,7 @@ def mlflow_client(
     cell = parse_cell(side)
     agent = harness_session.client(cell.client).client
     url = harness_session.sides[cell.server].server.url
-    return Client(agent, url, request.node.nodeid, collector, clients_dir(request.node.path))
+    return Client(agent, url, request.node.nodeid, collector, _clients(request))
 
 
 @pytest.fixture
@@ -186,7 +192,7 @@ def client_for(
         agent = harness_session.sides[client_side].client
         url = harness_session.sides[server_side].server.url
         return Client(agent, url, request.node.nodeid, collector,
-                      clients_dir(request.node.path))
+                      _clients(request))
 
     return make
 
@@ -200,7 +206,7 @@ def client_via(
 
     def make(url: str) -> Client:
         return Client(mlflow_side.client, url, request.node.nodeid, collector,
-                      clients_dir(request.node.path))
+                      _clients(request))
 
     return make
 

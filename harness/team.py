@@ -19,8 +19,11 @@ BUILTIN_SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 CLIENTS = "clients"
 
 
-def clients_dir(test_file: Path) -> Path:
-    """The client folder for a scenario module: `clients/` beside it, else the built-in one."""
+def clients_dir(test_file: Path, named: str | Path | None = None) -> Path:
+    """The client folder for a scenario module: the one it names (`CLIENTS_DIR = "…"` in the
+    module, relative to it), else `clients/` beside it, else the built-in one."""
+    if named is not None:
+        return (test_file.parent / named).resolve()
     beside = test_file.parent / CLIENTS
     return beside if beside.is_dir() else BUILTIN_SCENARIOS / CLIENTS
 

@@ -42,6 +42,7 @@ def test_clients_beside_the_scenario_else_the_builtin_ones(tmp_path: Path) -> No
     assert clients_dir(team / "test_team_registry.py") == team / "clients"
     assert clients_dir(BUILTIN_SCENARIOS / "test_tracking.py") == CLIENTS_DIR
     assert clients_dir(tmp_path / "test_alone.py") == CLIENTS_DIR
+    assert clients_dir(team / "test_team_registry.py", "../shared") == (tmp_path / "shared")
 
 
 @pytest.mark.parametrize(
@@ -175,3 +176,15 @@ def test_bad_team_catalog_is_one_line(tmp_path: Path, text: str, expected: str) 
     with pytest.raises(UsageError, match=expected) as error:
         classify.check_team_catalog(catalog)
     assert len(str(error.value).splitlines()) == 1
+
+
+def test_a_scenario_module_may_name_its_client_folder(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from harness.plugin import _clients
+
+    module = SimpleNamespace(CLIENTS_DIR="../mlflow_clients")
+    node = SimpleNamespace(module=module, path=tmp_path / "scenarios" / "test_x.py")
+    assert _clients(SimpleNamespace(node=node)) == tmp_path / "mlflow_clients"  # type: ignore[arg-type]
+    node = SimpleNamespace(module=SimpleNamespace(), path=BUILTIN_SCENARIOS / "test_tracking.py")
+    assert _clients(SimpleNamespace(node=node)) == CLIENTS_DIR  # type: ignore[arg-type]
