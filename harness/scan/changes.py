@@ -94,10 +94,11 @@ def _callable(surface: Surface, path: str, bound: bool) -> list[Param] | None:
 
 
 def call_changes(path: str, old: Surface, new: Surface, keywords: Sequence[str],
-                 positional: int, bound: bool = False) -> list[Change]:
+                 positional: int, bound: bool = False, complete: bool = True) -> list[Change]:
     """What a call `path(<positional> args, **keywords)` meets in the new version: removed or
     moved keyword parameters, positions that bind differently, required parameters it does
-    not pass, deprecated parameters it passes."""
+    not pass, deprecated parameters it passes. A call known only in part (`complete=False`:
+    keywords that reached it through a team function's **kwargs) is judged on its keywords."""
     was, now = _callable(old, path, bound), _callable(new, path, bound)
     if was is None or now is None:
         return []
@@ -140,7 +141,7 @@ def call_changes(path: str, old: Surface, new: Surface, keywords: Sequence[str],
                                   f"parameter {name} {declared(current.deprecated, new.version)}",
                                   name))
     given = set(passed) | {p.name for p in new_positional[:positional]}
-    for param in now:
+    for param in now if complete else ():
         if param.required and param.name not in given and param.kind not in (
                 VAR_POSITIONAL, VAR_KEYWORD) and not (param.name in old_names and
                                                       old_names[param.name].required):

@@ -100,7 +100,7 @@ def find(uses: Iterable[Use], old: Surface, new: Surface,
             add(use, change, use.api, (use.file, use.line, use.api, change.kind))
         if use.kind == "call":
             for call in call_changes(use.api, old, new, use.keywords, use.positional,
-                                     use.bound):
+                                     use.bound, complete=not use.partial):
                 add(use, call, use.api, (use.file, use.line, use.api, call.kind,
                                          call.parameter))
         _behaviour(use, old, new, entries, add)

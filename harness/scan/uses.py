@@ -31,12 +31,17 @@ class Use:
     keywords: tuple[str, ...] = ()
     positional: int = 0
     bound: bool = False  # called on an instance (self is supplied)
+    partial: bool = False  # only some of the call's arguments are known (through **kwargs)
 
 
 @dataclass(frozen=True)
 class _Binding:
     path: str
     instance: bool = False
+    # A team function that passes its **kwargs on to `path`: the keywords a caller gives it,
+    # less its own named parameters (`own`), reach MLflow.
+    forward: bool = False
+    own: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -77,7 +82,7 @@ class _Finder(ast.NodeVisitor):
                         return scope.selfattrs[node.attr]
                 return None
             base = self.resolve(node.value)
-            if base is None:
+            if base is None or base.forward:
                 return None
             return _Binding(f"{base.path}.{node.attr}")
         if isinstance(node, ast.Call):
@@ -121,7 +126,12 @@ class _Finder(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
         target = self.resolve(func)
-        if target is not None and not target.instance:
+        if target is not None and target.forward:
+            passed = tuple(k.arg for k in node.keywords if k.arg and k.arg not in target.own)
+            if passed:
+                self.uses.append(Use(self.file, node.lineno, target.path, "call", passed,
+                                     partial=True))
+        elif target is not None and not target.instance:
             bound = isinstance(func, ast.Attribute) and bool(
                 (owner := self.resolve(func.value)) and owner.instance)
             self.use(node, target.path, "call", node, bound)
@@ -152,7 +162,8 @@ class _Finder(ast.NodeVisitor):
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load):
             target = self.lookup(node.id)
-            if target is not None and not target.instance and target.path != self.package:
+            if target is not None and not target.instance and not target.forward \
+                    and target.path != self.package:
                 self.use(node, target.path, "reference")
 
     # -- bindings -------------------------------------------------------------------------
@@ -198,7 +209,26 @@ class _Finder(ast.NodeVisitor):
             self.bind(arg.arg, _Binding(annotated.path, True) if annotated else None)
         for statement in node.body:
             self.visit(statement)
+        forwarded = self._forwarded(node)
         self.scopes.pop()
+        self.bind(node.name, forwarded)
+
+    def _forwarded(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> _Binding | None:
+        """`def evaluate(uri, **extra): return mlflow.evaluate(uri, data, **extra)`: the
+        MLflow call this function hands its **kwargs to (resolved in its own scope)."""
+        if node.args.kwarg is None:
+            return None
+        name = node.args.kwarg.arg
+        own = frozenset(a.arg for a in [*node.args.posonlyargs, *node.args.args,
+                                        *node.args.kwonlyargs])
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.Call) and any(
+                    k.arg is None and isinstance(k.value, ast.Name) and k.value.id == name
+                    for k in inner.keywords):
+                target = self.resolve(inner.func)
+                if target is not None and not target.instance and not target.forward:
+                    return _Binding(target.path, forward=True, own=own)
+        return None
 
     visit_AsyncFunctionDef = visit_FunctionDef  # noqa: N815 (ast.NodeVisitor's naming)
 

@@ -356,6 +356,31 @@ def test_findings_name_each_break_once_with_its_catalog_entry(
                                          "(also lines 8, 9) [team-fastai: https://example")
 
 
+def test_keywords_forwarded_through_a_team_wrapper_reach_mlflow(
+        surfaces: tuple[Surface, Surface]) -> None:
+    old, new = surfaces
+    source = textwrap.dedent('''
+        import pkg
+
+
+        def check(model, data):
+            def evaluate(uri, label=None, **extra):
+                return pkg.evaluate(uri, data, **extra)
+
+            evaluate(model, label="y", baseline_model="b")
+            evaluate(model)
+            return evaluate
+    ''')
+    uses = python_uses(source, "w.py", "pkg")
+    forwarded = [u for u in uses if u.partial]
+    assert [(u.line, u.api, u.keywords) for u in forwarded] == [
+        (9, "pkg.evaluate", ("baseline_model",))]
+    findings = find(uses, old, new)
+    # the removed keyword, at the wrapper's call; no "required parameter" guess from a partial
+    assert [(f.line, f.kind, f.parameter) for f in findings] == [(9, PARAM_REMOVED,
+                                                                  "baseline_model")]
+
+
 def test_positional_argument_binding_elsewhere_is_named(surfaces: tuple[Surface, Surface]) -> None:
     old, new = surfaces
     # old: get_run(self, run_id); new: get_run(self, run_id, include=None, *, token)
