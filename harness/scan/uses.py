@@ -48,6 +48,7 @@ class _Binding:
 class _Scope:
     names: dict[str, _Binding] = field(default_factory=dict)
     selfattrs: dict[str, _Binding] = field(default_factory=dict)
+    dict_keys: dict[str, set[str]] = field(default_factory=dict)  # kwargs dicts' known keys
 
 
 class _Finder(ast.NodeVisitor):
@@ -118,10 +119,26 @@ class _Finder(ast.NodeVisitor):
 
     def use(self, node: ast.AST, api: str, kind: str, call: ast.Call | None = None,
             bound: bool = False) -> None:
-        keywords = tuple(k.arg for k in call.keywords if k.arg) if call else ()
+        keywords: list[str] = []
+        partial = False
+        for keyword in call.keywords if call else ():
+            if keyword.arg:
+                keywords.append(keyword.arg)
+            elif isinstance(keyword.value, ast.Name) and keyword.value.id in self._dicts():
+                keywords += sorted(self._dicts()[keyword.value.id])  # `**kwargs` we can read
+                partial = True
+            else:
+                partial = True  # `**something` whose keys are unknown
         positional = sum(1 for a in call.args if not isinstance(a, ast.Starred)) if call else 0
-        self.uses.append(Use(self.file, getattr(node, "lineno", 0), api, kind, keywords,
-                             positional, bound))
+        partial = partial or any(isinstance(a, ast.Starred) for a in (call.args if call else []))
+        self.uses.append(Use(self.file, getattr(node, "lineno", 0), api, kind,
+                             tuple(dict.fromkeys(keywords)), positional, bound, partial))
+
+    def _dicts(self) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for scope in self.scopes:
+            found.update(scope.dict_keys)
+        return found
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
@@ -173,6 +190,23 @@ class _Finder(ast.NodeVisitor):
         value = self.resolve(node.value)
         for target in node.targets:
             self._assign(target, value)
+            self._dict_keys(target, node.value)
+
+    def _dict_keys(self, target: ast.expr, value: ast.expr) -> None:
+        """`kwargs = {"name": …}`, `kwargs = dict(name=…)`, `kwargs["name"] = …`: keys a later
+        `f(**kwargs)` passes (flow-insensitive: a key set anywhere counts)."""
+        keys = self.scopes[-1].dict_keys
+        if isinstance(target, ast.Name):
+            if isinstance(value, ast.Dict):
+                keys[target.id] = {k.value for k in value.keys
+                                   if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+            elif isinstance(value, ast.Call) and isinstance(value.func, ast.Name) \
+                    and value.func.id == "dict":
+                keys[target.id] = {k.arg for k in value.keywords if k.arg}
+        elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name) \
+                and isinstance(target.slice, ast.Constant) and isinstance(target.slice.value,
+                                                                         str):
+            keys.setdefault(target.value.id, set()).add(target.slice.value)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         if node.value is not None:

@@ -372,13 +372,35 @@ def test_keywords_forwarded_through_a_team_wrapper_reach_mlflow(
             return evaluate
     ''')
     uses = python_uses(source, "w.py", "pkg")
-    forwarded = [u for u in uses if u.partial]
+    forwarded = [u for u in uses if u.partial and u.keywords]
     assert [(u.line, u.api, u.keywords) for u in forwarded] == [
         (9, "pkg.evaluate", ("baseline_model",))]
     findings = find(uses, old, new)
     # the removed keyword, at the wrapper's call; no "required parameter" guess from a partial
     assert [(f.line, f.kind, f.parameter) for f in findings] == [(9, PARAM_REMOVED,
                                                                   "baseline_model")]
+
+
+def test_keys_of_a_kwargs_dict_are_keywords_and_unknown_ones_make_a_call_partial(
+        surfaces: tuple[Surface, Surface]) -> None:
+    old, new = surfaces
+    source = textwrap.dedent('''
+        import pkg
+
+
+        def log(model, options, **rest):
+            kwargs = {"conda_env": None}
+            kwargs["artifact_path"] = "model"
+            pkg.flavor.log_model(model, **kwargs)
+            pkg.tracking.Client().get_run("r", **options)
+    ''')
+    uses = {u.api: u for u in python_uses(source, "k.py", "pkg")}
+    logged = uses["pkg.flavor.log_model"]
+    assert (logged.keywords, logged.partial) == (("artifact_path", "conda_env"), True)
+    findings = find(uses.values(), old, new)
+    # artifact_path through the dict; no "new required parameter token" guess for **options
+    assert [(f.line, f.kind, f.parameter) for f in findings] == [
+        (8, PARAM_DEPRECATED, "artifact_path")]
 
 
 def test_positional_argument_binding_elsewhere_is_named(surfaces: tuple[Surface, Surface]) -> None:
