@@ -207,3 +207,19 @@ def test_reports_show_extrapolated_and_single_round_operations(tmp_path: Path) -
     new = json.loads((tmp_path / "benchmark-new.json").read_text())
     single = next(b for b in new["benchmarks"] if b["name"].endswith("upload_64mb"))
     assert single["stats"]["data"] == [5.4] and single["stats"]["rounds"] == 1
+
+
+def test_adaptive_rounds_spend_on_cheap_undecided_operations() -> None:
+    """An undecided log_model (8 s a round) joins only every EXPENSIVE_EVERY-th adaptive
+    round while a cheap operation is still undecided; alone, it gets every round."""
+    from harness.bench.runner import EXPENSIVE_EVERY, undecided
+
+    noisy = Samples()
+    for jitter in (0.6, 1.5, 0.7, 1.4):
+        noisy.add({"get_run": {"old": 0.05, "new": 0.05 * jitter},
+                   "log_model": {"old": 4.0, "new": 4.0 * jitter}})
+    both = ["get_run", "log_model"]
+    assert undecided(noisy, both, 0.2) == both
+    cheap_rounds = [i for i in range(8, 16) if undecided(noisy, both, 0.2, i) == ["get_run"]]
+    assert len(cheap_rounds) == 8 - 8 // EXPENSIVE_EVERY
+    assert undecided(noisy, ["log_model"], 0.2, 9) == ["log_model"]
