@@ -520,3 +520,23 @@ def test_several_paths_are_named_from_their_common_folder(
     report = scan_code([tmp_path / "one", tmp_path / "two"], old, new)
     assert [f.file for f in report.findings] == ["one/code.py", "two/code.py"]
     assert report.breaking == report.findings and "2 breaking" in report.headline()
+
+
+@pytest.mark.skipif(_env("2.9.2") is None or _env("3.4.0") is None,
+                    reason="no cached 2.9.2 and 3.4.0 environments (an integration run builds "
+                           "them)")
+def test_scan_command_writes_its_reports_and_exits_1_on_a_break(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import json
+
+    code = main(["scan", str(EXAMPLE), "--from", "2.9.2", "--to", "3.4.0", "--out",
+                 str(tmp_path / "out")])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 1
+    assert out[-1].startswith("scan 2.9.2 → 3.4.0: 4 breaking, 1 deprecated")
+    data = json.loads((tmp_path / "out" / "scan.json").read_text())
+    assert len(data["findings"]) == 5 and data["timings"]["surfaces"]["3.4.0"]["objects"] > 1000
+    markdown = (tmp_path / "out" / "scan.md").read_text()
+    assert "## `src/team_mlops/deltaone.py`" in markdown
+    (tmp_path / "clean.py").write_text("import mlflow\nmlflow.set_tag('a', 'b')\n")
+    assert main(["scan", str(tmp_path / "clean.py"), "--from", "2.9.2", "--to", "3.4.0"]) == 0
