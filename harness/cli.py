@@ -350,7 +350,8 @@ def execute(config: RunConfig, progress: Progress) -> RunResults:
             results.checks, results.diff = outcome.checks, outcome.diff
             if outcome.interrupted:
                 raise KeyboardInterrupt
-            if config.project is not None and not outcome.usage_error:
+            if config.project is not None and not outcome.usage_error \
+                    and not config.matrix_only:  # a matrix shard runs client cells only
                 with progress.phase("your tests"):
                     results.project = run_project(
                         config.project, side_targets(session), session.log_dir,
