@@ -42,6 +42,12 @@ class _Binding:
     # less its own named parameters (`own`), reach MLflow.
     forward: bool = False
     own: frozenset[str] = frozenset()
+    returns: bool = False  # a team function that returns an instance of `path`
+
+    @property
+    def team(self) -> bool:
+        """The team's own function (not an MLflow name): calling it is not an MLflow call."""
+        return self.forward or self.returns
 
 
 @dataclass
@@ -83,13 +89,15 @@ class _Finder(ast.NodeVisitor):
                         return scope.selfattrs[node.attr]
                 return None
             base = self.resolve(node.value)
-            if base is None or base.forward:
+            if base is None or base.team:
                 return None
             return _Binding(f"{base.path}.{node.attr}")
         if isinstance(node, ast.Call):
             callee = self.resolve(node.func)
-            return _Binding(callee.path, instance=True) if callee and _classlike(callee.path) \
-                else None
+            if callee is None or callee.forward or callee.instance:
+                return None
+            return _Binding(callee.path, instance=True) if callee.returns or \
+                _classlike(callee.path) else None
         return None
 
     # -- imports --------------------------------------------------------------------------
@@ -148,7 +156,7 @@ class _Finder(ast.NodeVisitor):
             if passed:
                 self.uses.append(Use(self.file, node.lineno, target.path, "call", passed,
                                      partial=True))
-        elif target is not None and not target.instance:
+        elif target is not None and not target.instance and not target.returns:
             bound = isinstance(func, ast.Attribute) and bool(
                 (owner := self.resolve(func.value)) and owner.instance)
             self.use(node, target.path, "call", node, bound)
@@ -179,7 +187,7 @@ class _Finder(ast.NodeVisitor):
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load):
             target = self.lookup(node.id)
-            if target is not None and not target.instance and not target.forward \
+            if target is not None and not target.instance and not target.team \
                     and target.path != self.package:
                 self.use(node, target.path, "reference")
 
@@ -243,9 +251,27 @@ class _Finder(ast.NodeVisitor):
             self.bind(arg.arg, _Binding(annotated.path, True) if annotated else None)
         for statement in node.body:
             self.visit(statement)
-        forwarded = self._forwarded(node)
+        made = self._forwarded(node) or self._returned(node)
         self.scopes.pop()
-        self.bind(node.name, forwarded)
+        self.bind(node.name, made)
+
+    def _returned(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> _Binding | None:
+        """`def connect(uri): return MlflowClient(uri)`: the MLflow class every `return` of
+        this function (not of functions inside it) gives an instance of."""
+        found: set[str] = set()
+        pending: list[ast.AST] = list(node.body)
+        while pending:
+            item = pending.pop()
+            if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+                          | ast.Lambda):
+                continue
+            if isinstance(item, ast.Return):
+                value = self.resolve(item.value) if item.value is not None else None
+                if value is None or not value.instance:
+                    return None
+                found.add(value.path)
+            pending.extend(ast.iter_child_nodes(item))
+        return _Binding(found.pop(), returns=True) if len(found) == 1 else None
 
     def _forwarded(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> _Binding | None:
         """`def evaluate(uri, **extra): return mlflow.evaluate(uri, data, **extra)`: the
@@ -260,7 +286,7 @@ class _Finder(ast.NodeVisitor):
                     k.arg is None and isinstance(k.value, ast.Name) and k.value.id == name
                     for k in inner.keywords):
                 target = self.resolve(inner.func)
-                if target is not None and not target.instance and not target.forward:
+                if target is not None and not target.instance and not target.team:
                     return _Binding(target.path, forward=True, own=own)
         return None
 

@@ -403,6 +403,26 @@ def test_keys_of_a_kwargs_dict_are_keywords_and_unknown_ones_make_a_call_partial
         (8, PARAM_DEPRECATED, "artifact_path")]
 
 
+def test_a_team_function_returning_an_mlflow_instance_gives_instances() -> None:
+    source = textwrap.dedent('''
+        from pkg.tracking import Client
+
+
+        def connect(uri):
+            if not uri:
+                return Client()
+            return Client(uri)
+
+
+        def files(uri, run_id):
+            client = connect(uri)
+            return client.list_artifacts(run_id)
+    ''')
+    uses = [(u.line, u.api, u.kind, u.bound) for u in python_uses(source, "c.py", "pkg")]
+    assert (13, "pkg.tracking.Client.list_artifacts", "call", True) in uses
+    assert not [u for u in uses if u[0] == 12]  # connect(uri) is the team's call, not MLflow's
+
+
 def test_positional_argument_binding_elsewhere_is_named(surfaces: tuple[Surface, Surface]) -> None:
     old, new = surfaces
     # old: get_run(self, run_id); new: get_run(self, run_id, include=None, *, token)
