@@ -50,6 +50,7 @@ from harness.session import RunSession
 CLIENT_MODULE = Path(__file__).resolve().parents[2] / "scenarios" / "clients" / "bench.py"
 MIN_FAST_ROUNDS = 4  # each (process, first) pair once: fewer and no interval means much
 FRESH_ROUNDS = 6  # re-timing regressed operations on new connections (diagnosis)
+INJECT_BASIS_PASSES = 2  # warm passes over injected operations: their delay's basis
 CHEAP_S = 1.0  # a round of an operation costing less (both servers) is cheap
 EXPENSIVE_EVERY = 4  # adaptive rounds include the expensive undecided operations this often
 MAX_FAST_ROUNDS = 60
@@ -148,8 +149,8 @@ def undecided(samples: Samples, ops: list[str], threshold: float,
 def injected_delays(
     settings: BenchSettings, warmup: Samples
 ) -> tuple[dict[str, float], tuple[tuple[str, float], ...]]:
-    """Per injected operation, a fixed delay = fraction × the old side's warm-up median; and
-    the proxy's route → delay table."""
+    """Per injected operation, a fixed delay = fraction × the old side's median over warm
+    calls (`warmup`); and the route → delay table."""
     per_op: dict[str, float] = {}
     for name, fraction in settings.inject:
         targets = [op for op in settings.operations if BY_NAME[op].routes] if name == ALL \
@@ -396,6 +397,13 @@ class Benchmark:
         fast = [op for op in settings.operations if not BY_NAME[op].large]
         large = [op for op in settings.operations if BY_NAME[op].large]
         warmup = self._warm_up(fast)
+        if settings.inject:  # the first calls above paid first-call costs: measure again, warm
+            basis = [op for op in fast if op in dict(settings.inject) or ALL in
+                     dict(settings.inject)]
+            warmup = Samples()
+            for _ in range(INJECT_BASIS_PASSES):
+                for op, times in self._warm_up(basis).old.items():
+                    warmup.old.setdefault(op, []).extend(times)
         injected, routes = injected_delays(settings, warmup)
         self._inject(routes)
         samples = Samples()
