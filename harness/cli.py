@@ -162,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench = run.add_argument_group("benchmarks")
     bench.add_argument("--no-bench", action="store_true", help="skip the benchmark phase")
     bench.add_argument("--bench-budget", type=float, default=180.0, metavar="SECONDS",
-                       help="time for the benchmark phase; more rounds, tighter intervals "
+                       help="seconds of timing rounds (seeding the servers and diagnosing "
+                            "regressions come on top); more rounds, tighter intervals "
                             "(default: %(default)s)")
     bench.add_argument("--regression-threshold", type=_percent, default=0.20, metavar="PCT",
                        help="slower by more than this fails the gate (default: 20%%)")
