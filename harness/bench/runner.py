@@ -51,6 +51,7 @@ CLIENT_MODULE = Path(__file__).resolve().parents[2] / "scenarios" / "clients" / 
 MIN_FAST_ROUNDS = 4  # each (process, first) pair once: fewer and no interval means much
 FRESH_ROUNDS = 6  # re-timing regressed operations on new connections (diagnosis)
 INJECT_BASIS_PASSES = 2  # warm passes over injected operations: their delay's basis
+CONFIRM_ROUNDS = 8  # a change seen in fewer rounds gets more before it is taken as decided
 CHEAP_S = 1.0  # a round of an operation costing less (both servers) is cheap
 EXPENSIVE_EVERY = 4  # adaptive rounds include the expensive undecided operations this often
 MAX_FAST_ROUNDS = 60
@@ -138,12 +139,23 @@ def undecided(samples: Samples, ops: list[str], threshold: float,
     With the round's `index`, an expensive one (a round of it costs more than `CHEAP_S`, e.g.
     log_model at ~8 s on 3.4.0) only every `EXPENSIVE_EVERY` rounds while cheap ones are
     still undecided, so the budget buys many rounds of the operations a round costs little."""
-    open_ops = [op for op in ops if len(samples.old.get(op, [])) < 2 or
-                samples.compare(op, threshold)[0].verdict is Verdict.INCONCLUSIVE]
+    open_ops = [op for op in ops if len(samples.old.get(op, [])) < 2 or _open(samples, op,
+                                                                          threshold)]
     if index is None or index % EXPENSIVE_EVERY == 0:
         return open_ops
     cheap = [op for op in open_ops if samples.round_cost(op) < CHEAP_S]
     return cheap or open_ops
+
+
+def _open(samples: Samples, op: str, threshold: float) -> bool:
+    """Still worth a round: inconclusive, or a change (regression, improvement) seen in fewer
+    than `CONFIRM_ROUNDS` rounds. Stopping an operation at the first lucky streak would turn
+    the adaptive schedule's many looks into false alarms."""
+    comparison = samples.compare(op, threshold)[0]
+    if comparison.verdict is Verdict.INCONCLUSIVE:
+        return True
+    changed = comparison.verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT)
+    return changed and comparison.rounds < CONFIRM_ROUNDS
 
 
 def injected_delays(

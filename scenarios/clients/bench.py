@@ -42,6 +42,7 @@ WARM_ATTEMPTS = 60
 QUICK_S = 0.5
 _STATE = {"folder": None}
 _SESSIONS = {}  # every requests.Session MLflow's client made in this process
+_ROUNDS = {"n": 0}  # rounds run by this process: operations that alternate use it
 _MODE = {"connection": REUSED}  # `fresh`: every request on a new connection (Connection: close)
 
 
@@ -222,7 +223,9 @@ def _op_search_model_versions(client, c):
 
 
 def _op_transition_stage(client, c):
-    stage = "Staging" if time.monotonic_ns() % 2 else "Production"
+    # The same transition on both servers of a round (a real change every round): a random
+    # stage per call made one side a no-op transition and the other a real one.
+    stage = "Staging" if c["round"] % 2 else "Production"
     client.transition_model_version_stage(c["model"], "1", stage)
 
 
@@ -314,12 +317,14 @@ def run_round(tracking_uri, servers, contexts, ops, first, connection=REUSED, ca
     clients = {s: connect(servers[s]) for s in servers}
     timings = {op: {} for op in ops}
     extrapolated = {}
+    _ROUNDS["n"] += 1
     order = [first] + [s for s in servers if s != first]
     for op in ops:
         for server in order:
             mlflow.set_tracking_uri(servers[server])
             mlflow.set_registry_uri(servers[server])
-            context = dict(contexts[server], url=servers[server], cap_s=cap_s)
+            context = dict(contexts[server], url=servers[server], cap_s=cap_s,
+                           round=_ROUNDS["n"])
             if op in FLUENT:  # outside the timing: the fluent API's experiment is global state
                 mlflow.set_experiment(experiment_id=context["experiment_id"])
             _ready_connection(clients[server], servers[server], connection)

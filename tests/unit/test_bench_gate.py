@@ -223,3 +223,20 @@ def test_adaptive_rounds_spend_on_cheap_undecided_operations() -> None:
     cheap_rounds = [i for i in range(8, 16) if undecided(noisy, both, 0.2, i) == ["get_run"]]
     assert len(cheap_rounds) == 8 - 8 // EXPENSIVE_EVERY
     assert undecided(noisy, ["log_model"], 0.2, 9) == ["log_model"]
+
+
+def test_a_change_is_confirmed_before_its_operation_stops_getting_rounds() -> None:
+    """A slowdown seen in a few rounds (a lucky streak on a noisy machine) keeps getting
+    rounds until CONFIRM_ROUNDS; an unchanged operation stops at once."""
+    from harness.bench.runner import CONFIRM_ROUNDS, undecided
+
+    streak = Samples()
+    for jitter in (1.0, 1.02, 0.98, 1.01):
+        streak.add({"transition_stage": {"old": 0.012, "new": 0.024 * jitter},
+                    "get_run": {"old": 0.010, "new": 0.010 * jitter}})
+    assert streak.compare("transition_stage", 0.2)[0].verdict.value == "regression"
+    assert undecided(streak, ["transition_stage", "get_run"], 0.2) == ["transition_stage"]
+    for _ in range(CONFIRM_ROUNDS - 4):
+        streak.add({"transition_stage": {"old": 0.012, "new": 0.024},
+                    "get_run": {"old": 0.010, "new": 0.010}})
+    assert undecided(streak, ["transition_stage", "get_run"], 0.2) == []
