@@ -134,15 +134,19 @@ def test_shape_tells_offset_from_ratio() -> None:
     assert ratio["pattern"] == "proportional"
 
 
-def test_connection_level_needs_both_modes_apart() -> None:
-    reused = {"verdict": "regression", "ratio": 9, "low": 8, "high": 10}
-    assert not connection_level({"by_connection": {REUSED: reused}}, 0.2)
-    assert connection_level({"by_connection": {
-        REUSED: reused, FRESH: {"verdict": "unchanged", "ratio": 1.1, "low": 0.9, "high": 1.2}}},
-        0.2)
-    assert not connection_level({"by_connection": {
-        REUSED: reused, FRESH: {"verdict": "regression", "ratio": 9, "low": 7, "high": 11}}},
-        0.2), "slower on both kinds of connection alike: not the connection"
+def test_connection_level_is_about_extra_time_gone_on_new_connections() -> None:
+    def modes(reused: tuple[float, float], fresh: tuple[float, float]) -> dict[str, object]:
+        return {"by_connection": {
+            REUSED: {"verdict": "regression", "old_median_s": reused[0],
+                     "new_median_s": reused[1]},
+            FRESH: {"verdict": "unchanged", "old_median_s": fresh[0], "new_median_s": fresh[1]}}}
+
+    assert not connection_level({"by_connection": {REUSED: {"verdict": "regression"}}}, 0.2)
+    # 3.4.0 under uvicorn --workers 4: +44 ms kept-alive, +2 ms on a new connection
+    assert connection_level(modes((0.020, 0.064), (0.013, 0.015)), 0.2)
+    # a constant +7.5 ms in the server's work (injected): the ratio drops on the slower new
+    # connections (1.59× vs 1.29×, measured), the extra time does not
+    assert not connection_level(modes((0.0125, 0.0200), (0.016, 0.021)), 0.2)
 
 
 def test_keep_alive_on_top_of_a_real_slowdown_is_flagged() -> None:
