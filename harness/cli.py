@@ -175,6 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--scenario-timeout", type=float, default=900.0, metavar="SECONDS",
                      help="a scenario still running after this long fails, with the logs of "
                           "its server and client (default: %(default)s)")
+    run.add_argument("--sequential", action="store_true",
+                     help="run the scenarios one after the other in one process (default: "
+                          "each client version's cells in a lane of its own, concurrently, and "
+                          "the tests that use both sides in another)")
     yours = run.add_argument_group("your code")
     yours.add_argument("--scan", action="append", default=[], metavar="PATH", dest="scan_paths",
                        help="breaking-change scan of your code (repeatable): where it uses APIs "
@@ -267,6 +271,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         inject_latency=args.inject_latency,
         fail_on_inconclusive=args.fail_on_inconclusive,
         scenario_timeout_s=args.scenario_timeout,
+        sequential=args.sequential,
         clients=args.clients,
         matrix=not args.no_matrix,
         matrix_only=args.matrix_only,

@@ -101,6 +101,7 @@ class RunConfig:
     inject_latency: tuple[tuple[str, float], ...] = ()
     fail_on_inconclusive: bool = False
     scenario_timeout_s: float = 900.0
+    sequential: bool = False  # scenarios one after the other, not in concurrent lanes
     # Compatibility matrix: the client versions run against both servers (default: from, to),
     # whether off-diagonal cells run at all, and whether only the matrix runs.
     clients: tuple[ClientConfig, ...] = ()
@@ -171,6 +172,7 @@ def build_config(
     inject_latency: list[str] | None = None,
     fail_on_inconclusive: bool = False,
     scenario_timeout_s: float = 900.0,
+    sequential: bool = False,
     clients: list[str] | None = None,
     matrix: bool = True,
     matrix_only: bool = False,
@@ -257,6 +259,7 @@ def build_config(
         inject_latency=injected,
         fail_on_inconclusive=fail_on_inconclusive,
         scenario_timeout_s=scenario_timeout_s,
+        sequential=sequential,
         clients=chosen_clients,
         matrix=matrix,
         matrix_only=matrix_only,

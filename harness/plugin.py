@@ -115,7 +115,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     keep: list[pytest.Item] = []
     drop: list[pytest.Item] = []
     for item in items:
-        side = _side_of(item)
+        side = side_of(item)
         chosen = item.get_closest_marker(MARKER) is not None and side in wanted
         (keep if chosen else drop).append(item)
     if drop:
@@ -225,7 +225,7 @@ def observe(request: pytest.FixtureRequest) -> Callable[[dict[str, Any]], None]:
 
 def _server_roles(item: pytest.Item, session: RunSession) -> list[str]:
     """The servers a scenario talks to: its cell's, or every side's for a cross-side test."""
-    side = _side_of(item)
+    side = side_of(item)
     if side is not None:
         return [parse_cell(side).server]
     if "harness_session" in getattr(item, "fixturenames", ()):
@@ -260,7 +260,7 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    side = _side_of(item)
+    side = side_of(item)
     if side is None:
         if "harness_session" not in getattr(item, "fixturenames", ()):
             return report
@@ -275,7 +275,7 @@ def pytest_runtest_makereport(
     return report
 
 
-def _side_of(item: pytest.Item) -> str | None:
+def side_of(item: pytest.Item) -> str | None:
     callspec = getattr(item, "callspec", None)
     if callspec is None:
         return None
@@ -399,7 +399,7 @@ class SessionInjector:
         totals: dict[str, int] = {}
         for item in session.items:
             scenario = item.path.stem.removeprefix("test_")
-            side = _side_of(item) or (CROSS if "harness_session" in getattr(
+            side = side_of(item) or (CROSS if "harness_session" in getattr(
                 item, "fixturenames", ()) else "")
             self.where[item.nodeid] = (scenario, side)
             totals[scenario] = totals.get(scenario, 0) + 1

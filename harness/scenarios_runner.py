@@ -1,4 +1,5 @@
-"""Runs the scenario modules with pytest, in-process, against a provisioned session."""
+"""Runs the scenario modules with pytest against a provisioned session: in concurrent lanes
+(forks, harness/lanes.py) or in-process (--sequential)."""
 
 from __future__ import annotations
 
@@ -6,19 +7,34 @@ import io
 import os
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import resources
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import pytest
 
 import scenarios
 from harness import plugin
+from harness.agent.client import Agent
 from harness.catalog.classify import EXPECTED, FINDING, explain, finding, use_team_catalog
 from harness.config import RunConfig
+from harness.lanes import (
+    CROSS_LANE,
+    LaneDispatcher,
+    LaneFilter,
+    LaneResult,
+    RelayProgress,
+    fork_lane,
+    fresh_clients,
+    in_collection_order,
+    lanes_of,
+)
 from harness.matrix import blocking_failures
 from harness.plugin import Collector, SessionInjector
 from harness.results.model import CheckResult, DiffEntry, Status
 from harness.results.normalize import diff
+from harness.runtime.processes import REGISTRY
 from harness.session import RunSession
 
 PYTEST_LINES = 30  # of pytest's own output, shown when it could not run the scenarios
@@ -69,6 +85,17 @@ def pytest_args(config: RunConfig) -> list[str]:
 
 
 def run_scenarios(session: RunSession, config: RunConfig) -> ScenarioOutcome:
+    """Every selected scenario on every side and cell: in concurrent lanes (harness/lanes.py),
+    or one after the other in this process with --sequential (or where fork is missing)."""
+    if config.sequential or not hasattr(os, "fork"):
+        return _in_process(session, config)
+    return _in_lanes(session, config)
+
+
+def _pytest(session: RunSession, config: RunConfig,
+            extra: list[object]) -> tuple[int, Collector, list[str]]:
+    """One pytest session over the scenarios; its exit code, collector and the last lines of
+    its output when it could not run them."""
     injector = SessionInjector(session)
     # pytest's own terminal output (dots, sections) is kept off the console: the run's progress
     # says what runs and one line per check that did not pass (SessionInjector).
@@ -77,21 +104,85 @@ def run_scenarios(session: RunSession, config: RunConfig) -> ScenarioOutcome:
     # Registered as `harness.plugin`, the name of its pytest11 entry point, which pytest then
     # skips (it would otherwise be registered twice).
     with redirect_stdout(output):
-        code = pytest.main(pytest_args(config), plugins=[plugin, injector])
+        code = pytest.main(pytest_args(config), plugins=[plugin, injector, *extra])
     collector: Collector = injector.collector
+    said: list[str] = []
     if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR) or (
             code == pytest.ExitCode.INTERRUPTED and not collector.interrupted):
-        for line in output.getvalue().strip().splitlines()[-PYTEST_LINES:]:
-            session.progress.note(line)  # why pytest could not run them
+        said = output.getvalue().strip().splitlines()[-PYTEST_LINES:]  # why it could not run
+    return int(code), collector, said
+
+
+def _in_process(session: RunSession, config: RunConfig) -> ScenarioOutcome:
+    code, collector, said = _pytest(session, config, [])
+    for line in said:
+        session.progress.note(line)
     outcome = ScenarioOutcome(checks=collector.checks, interrupted=collector.interrupted)
-    if code == pytest.ExitCode.INTERRUPTED:
-        outcome.interrupted = True
-    elif code == pytest.ExitCode.NO_TESTS_COLLECTED:
-        outcome.usage_error = f"no scenario matched -k {config.select!r}"
-    elif code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
-        outcome.usage_error = f"pytest could not run the scenarios (exit {int(code)})"
+    _judge_exit(outcome, [code], config)
     outcome.diff = cross_version_diff(outcome.checks)
     return outcome
+
+
+def _judge_exit(outcome: ScenarioOutcome, codes: list[int], config: RunConfig) -> None:
+    """The outcome of pytest's exit code(s): one per lane; no lane collecting anything is a
+    selection that matched nothing."""
+    if pytest.ExitCode.INTERRUPTED in codes:
+        outcome.interrupted = True
+    elif all(code == pytest.ExitCode.NO_TESTS_COLLECTED for code in codes):
+        outcome.usage_error = f"no scenario matched -k {config.select!r}"
+    elif failed := [c for c in codes if c in (pytest.ExitCode.USAGE_ERROR,
+                                                pytest.ExitCode.INTERNAL_ERROR) or c < 0]:
+        outcome.usage_error = f"pytest could not run the scenarios (exit {failed[0]})"
+
+
+def _in_lanes(session: RunSession, config: RunConfig) -> ScenarioOutcome:
+    roles = [*session.sides, *session.extra_clients]
+    lanes = [fork_lane(name, partial(_lane, session, config, name, roles))
+             for name in lanes_of(roles)]
+    dispatcher = LaneDispatcher(lanes, session.progress)
+    results, interrupted = dispatcher.run()
+    for result in results:
+        session.progress.durations[f"scenarios: lane {result.lane}"] = result.seconds
+        for line in result.output:
+            session.progress.note(f"[{result.lane}] {line}")
+    for lane, crash in dispatcher.crashes.items():
+        session.progress.note(f"scenario lane {lane} crashed: {crash.strip().splitlines()[-1]}")
+    order: dict[str, int] = {}
+    for result in results:
+        order.update(result.order)
+    checks = in_collection_order([c for r in results for c in r.checks], order)
+    outcome = ScenarioOutcome(checks=checks, interrupted=interrupted or any(
+        r.interrupted for r in results))
+    _judge_exit(outcome, [r.code for r in results], config)
+    if dispatcher.crashes and not outcome.usage_error and not outcome.interrupted:
+        outcome.usage_error = "a scenario lane crashed: " + ", ".join(sorted(dispatcher.crashes))
+    outcome.diff = cross_version_diff(outcome.checks)
+    return outcome
+
+
+def _lane(session: RunSession, config: RunConfig, lane: str, roles: list[str],
+          connection: Connection) -> LaneResult:
+    """In the forked lane: pytest on the lane's share, its progress relayed to the parent. The
+    cross lane gets client processes of its own (the role lanes drive the session's)."""
+    session.progress = RelayProgress(connection, lane)
+    own: list[Agent] = []
+
+    def selected(items: list[pytest.Item]) -> None:
+        if lane != CROSS_LANE:
+            return
+        fresh = fresh_clients({role: session.client(role).client for role in roles})
+        for role, agent in fresh.items():
+            session.client(role).client = agent
+            own.append(agent)
+
+    share = LaneFilter(lane, plugin.side_of, selected)
+    try:
+        code, collector, said = _pytest(session, config, [share])
+    finally:
+        for agent in own:
+            agent.stop()
+        REGISTRY.stop_everything()
+    return LaneResult(lane, code, collector.checks, share.order, collector.interrupted, said)
 
 
 def cross_version_diff(checks: list[CheckResult]) -> list[DiffEntry]:

@@ -39,12 +39,15 @@ class ManagedProcess:
     name: str
     popen: subprocess.Popen[bytes]
     log_path: Path
+    owner: int = field(default_factory=os.getpid)  # the process that started it
 
     @property
     def pid(self) -> int:
         return self.popen.pid
 
     def alive(self) -> bool:
+        if os.getpid() != self.owner:  # seen from a scenario lane (a fork): not its child
+            return running(self.pid)
         return self.popen.poll() is None
 
     def logs(self, lines: int = 40) -> str:
@@ -64,6 +67,21 @@ class ManagedProcess:
         except subprocess.TimeoutExpired:
             pass
         REGISTRY.forget(self)
+
+
+def running(pid: int) -> bool:
+    """True while process `pid` exists and is not a zombie (works for any process)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[0]
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return state not in ("Z", "X")
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
@@ -130,6 +148,14 @@ class Registry:
 
     def reset(self) -> None:
         self.cancelled.clear()
+
+    def forked(self) -> None:
+        """In a forked scenario lane: forget what the parent started (the lane must never stop
+        it) and start over with fresh locks; the lane registers and stops only its own."""
+        self.cancelled = threading.Event()
+        self._lock = threading.Lock()
+        self._processes = []
+        self._cleanups = []
 
 
 REGISTRY = Registry()

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Self
 from harness.errors import ProviderUnavailable, ServiceError, UsageError
 from harness.redact import register_secret
 from harness.runtime.ports import LOOPBACK
-from harness.runtime.processes import REGISTRY
+from harness.runtime.processes import REGISTRY, running
 from harness.runtime.waiting import CallableCheck, HttpCheck, ReadinessCheck, wait_until_ready
 from harness.services.base import PostgresService, S3Location, S3Service
 from harness.services.pg_admin import PgServer
@@ -217,6 +218,24 @@ def _loopback_port(attrs: Mapping[str, Any], port: int) -> int | None:
     return None
 
 
+_CONTAINERS: weakref.WeakSet[RunContainer] = weakref.WeakSet()
+
+
+def _own_connections_after_fork() -> None:
+    """In a forked scenario lane: drop the engine connections the parent pooled, so the two
+    processes never talk over one socket (the lane opens its own on its next request)."""
+    for container in list(_CONTAINERS):
+        if container._client is not None:
+            try:
+                container._client.api.close()
+            except Exception:  # noqa: BLE001 - a fresh connection is opened on the next call
+                pass
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_own_connections_after_fork)
+
+
 class RunContainer:
     """One labelled container of this run: started once, found by label, removed once."""
 
@@ -226,6 +245,7 @@ class RunContainer:
         self.labels = run_labels(run_id, f"{service}-{uuid.uuid4().hex[:12]}")
         self._client: Any = None
         self._cleanup: Callable[[], None] | None = None
+        _CONTAINERS.add(self)
 
     def start(self, build: Callable[[dict[str, str]], DockerContainer], port: int) -> int:
         """Build and start the container with its ports on 127.0.0.1; returns `port`'s host port."""
@@ -463,15 +483,7 @@ def is_stale(labels: Mapping[str, str], current_run_id: str, hostname: str) -> b
 
 
 def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid > 0 and running(pid)
 
 
 def sweep_stale_containers(current_run_id: str, timeout: float = 10.0) -> int:

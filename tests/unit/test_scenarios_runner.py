@@ -1,4 +1,4 @@
-"""The scenarios' pytest runs in-process without writing to the console: the run's progress
+"""The scenarios' pytest runs (in-process or in lanes) without writing to the console: the run's progress
 says what runs (no MLflow: nothing matches, so nothing is provisioned or started)."""
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ class _Session:
 
     def __init__(self, config: RunConfig, progress: Progress) -> None:
         self.config, self.progress, self.sides = config, progress, {}
+        self.extra_clients: dict[str, object] = {}
 
 
-def test_pytest_output_stays_off_the_console(tmp_path: Path,
+@pytest.mark.parametrize("sequential", [True, False], ids=["in-process", "lanes"])
+def test_pytest_output_stays_off_the_console(tmp_path: Path, sequential: bool,
                                              capfd: pytest.CaptureFixture[str]) -> None:
     config = build_config(from_spec="2.9.2", to_spec="3.4.0", out_dir=str(tmp_path),
-                          select="no_scenario_has_this_name")
+                          select="no_scenario_has_this_name", sequential=sequential)
     stream = io.StringIO()
     outcome = run_scenarios(_Session(config, Progress(stream=stream, live=False)),  # type: ignore[arg-type]
                             config)
