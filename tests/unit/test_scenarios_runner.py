@@ -1,5 +1,5 @@
-"""The scenarios' pytest runs (in-process or in lanes) without writing to the console: the run's progress
-says what runs (no MLflow: nothing matches, so nothing is provisioned or started)."""
+"""The scenarios' pytest runs (in-process or in lanes) without writing to the console: the
+run's progress says what runs (no MLflow: nothing matches, so nothing is provisioned or started)."""
 
 from __future__ import annotations
 
