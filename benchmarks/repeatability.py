@@ -1,4 +1,4 @@
-"""Five consecutive runs, one verdict: does the harness say the same thing every time?
+"""Consecutive runs, one verdict: does the harness say the same thing every time?
 
     python benchmarks/repeatability.py --runs 5 --json docs/repeatability.json \
         -- --from 2.9.2 --to 3.4.0
@@ -58,14 +58,20 @@ def differences(first: dict[str, Any], other: dict[str, Any]) -> list[str]:
     return found
 
 
-def repeat(runs: int, run_args: list[str], work: Path) -> dict[str, Any]:
+def repeat(runs: int, run_args: list[str], work: Path,
+           variants: list[list[str]] | None = None) -> dict[str, Any]:
+    """`runs` runs of `run_args`; run i adds `variants[i % len(variants)]` (e.g. `[[],
+    ["--sequential"]]`: lanes and one-by-one in turn, which must agree like any two runs)."""
     prints: list[dict[str, Any]] = []
     seconds: list[float] = []
+    variants = variants or [[]]
     for index in range(runs):
         out = work / f"run-{index + 1}"
         began = time.monotonic()
+        extra = variants[index % len(variants)]
         done = subprocess.run(
-            [sys.executable, "-m", "harness", "run", *run_args, "--quiet", "--out", str(out)],
+            [sys.executable, "-m", "harness", "run", *run_args, *extra, "--quiet", "--out",
+             str(out)],
             capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False)
         seconds.append(round(time.monotonic() - began, 1))
         results = json.loads((out / "results.json").read_text())
@@ -76,6 +82,7 @@ def repeat(runs: int, run_args: list[str], work: Path) -> dict[str, Any]:
     return {
         "runs": runs,
         "args": run_args,
+        "variants": variants,
         "seconds": seconds,
         "verdicts": [p["verdict"] for p in prints],
         "exit_codes": [p["exit_code"] for p in prints],
@@ -110,11 +117,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, help="keep the runs' outputs here")
     parser.add_argument("--cpu-load", type=int, default=0, metavar="N",
                         help="N busy processes beside the runs (default: none)")
+    parser.add_argument("--alternate-sequential", action="store_true",
+                        help="every second run with --sequential (lanes and one-by-one agree)")
     args = parser.parse_args(ours)
     load = cpu_load(args.cpu_load, limit_s=args.runs * 1800.0)
     try:
         with tempfile.TemporaryDirectory(prefix="muh-repeat-") as scratch:
-            summary = repeat(args.runs, run_args, args.work or Path(scratch))
+            summary = repeat(args.runs, run_args, args.work or Path(scratch),
+                             [[], ["--sequential"]] if args.alternate_sequential else None)
     finally:
         for busy in load:
             busy.kill()
