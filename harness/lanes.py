@@ -7,8 +7,13 @@ matrix (`from`, `to`, each extra client version) and one `cross` lane:
 
 - a role's lane runs every cell whose client is that role: its own side, and its client on the
   other servers. Each client process (Agent) is driven by exactly one lane, so no pipe is shared.
-- `cross` runs every test of a scenario module that has a test using both sides at once (the
-  migration drill, basic-auth, serving), with client processes of its own for every role.
+- `cross` runs the tests that use both sides at once (no `side`: the migration drill, the auth
+  database's upgrade, a model logged by the old client loaded by the new), with client
+  processes of its own for every role.
+
+A test shares nothing in memory with the tests of other lanes (each lane is its own process):
+what a cross-side test needs, it makes itself or gets from the servers, and a session fixture
+starts only what its lane's tests use (the basic-auth servers of the sides selected).
 
 A lane is a fork of the harness: it inherits the provisioned session (servers, PostgreSQL, S3,
 clients), runs pytest on its share of the items and sends its progress and its checks back over a
@@ -53,12 +58,10 @@ OUTPUT_LINES = 30  # of a lane's pytest output, kept when it could not run its s
 RELAYED = ("say", "note", "test_started", "test_finished", "task_begin", "task_end")
 
 
-def lane_of(module: str, side: str | None, shared_modules: set[str]) -> str:
-    """The lane of a test: `cross` for a test that uses both sides (no side) and for every test
-    of a module that has one; else the client role of its cell."""
-    if side is None or module in shared_modules:
-        return CROSS_LANE
-    return parse_cell(side).client
+def lane_of(side: str | None) -> str:
+    """The lane of a test: `cross` for a test that uses both sides (it has no side), else the
+    client role of its cell."""
+    return CROSS_LANE if side is None else parse_cell(side).client
 
 
 def lanes_of(client_roles: list[str]) -> list[str]:
@@ -101,8 +104,7 @@ class LaneFilter:
     def pytest_collection_modifyitems(self, config: pytest.Config,
                                       items: list[pytest.Item]) -> None:
         self.order = {item.nodeid: index for index, item in enumerate(items)}
-        shared = {str(item.path) for item in items if self.side_of(item) is None}
-        keep = [i for i in items if lane_of(str(i.path), self.side_of(i), shared) == self.lane]
+        keep = [item for item in items if lane_of(self.side_of(item)) == self.lane]
         drop = [i for i in items if i not in keep]
         if drop:
             config.hook.pytest_deselected(items=drop)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 from functools import partial
@@ -179,6 +180,9 @@ def _lane(session: RunSession, config: RunConfig, lane: str, roles: list[str],
     try:
         code, collector, said = _pytest(session, config, [share])
     finally:
+        # The parent's SIGTERM (an interrupt) is meant for the tests: from here on the lane
+        # only cleans up and reports, and exits before a deferred one could be delivered.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
         for agent in own:
             agent.stop()
         REGISTRY.stop_everything()

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from harness.auth.basic_auth import BasicAuthFleet
-from harness.plugin import COLLECTOR_KEY
+from harness.plugin import COLLECTOR_KEY, side_of
 from harness.session import RunSession
 from scenarios.background import BackgroundCalls, BackgroundDrill, BackgroundStart, Job
 
@@ -51,11 +51,15 @@ def background_migration(
 def background_basic_auth(
     request: pytest.FixtureRequest, harness_session: RunSession
 ) -> Iterator[None]:
-    """The basic-auth servers start with the first scenario, so their start-up overlaps."""
-    if not _selected(request.session, "test_basic_auth.py"):
+    """The basic-auth servers start with the first scenario, so their start-up overlaps: one
+    per side whose basic-auth test is selected (in this lane, when the scenarios run in lanes)."""
+    roles = sorted({side for item in request.session.items
+                    if item.path.name == "test_basic_auth.py"
+                    and (side := side_of(item)) in harness_session.sides})
+    if not roles:
         yield None
         return
-    background = BackgroundStart(BasicAuthFleet(harness_session))
+    background = BackgroundStart(BasicAuthFleet(harness_session, roles))
     background.start()
     request.config.stash[AUTH_KEY] = background
     try:

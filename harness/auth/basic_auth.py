@@ -10,6 +10,7 @@ import os
 import secrets
 import shutil
 import tempfile
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Self
@@ -28,8 +29,9 @@ class BasicAuthFleet(Service):
 
     name = "basic-auth servers"
 
-    def __init__(self, session: RunSession) -> None:
+    def __init__(self, session: RunSession, roles: Iterable[str] | None = None) -> None:
         self.session = session
+        self.roles = list(session.sides if roles is None else roles)  # the sides to serve
         self.admin = ADMIN
         self.password = secrets.token_urlsafe(18)
         self.csrf_key = secrets.token_urlsafe(32)
@@ -82,8 +84,8 @@ class BasicAuthFleet(Service):
         return server.start()
 
     def start(self) -> Self:
-        with ThreadPoolExecutor(max_workers=len(self.session.sides)) as pool:
-            for started in [pool.submit(self._start, role) for role in self.session.sides]:
+        with ThreadPoolExecutor(max_workers=max(1, len(self.roles))) as pool:
+            for started in [pool.submit(self._start, role) for role in self.roles]:
                 started.result()
         return self
 
