@@ -25,7 +25,7 @@ from harness.envs.known import load_known
 from harness.errors import UsageError
 from harness.progress import Progress
 from harness.providers import docker_available, make_postgres, make_s3, resolve_provider
-from harness.runtime.processes import REGISTRY
+from harness.runtime.processes import REGISTRY, sweep_run_processes
 from harness.services.base import PostgresService, S3Service
 from harness.services.mlflow_command import (
     MlflowCommand,
@@ -115,6 +115,7 @@ class RunSession:
                 self._stack.close()
             finally:
                 REGISTRY.stop_everything()
+                sweep_run_processes(self.config.run_id)  # what a killed lane left, if anything
                 if self.workdir is not None:
                     shutil.rmtree(self.workdir, ignore_errors=True)
                     self.workdir = None

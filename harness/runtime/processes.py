@@ -162,6 +162,25 @@ REGISTRY = Registry()
 RUN_ENV = "MLFLOW_UPGRADE_HARNESS_RUN"
 
 
+def sweep_run_processes(run_id: str) -> int:
+    """Kill every process that carries this run's id (spawn puts it in each one's environment)
+    and is still there: the last net, for what a killed scenario lane had started. Returns how
+    many were killed."""
+    marker = f"{RUN_ENV}={run_id}".encode()
+    killed = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            os.kill(int(entry.name), signal.SIGKILL)
+            killed += 1
+        except (OSError, ValueError):
+            continue
+    return killed
+
+
 def spawn(
     name: str,
     argv: Sequence[str],

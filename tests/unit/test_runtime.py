@@ -11,7 +11,7 @@ import pytest
 
 from harness.agent.client import Agent
 from harness.errors import ClientCallError, ClientCallTimeout, ServiceError, ServiceTimeout
-from harness.runtime.processes import REGISTRY, spawn
+from harness.runtime.processes import REGISTRY, spawn, sweep_run_processes
 from harness.runtime.waiting import CallableCheck, TcpCheck, wait_until_ready
 
 CLIENT_MODULE = '''
@@ -61,6 +61,42 @@ def test_stop_kills_the_whole_process_group(tmp_path: Path) -> None:
     assert not process.alive()
     assert not _pid_alive(child) or open(f"/proc/{child}/stat").read().split()[2] == "Z"
     assert process not in REGISTRY.running()
+
+
+def test_a_fork_sees_the_parents_processes_alive_and_dead(tmp_path: Path) -> None:
+    """From a scenario lane (a fork), a process the parent started is not the lane's child:
+    `alive()` must not read that as "exited"."""
+    process = spawn("sleeper", [sys.executable, "-c", "import time; time.sleep(30)"],
+                    tmp_path / "s.log")
+    try:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            seen = process.alive()
+            os.write(write, b"1" if seen else b"0")
+            os._exit(0)
+        os.waitpid(pid, 0)
+        assert os.read(read, 1) == b"1"
+    finally:
+        process.stop(grace_seconds=0.5)
+    assert not process.alive()
+
+
+def test_sweep_kills_what_carries_the_run_id_and_nothing_else(tmp_path: Path) -> None:
+    run_id, REGISTRY.run_id = REGISTRY.run_id, "sweep-test"
+    try:
+        mine = spawn("left behind", [sys.executable, "-c", "import time; time.sleep(30)"],
+                     tmp_path / "a.log")
+        REGISTRY.forget(mine)  # as if started by a lane that was killed
+        REGISTRY.run_id = "another-run"
+        other = spawn("another run's", [sys.executable, "-c", "import time; time.sleep(30)"],
+                      tmp_path / "b.log")
+        assert sweep_run_processes("sweep-test") == 1
+        mine.popen.wait(timeout=5)
+        assert not mine.alive() and other.alive()
+        other.stop(grace_seconds=0.5)
+    finally:
+        REGISTRY.run_id = run_id
 
 
 def test_wait_fails_fast_when_the_process_exits(tmp_path: Path) -> None:
