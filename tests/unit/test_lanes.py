@@ -27,7 +27,7 @@ from harness.lanes import (
 )
 from harness.progress import Progress
 from harness.results.model import CheckResult, Status
-from harness.runtime.processes import REGISTRY
+from harness.runtime.processes import REGISTRY, running
 from harness.scenarios_runner import cross_version_diff
 
 RECORDED = json.loads(
@@ -121,7 +121,7 @@ def test_forked_lanes_relay_progress_and_send_their_checks_back() -> None:
     # totals summed over the lanes before any test is counted: one closing line, at the end
     assert text.count("scenario demo: 3 passed") == 1
     assert "background: work of from" in text
-    assert all(not _exists(lane.pid) for lane in forked)
+    assert all(not running(lane.pid) for lane in forked)
 
 
 def test_a_lane_that_crashes_is_reported_not_lost() -> None:
@@ -172,7 +172,7 @@ def test_an_interrupt_reaches_each_lane_once_and_keeps_partial_results(
     results, interrupted = LaneDispatcher([forked], Progress(quiet=True)).run()
     assert interrupted and results[0].interrupted
     assert [c.test for c in results[0].checks] == ["first[to]"]
-    assert time.monotonic() - began < 20 and not _exists(forked.pid)
+    assert time.monotonic() - began < 20 and not running(forked.pid)
 
 
 def test_a_lane_that_ignores_the_interrupt_is_killed_after_the_bound(
@@ -190,7 +190,7 @@ def test_a_lane_that_ignores_the_interrupt_is_killed_after_the_bound(
     began = time.monotonic()
     results, interrupted = LaneDispatcher([forked], Progress(quiet=True)).run()
     assert interrupted and results[0].code == int(pytest.ExitCode.INTERRUPTED)
-    assert time.monotonic() - began < 15 and not _exists(forked.pid)
+    assert time.monotonic() - began < 15 and not running(forked.pid)
 
 
 def test_a_lane_forgets_the_parents_processes(tmp_path: Path) -> None:
@@ -226,11 +226,3 @@ class _Lines:
 
     def text(self) -> str:
         return "".join(self.lines)
-
-
-def _exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
