@@ -25,7 +25,9 @@ class Tally:
     advisory: int = 0  # failed in a cell whose client is newer than its server: not blocking
     seconds: float = 0.0  # time in its tests
     started: float | None = None  # monotonic time of its first test
-    running: str = ""  # the side or cell of the test under way, "" between its tests
+    # the sides or cells of its tests under way (several at once when the scenarios run in
+    # lanes), empty between its tests
+    running: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -77,7 +79,7 @@ class Board:
         with self._lock:
             tally = self._scenarios.setdefault(scenario, Tally(total=1))
             tally.started = tally.started or time.monotonic()
-            tally.running = side or "·"
+            tally.running.append(side or "·")
             self._current = scenario
 
     def test_finished(self, scenario: str, checks: list[CheckResult]) -> Tally | None:
@@ -86,7 +88,9 @@ class Board:
         with self._lock:
             tally = self._scenarios.setdefault(scenario, Tally(total=1))
             tally.done += 1
-            tally.running = ""
+            ended = checks[0].side if checks else ""
+            if tally.running:
+                tally.running.remove(ended if ended in tally.running else tally.running[0])
             for check in checks:
                 if check.status in FAILED and is_advisory(check):
                     tally.advisory += 1
@@ -105,6 +109,7 @@ class Board:
     def snapshot(self) -> Snapshot:
         with self._lock:
             scenarios = {name: Tally(t.total, t.done, Counter(t.statuses), t.advisory, t.seconds,
-                                     t.started, t.running) for name, t in self._scenarios.items()}
+                                     t.started, list(t.running))
+                         for name, t in self._scenarios.items()}
             return Snapshot(time.monotonic(), dict(self._phases), dict(self._tasks), scenarios,
                             self._current)

@@ -86,9 +86,9 @@ class LiveView:
         for name, tally in snap.scenarios.items():
             if tally.started is None or tally.complete:
                 continue
-            running = name == snap.current and tally.running
+            running = bool(tally.running)
             label = Text(f"  {name}", style="bold" if running else "")
-            label.append(f" [{tally.running}]" if running else "", style="cyan")
+            label.append(f" [{', '.join(tally.running)}]" if running else "", style="cyan")
             label.append(f"  {tally.done}/{tally.total} · {tally.summary()}", style="dim")
             grid.add_row(self._spinner(f"scenario {name}") if running else Text("·"), label,
                          Text(clock(snap.now - tally.started), style="dim"))

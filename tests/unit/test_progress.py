@@ -108,3 +108,20 @@ def test_the_live_view_draws_phases_scenarios_totals_and_background_work() -> No
     assert "1/3 tests · 1 passed · 0 failed · 0 advisory · 0 known defects" in screen
     assert "background: migration drill" in screen
     assert clock(8.24) == "8.2s" and clock(187) == "3:07"
+
+
+def test_a_scenario_running_in_two_lanes_shows_both_cells_until_each_ends() -> None:
+    board = Board()
+    board.collected({"deltaone": 4})
+    board.test_started("deltaone", "from")
+    board.test_started("deltaone", "to")  # another lane, at the same time
+    view = LiveView(io.StringIO(), board)
+
+    def screen() -> str:
+        out = io.StringIO()
+        Console(file=out, width=100, color_system=None).print(view._render())
+        return out.getvalue()
+
+    assert "deltaone [from, to]  0/4" in screen()
+    board.test_finished("deltaone", [_check(Status.PASSED, side="to")])
+    assert "deltaone [from]  1/4 · 1 passed" in screen()
