@@ -45,7 +45,6 @@ from typing import Any
 import pytest
 
 from harness.agent.client import Agent
-from harness.faults import pause_point
 from harness.matrix import parse_cell
 from harness.progress import Progress
 from harness.results.model import CheckResult
@@ -98,7 +97,6 @@ class LaneFilter:
         self.side_of = side_of
         self.on_selected = on_selected
         self.order: dict[str, int] = {}
-        self.paused = False
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, config: pytest.Config,
@@ -116,14 +114,6 @@ class LaneFilter:
         has): start what its share needs."""
         if session.items:
             self.on_selected(list(session.items))
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_call(self, item: pytest.Item) -> None:
-        """Pause point `lane NAME` (harness/faults.py): the lane's first test, while the other
-        lanes run theirs."""
-        if not self.paused:
-            self.paused = True
-            pause_point(f"lane {self.lane}")
 
 
 class RelayProgress(Progress):
