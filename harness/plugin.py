@@ -74,6 +74,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--mlflow-to", help="new MLflow spec (e.g. 3.4.0)")
     group.addoption("--harness-out", default="harness-out", help="folder for logs")
     group.addoption("--harness-provider", default="auto")
+    group.addoption("--harness-server-workers", type=int, metavar="N",
+                    help="--workers N for both servers (default: MLflow's)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -139,6 +141,7 @@ def harness_session(request: pytest.FixtureRequest) -> Iterator[RunSession]:
             to_spec=new,
             out_dir=config.getoption("--harness-out"),
             provider=config.getoption("--harness-provider"),
+            server_workers=config.getoption("--harness-server-workers"),
         )
     except HarnessError as error:
         raise pytest.UsageError(str(error)) from None

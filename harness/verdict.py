@@ -93,6 +93,13 @@ def _by_cause(slower: list[str], causes: list[dict[str, Any]]) -> str:
     return "; ".join(parts) + (f"; and {left} more cause(s)" if left > 0 else "")
 
 
+def _place(finding: dict[str, Any]) -> str:
+    """`file:line api`, with the parameter when that is what changed: two parameters of one
+    call are two places, not the same one twice."""
+    parameter = f"({finding['parameter']}=…)" if finding.get("parameter") else ""
+    return f"{finding['file']}:{finding['line']} {finding['api']}{parameter}"
+
+
 def _project_blocking(results: RunResults) -> list[str]:
     project, new = results.project, results.scan.get("to") or (
         results.sides[1].mlflow_version if len(results.sides) > 1 else "the new version")
@@ -139,11 +146,11 @@ def decide(results: RunResults) -> Verdict:
     if breaking:
         blocking.append(f"{len(breaking)} place(s) in your code use APIs "
                         f"{results.scan.get('to', 'the new version')} removed or changed: "
-                        + _named([f"{f['file']}:{f['line']} {f['api']}" for f in breaking]))
+                        + _named([_place(f) for f in breaking]))
     deprecations = [f for f in scan if f["kind"] in deprecated_kinds]
     if deprecations:
         caveats.append(f"{len(deprecations)} place(s) in your code use deprecated APIs: "
-                       + _named([f"{f['file']}:{f['line']} {f['api']}" for f in deprecations]))
+                       + _named([_place(f) for f in deprecations]))
     blocking += _project_blocking(results)
     caveats += _project_caveats(results)
     slower, undecided = _regressions(results)

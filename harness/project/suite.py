@@ -13,6 +13,10 @@ from harness.project.outcomes import ERROR, Outcome, read_junit
 from harness.runtime.processes import spawn, tail
 
 SUITE = "<suite>"  # the outcome's name when the run produced no report at all
+# The harness's own pytest11 entry point: never part of the team's suite. An environment can
+# see it without having the harness installed (PYTHONPATH on a checkout holding its
+# egg-info), and in the old side's environment its import then fails before any test runs.
+HARNESS_PLUGIN = "harness.plugin"
 
 
 @dataclass(frozen=True)
@@ -36,11 +40,12 @@ class SuiteRun:
 
 def pytest_command(run: SuiteRun, args: Sequence[str], junit: Path) -> list[str]:
     """pytest with the team's arguments (none: its configured testpaths), a JUnit report that
-    names each case's file, short tracebacks (to find the MLflow call), no cache writes, and
-    the other modules run when one cannot be imported (its error is that module's result)."""
+    names each case's file, short tracebacks (to find the MLflow call), no cache writes, not
+    the harness's plugin, and the other modules run when one cannot be imported (its error is
+    that module's result)."""
     return [str(run.python), "-m", "pytest", *args, f"--junitxml={junit}",
-            "-o", "junit_family=xunit1", "--tb=short", "-p", "no:cacheprovider", "-q",
-            "--continue-on-collection-errors"]
+            "-o", "junit_family=xunit1", "--tb=short", "-p", "no:cacheprovider",
+            "-p", f"no:{HARNESS_PLUGIN}", "-q", "--continue-on-collection-errors"]
 
 
 def run_suite(run: SuiteRun, args: Sequence[str], timeout_s: float,

@@ -87,6 +87,20 @@ def test_suite_outcomes_per_test_collection_errors_included(tmp_path: Path) -> N
     }
 
 
+def test_the_harness_plugin_stays_out_of_the_teams_suite(tmp_path: Path) -> None:
+    """This interpreter has the harness's pytest11 entry point; the team's suite must not load
+    it (an old side's environment that sees it through PYTHONPATH cannot even import it)."""
+    project = tmp_path / "team"
+    (project / "tests").mkdir(parents=True)
+    (project / "tests" / "test_plugins.py").write_text(
+        "def test_no_harness(pytestconfig):\n"
+        "    assert not pytestconfig.pluginmanager.has_plugin('harness.plugin')\n")
+    run = SuiteRun(Path(sys.executable), project, "http://x", tmp_path / "logs", "from-test")
+    found = run_suite(run, [], timeout_s=120)
+    assert {t: o.outcome for t, o in found.items()} == {
+        "tests/test_plugins.py::test_no_harness": PASSED}
+
+
 def test_a_suite_past_its_time_is_one_error(tmp_path: Path) -> None:
     project = tmp_path / "slow"
     (project / "tests").mkdir(parents=True)

@@ -58,6 +58,17 @@ def test_a_break_in_your_code_makes_the_verdict_not_safe() -> None:
     assert any("deprecated APIs: registry.py:19" in r for r in verdict.reasons)
 
 
+def test_two_parameters_of_one_call_are_two_places_in_the_verdict() -> None:
+    results = full_results()
+    results.benchmark, results.diff = {}, []
+    second = {**SCAN["findings"][0], "parameter": "validation_thresholds",
+              "what": "parameter validation_thresholds removed in 3.4.0"}
+    results.scan = {**SCAN, "findings": [SCAN["findings"][0], second]}
+    (reason,) = [r for r in decide(results).reasons if "removed or changed" in r]
+    assert reason.endswith("evaluator.py:21 mlflow.evaluate(baseline_model=…), "
+                           "evaluator.py:21 mlflow.evaluate(validation_thresholds=…)")
+
+
 def test_your_code_comes_first_in_every_writer() -> None:
     results = full_results()
     results.scan = SCAN

@@ -12,6 +12,8 @@ from mlflow import MlflowClient
 from mlflow.models import get_model_info
 
 MODEL_FOLDER = "model"
+# Pinned rather than inferred: inference loads each model in a subprocess that imports MLflow.
+REQUIREMENTS = ["scikit-learn", "pandas"]
 
 
 class ModelRegistry:
@@ -35,6 +37,7 @@ class ModelRegistry:
                 signature=signature,
                 input_example=input_example,
                 metadata=stamped,
+                pip_requirements=REQUIREMENTS,
             )
         version = self.client.search_model_versions(f"run_id='{run.info.run_id}'")[0]
         return {
