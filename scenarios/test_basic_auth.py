@@ -13,6 +13,7 @@ from typing import Any
 
 from harness.auth.basic_auth import BasicAuthFleet
 from harness.migration.database import alembic_revision, compare_rows, fingerprint
+from harness.migration.revisions import AUTH, RevisionGraph
 from harness.plugin import Client
 from harness.runtime.processes import run_to_completion
 from harness.session import RunSession
@@ -58,6 +59,10 @@ def test_basic_auth_app(
 
 def verify_auth_migration(result: dict[str, Any]) -> None:
     assert result["upgrade_exit_code"] == 0, "the auth database upgrade failed"
+    head = result.get("new_head", result["revision_after"])  # older results lack the head
+    assert result["revision_after"] == head, (
+        f"the auth database stopped at {result['revision_after']}, not at the new version's "
+        f"head {head}")
     assert result["rows_intact"], f"auth rows lost or changed: {result['damaged']}"
     assert result["new_reads_what_old_wrote"], "the new version reads other users/permissions"
     users = result["inventory"]
@@ -88,9 +93,16 @@ def test_auth_database_migrates(
         damaged = [c.table for c in compare_rows(before, after) if not c.intact]
         after_inventory = client_for("to", "to").call(
             "basic_auth:inventory_store", database_uri=uri, prefix=prefix)
+        revision_after = alembic_revision(postgres.server, database)
+        graph = RevisionGraph.from_env(new.env.path, AUTH)
         result = {
             "revision_before": revision_before,
-            "revision_after": alembic_revision(postgres.server, database),
+            "revision_after": revision_after,
+            "new_head": graph.head,
+            # Read from the new version's auth migration scripts (none on a same-version run).
+            "revisions": [f"{r.id} {r.description}".strip() for r in
+                          graph.between(revision_before, revision_after)]
+            if revision_after else [],
             "upgrade_exit_code": code,
             "rows_checked": sum(len(t.rows) for t in before.values()),
             "rows_intact": not damaged,

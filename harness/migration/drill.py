@@ -205,6 +205,7 @@ class MigrationDrill:
             "seconds": round(seconds, 2),
             "from_revision": revision_before,
             "to_revision": revision_after,
+            "new_head": graph.head,
             "revisions": [
                 dataclasses.asdict(r) for r in graph.between(revision_before, revision_after)
             ],
