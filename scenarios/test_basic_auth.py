@@ -20,6 +20,10 @@ from harness.session import RunSession
 
 Observe = Callable[[dict[str, Any]], None]
 AUTH_UPGRADE_TIMEOUT_S = 180.0
+# The auth database's alembic version table: `alembic_version_auth` from MLflow 3.6 (which
+# stamps an older auth database with its initial revision before upgrading it; mlflow/server/
+# auth/db/utils.py), `alembic_version` before. Whichever the database has is its revision.
+AUTH_VERSION_TABLES = ("alembic_version_auth", "alembic_version")
 
 EXPECTED = {
     "no_credentials": 401,
@@ -83,7 +87,7 @@ def test_auth_database_migrates(
         before_inventory = client_for("from", "from").call(
             "basic_auth:seed_store", database_uri=uri, prefix=prefix)
         before = fingerprint(postgres.server, database)
-        revision_before = alembic_revision(postgres.server, database)
+        revision_before = alembic_revision(postgres.server, database, AUTH_VERSION_TABLES)
         new = harness_session.sides["to"]
         code = run_to_completion(
             "auth db upgrade", [str(new.env.python), "-m", "mlflow.server.auth", "db", "upgrade",
@@ -93,7 +97,7 @@ def test_auth_database_migrates(
         damaged = [c.table for c in compare_rows(before, after) if not c.intact]
         after_inventory = client_for("to", "to").call(
             "basic_auth:inventory_store", database_uri=uri, prefix=prefix)
-        revision_after = alembic_revision(postgres.server, database)
+        revision_after = alembic_revision(postgres.server, database, AUTH_VERSION_TABLES)
         graph = RevisionGraph.from_env(new.env.path, AUTH)
         result = {
             "revision_before": revision_before,

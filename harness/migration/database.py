@@ -28,13 +28,17 @@ class Schema:
     constraints: dict[str, str] = field(default_factory=dict)  # table.name → definition
 
 
-def alembic_revision(server: PgServer, database: str) -> str | None:
+def alembic_revision(server: PgServer, database: str,
+                     version_tables: tuple[str, ...] = ("alembic_version",)) -> str | None:
+    """The revision in the first of `version_tables` that exists (None without any)."""
     with server.connect(database) as conn:
-        exists = conn.execute("SELECT to_regclass('public.alembic_version')").fetchone()
-        if not exists or exists[0] is None:
-            return None
-        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-    return str(row[0]) if row else None
+        for table in version_tables:
+            exists = conn.execute("SELECT to_regclass(%s)", (f"public.{table}",)).fetchone()
+            if exists and exists[0] is not None:
+                row = conn.execute(
+                    sql.SQL("SELECT version_num FROM {}").format(sql.Identifier(table))).fetchone()
+                return str(row[0]) if row else None
+    return None
 
 
 def schema(server: PgServer, database: str) -> Schema:

@@ -120,6 +120,16 @@ def test_fingerprint_and_guard_on_a_real_database(postgres: LocalPostgres) -> No
         conn.execute("CREATE TABLE alembic_version (version_num varchar(32))")
         conn.execute("INSERT INTO alembic_version VALUES ('old1')")
     assert alembic_revision(server, "muh_guard") == "old1"
+    # The auth database's table from MLflow 3.6 wins over the older one left beside it.
+    auth_tables = ("alembic_version_auth", "alembic_version")
+    assert alembic_revision(server, "muh_guard", auth_tables) == "old1"
+    with server.connect("muh_guard") as conn:
+        conn.execute("CREATE TABLE alembic_version_auth (version_num varchar(32))")
+        conn.execute("INSERT INTO alembic_version_auth VALUES ('auth2')")
+    assert alembic_revision(server, "muh_guard", auth_tables) == "auth2"
+    assert alembic_revision(server, "muh_guard", ("no_such_table",)) is None
+    with server.connect("muh_guard") as conn:
+        conn.execute("DROP TABLE alembic_version_auth")
     before = fingerprint(server, "muh_guard")
     assert set(before) == {"metrics"} and len(before["metrics"].rows) == 2
     assert "ix_key" in schema(server, "muh_guard").indexes
