@@ -93,7 +93,8 @@ def test_auth_database_migrates(
             "auth db upgrade", [str(new.env.python), "-m", "mlflow.server.auth", "db", "upgrade",
                                 "--url", uri],
             harness_session.log_dir / "auth-db-upgrade.log", AUTH_UPGRADE_TIMEOUT_S)
-        after = fingerprint(postgres.server, database)
+        after = fingerprint(postgres.server, database,
+                            keys={table: f.key for table, f in before.items()})
         damaged = [c.table for c in compare_rows(before, after) if not c.intact]
         after_inventory = client_for("to", "to").call(
             "basic_auth:inventory_store", database_uri=uri, prefix=prefix)

@@ -147,7 +147,8 @@ class MigrationDrill:
             self.after_upgrade(pg, self.database)
 
         columns = {t: f.columns for t, f in rows_before.items()}
-        rows = compare_rows(rows_before, fingerprint(pg, self.database, columns))
+        keys = {t: f.key for t, f in rows_before.items()}
+        rows = compare_rows(rows_before, fingerprint(pg, self.database, columns, keys))
         report["rows"] = [
             {**dataclasses.asdict(r), "fields": changed_fields(
                 pg, self.snapshot, self.database, rows_before[r.table], r.table, r)}

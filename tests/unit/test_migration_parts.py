@@ -184,3 +184,36 @@ def test_changed_rows_are_named_by_column_with_lengths(postgres: LocalPostgres) 
     assert ("(other,r2)", "value") not in by_row
     for database in ("muh_edges", "muh_edges_snap"):
         postgres.drop_database(database)
+
+
+def test_rows_keep_their_old_key_and_widened_indexes_are_replacements(
+    postgres: LocalPostgres,
+) -> None:
+    """3.x migrations add `workspace` to the registry tables' primary keys and widen unique
+    names to (workspace, name): no row and no index is lost by that."""
+    server = postgres.server
+    postgres.create_database("muh_ws")
+    with server.connect("muh_ws") as conn:
+        conn.execute("CREATE TABLE registered_models (name text primary key, description text)")
+        conn.execute("INSERT INTO registered_models VALUES ('m1', 'a'), ('m2', 'b')")
+        conn.execute("CREATE TABLE spans (id int primary key, experiment_id int, t bigint)")
+        conn.execute("CREATE INDEX index_spans_experiment_id ON spans (experiment_id)")
+        conn.execute("CREATE INDEX ix_dropped ON spans (t)")
+    before, schema_before = fingerprint(server, "muh_ws"), schema(server, "muh_ws")
+    with server.connect("muh_ws") as conn:
+        conn.execute("ALTER TABLE registered_models ADD COLUMN workspace text DEFAULT 'default'")
+        conn.execute("ALTER TABLE registered_models DROP CONSTRAINT registered_models_pkey")
+        conn.execute("ALTER TABLE registered_models ADD PRIMARY KEY (workspace, name)")
+        conn.execute("DROP INDEX index_spans_experiment_id")
+        conn.execute("DROP INDEX ix_dropped")
+        conn.execute("CREATE INDEX index_spans_experiment_id_t ON spans (experiment_id, t DESC)")
+    columns = {t: f.columns for t, f in before.items()}
+    keyed_anew = compare_rows(before, fingerprint(server, "muh_ws", columns))
+    assert not all(c.intact for c in keyed_anew)  # the new key alone misses every old row
+    keys = {t: f.key for t, f in before.items()}
+    assert all(c.intact for c in compare_rows(before, fingerprint(server, "muh_ws", columns,
+                                                                  keys)))
+    diff = diff_schema(schema_before, schema(server, "muh_ws"))
+    assert diff.indexes_replaced == ["index_spans_experiment_id → index_spans_experiment_id_t"]
+    assert diff.indexes_removed == ["ix_dropped"]
+    postgres.drop_database("muh_ws")
