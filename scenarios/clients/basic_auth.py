@@ -95,6 +95,16 @@ def permission_api(auth):
     return "unified" if hasattr(auth, "grant_user_permission") else "per-resource"
 
 
+def no_access_permission():
+    """The grant that takes a user's access to one resource away: NO_PERMISSIONS, or DENY
+    where the version no longer grants NO_PERMISSIONS on a resource (its
+    RESOURCE_GRANTABLE_PERMISSIONS leaves it out; an absent grant means no access there)."""
+    from mlflow.server.auth import permissions
+
+    grantable = getattr(permissions, "RESOURCE_GRANTABLE_PERMISSIONS", None)
+    return "NO_PERMISSIONS" if grantable is None or "NO_PERMISSIONS" in grantable else "DENY"
+
+
 def _grant(auth, username, experiment_id, model):
     if permission_api(auth) == "unified":
         auth.grant_user_permission(username, "experiment", experiment_id, "EDIT")
@@ -131,7 +141,7 @@ def _store(database_uri):
 def seed_store(tracking_uri, database_uri, prefix):
     """Users and permissions written by this version straight into the auth database."""
     store = _store(database_uri)
-    for index, permission in enumerate(("READ", "EDIT", "MANAGE", "NO_PERMISSIONS")):
+    for index, permission in enumerate(("READ", "EDIT", "MANAGE", no_access_permission())):
         user = f"{prefix}-user{index}"
         store.create_user(user, f"harness-password-{index}", is_admin=index == 0)
         store.create_experiment_permission(str(100 + index), user, permission)

@@ -94,3 +94,20 @@ def test_logged_models_capability_is_read_from_the_api(monkeypatch: pytest.Monke
     with_models = types.ModuleType("mlflow")
     with_models.get_logged_model = lambda model_id: None  # type: ignore[attr-defined]
     assert _load("_common", monkeypatch, mlflow=with_models).has_logged_models() is True
+
+
+@pytest.mark.parametrize(("grantable", "expected"), [
+    (None, "NO_PERMISSIONS"),  # up to 3.4.0: no whitelist, every permission is grantable
+    (frozenset({"READ", "USE", "EDIT", "MANAGE", "DENY"}), "DENY"),  # 3.17.2
+])
+def test_no_access_grant_is_one_the_version_accepts(
+    grantable: frozenset[str] | None, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    permissions = types.ModuleType("mlflow.server.auth.permissions")
+    if grantable is not None:
+        permissions.RESOURCE_GRANTABLE_PERMISSIONS = grantable  # type: ignore[attr-defined]
+    auth = types.ModuleType("mlflow.server.auth")
+    auth.permissions = permissions  # type: ignore[attr-defined]
+    module = _load("basic_auth", monkeypatch, **{"mlflow.server.auth": auth,
+                                                 "mlflow.server.auth.permissions": permissions})
+    assert module.no_access_permission() == expected
