@@ -67,7 +67,8 @@ def register(tracking_uri, prefix, with_metadata=True):
         "reloaded_metadata": reloaded.metadata,
         "reloaded_signature": _signature_dict(reloaded.signature),
         "logged_models_supported": has_logged_models(),
-        "logged_model_source_without_model_id": _version_from_logged_model(
+        # The key must not end in `_id`: the diff would take the value for an id to hide.
+        "models_uri_source_without_model_id_outcome": _version_from_logged_model(
             client, f"{name}-from-source", logged["improved"]["model_uri"], run_ids["improved"]),
     }
 

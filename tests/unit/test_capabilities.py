@@ -111,3 +111,19 @@ def test_no_access_grant_is_one_the_version_accepts(
     module = _load("basic_auth", monkeypatch, **{"mlflow.server.auth": auth,
                                                  "mlflow.server.auth.permissions": permissions})
     assert module.no_access_permission() == expected
+
+
+def test_the_models_uri_registration_outcome_reaches_the_diff_and_the_catalog() -> None:
+    """Its key must not read as an id (`…_id` values are replaced by placeholders, which hid
+    this difference in a first run), and the catalog must document the 3.17.2 refusal."""
+    from harness.catalog.classify import explain
+    from harness.results.normalize import diff
+
+    key = "models_uri_source_without_model_id_outcome"
+    assert key in (CLIENTS / "registration.py").read_text()
+    changes = diff({key: "ok"}, {key: "400 INVALID_PARAMETER_VALUE"})
+    assert changes == [(key, "ok", "400 INVALID_PARAMETER_VALUE")]
+    documented = explain("registration", key, "ok", "400 INVALID_PARAMETER_VALUE",
+                         "3.4.0", "3.17.2")
+    assert documented is not None and documented.source.startswith("https://github.com/")
+    assert explain("registration", key, "ok", "ok", "3.17.2", "3.17.2") is None
