@@ -224,9 +224,11 @@ def write_after_upgrade(tracking_uri, prefix, model_name=None):
     client.set_terminated(run.info.run_id)
     result = {"run_status": client.get_run(run.info.run_id).info.status}
     if model_name is not None:
-        source = client.get_model_version(model_name, "1").source
+        # A new version of version 1's model, declared with the run that holds its files
+        # (3.17.2 refuses a source outside the declared run or logged model, mlflow#26037).
+        first = client.get_model_version(model_name, "1")
         result["new_version"] = client.create_model_version(
-            model_name, source, run.info.run_id, **version_kwargs(source)).version
+            model_name, first.source, first.run_id, **version_kwargs(first.source)).version
     edges = client.get_experiment_by_name(f"{prefix}-seed-edges")
     if edges is not None:
         result["edge_writes"] = write_edges_after_upgrade(client, prefix, edges.experiment_id)
