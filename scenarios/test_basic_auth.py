@@ -68,7 +68,9 @@ def verify_auth_migration(result: dict[str, Any]) -> None:
         f"the auth database stopped at {result['revision_after']}, not at the new version's "
         f"head {head}")
     assert result["rows_intact"], f"auth rows lost or changed: {result['damaged']}"
-    assert result["new_reads_what_old_wrote"], "the new version reads other users/permissions"
+    assert result["new_reads_what_old_wrote"], (
+        "the new version reads other users/permissions (before → after): "
+        f"{result.get('inventory_changes', {})}")
     users = result["inventory"]
     assert len(users) == 4 and all(u["password_ok"] and u["wrong_password_refused"]
                                    for u in users.values())
@@ -116,6 +118,14 @@ def test_auth_database_migrates(
             "damaged": damaged,
             "inventory": after_inventory,
             "new_reads_what_old_wrote": after_inventory == before_inventory,
+            # 3.17.2's RBAC migration drops explicit NO_PERMISSIONS grants (e5f6a7b8c9d0):
+            # such a user falls back to default_permission (READ here).
+            "inventory_changes": {
+                user: {field: [was.get(field), after_inventory.get(user, {}).get(field)]
+                       for field in was if was.get(field) != after_inventory.get(user, {})
+                       .get(field)}
+                for user, was in before_inventory.items()
+                if was != after_inventory.get(user)},
         }
     finally:
         postgres.drop_database(database)
