@@ -32,7 +32,7 @@ from harness.errors import HarnessError
 from harness.matrix import summarize
 from harness.progress import Progress
 from harness.project.run import env_builder, run_project, side_targets
-from harness.results.merge import load_and_merge
+from harness.results.merge import load_by_upgrade, upgrade_slug
 from harness.results.model import RunResults, RunStatus, SideInfo, write_results
 from harness.scan.command import run_scan, scan_envs, write_scan
 from harness.scenarios_runner import run_scenarios
@@ -44,6 +44,7 @@ from reports.bounds import first_line
 from reports.html import write_html
 from reports.junit import write_junit
 from reports.markdown import write_markdown
+from reports.pairs import write_pairs_index
 from reports.pytest_benchmark import write_pytest_benchmark
 from reports.screenshot import screenshot, screenshot_hint
 
@@ -468,10 +469,24 @@ def write_reports(results: RunResults, out: Path) -> str | None:
 
 
 def report_command(args: argparse.Namespace) -> int:
-    """Merge (or re-render) results files; exits with the worst input's exit code."""
+    """Merge (or re-render) results files; exits with the worst input's exit code. Files of
+    several upgrades (tox `pair-*` environments) give one report per upgrade, in a folder of
+    its own, and an index of their verdicts."""
     out = Path(args.out).expanduser()
     check_writable(out)
-    merged = load_and_merge(args.results)
+    pairs = load_by_upgrade(args.results)
+    if len(pairs) == 1:
+        return _report_one(pairs[0], out)
+    codes = [_report_one(pair, out / upgrade_slug(pair)) for pair in pairs]
+    write_pairs_index(pairs, out)
+    sys.stdout.write(f"{len(pairs)} upgrades — {out / 'report.md'}\n")
+    return max(codes, key=_EXIT_SEVERITY.index)
+
+
+_EXIT_SEVERITY = [0, 1, 130, 2]  # an error (2) outranks an interruption, a failure, a pass
+
+
+def _report_one(merged: RunResults, out: Path) -> int:
     hint = screenshot_hint(write_reports(merged, out))
     if hint:
         sys.stderr.write(hint + "\n")

@@ -13,12 +13,17 @@ from typing import Any
 
 from harness.auth.basic_auth import BasicAuthFleet
 from harness.migration.database import alembic_revision, compare_rows, fingerprint
+from harness.migration.revisions import AUTH, RevisionGraph
 from harness.plugin import Client
 from harness.runtime.processes import run_to_completion
 from harness.session import RunSession
 
 Observe = Callable[[dict[str, Any]], None]
 AUTH_UPGRADE_TIMEOUT_S = 180.0
+# The auth database's alembic version table: `alembic_version_auth` from MLflow 3.6 (which
+# stamps an older auth database with its initial revision before upgrading it; mlflow/server/
+# auth/db/utils.py), `alembic_version` before. Whichever the database has is its revision.
+AUTH_VERSION_TABLES = ("alembic_version_auth", "alembic_version")
 
 EXPECTED = {
     "no_credentials": 401,
@@ -58,8 +63,14 @@ def test_basic_auth_app(
 
 def verify_auth_migration(result: dict[str, Any]) -> None:
     assert result["upgrade_exit_code"] == 0, "the auth database upgrade failed"
+    head = result.get("new_head", result["revision_after"])  # older results lack the head
+    assert result["revision_after"] == head, (
+        f"the auth database stopped at {result['revision_after']}, not at the new version's "
+        f"head {head}")
     assert result["rows_intact"], f"auth rows lost or changed: {result['damaged']}"
-    assert result["new_reads_what_old_wrote"], "the new version reads other users/permissions"
+    assert result["new_reads_what_old_wrote"], (
+        "the new version reads other users/permissions (before → after): "
+        f"{result.get('inventory_changes', {})}")
     users = result["inventory"]
     assert len(users) == 4 and all(u["password_ok"] and u["wrong_password_refused"]
                                    for u in users.values())
@@ -78,25 +89,43 @@ def test_auth_database_migrates(
         before_inventory = client_for("from", "from").call(
             "basic_auth:seed_store", database_uri=uri, prefix=prefix)
         before = fingerprint(postgres.server, database)
-        revision_before = alembic_revision(postgres.server, database)
+        revision_before = alembic_revision(postgres.server, database, AUTH_VERSION_TABLES)
         new = harness_session.sides["to"]
         code = run_to_completion(
             "auth db upgrade", [str(new.env.python), "-m", "mlflow.server.auth", "db", "upgrade",
                                 "--url", uri],
             harness_session.log_dir / "auth-db-upgrade.log", AUTH_UPGRADE_TIMEOUT_S)
-        after = fingerprint(postgres.server, database)
+        # Old rows, by their old key, over their old columns (3.17.2 adds `workspace`).
+        after = fingerprint(postgres.server, database,
+                            {table: f.columns for table, f in before.items()},
+                            keys={table: f.key for table, f in before.items()})
         damaged = [c.table for c in compare_rows(before, after) if not c.intact]
         after_inventory = client_for("to", "to").call(
             "basic_auth:inventory_store", database_uri=uri, prefix=prefix)
+        revision_after = alembic_revision(postgres.server, database, AUTH_VERSION_TABLES)
+        graph = RevisionGraph.from_env(new.env.path, AUTH)
         result = {
             "revision_before": revision_before,
-            "revision_after": alembic_revision(postgres.server, database),
+            "revision_after": revision_after,
+            "new_head": graph.head,
+            # Read from the new version's auth migration scripts (none on a same-version run).
+            "revisions": [f"{r.id} {r.description}".strip() for r in
+                          graph.between(revision_before, revision_after)]
+            if revision_after else [],
             "upgrade_exit_code": code,
             "rows_checked": sum(len(t.rows) for t in before.values()),
             "rows_intact": not damaged,
             "damaged": damaged,
             "inventory": after_inventory,
             "new_reads_what_old_wrote": after_inventory == before_inventory,
+            # 3.17.2's RBAC migration drops explicit NO_PERMISSIONS grants (e5f6a7b8c9d0):
+            # such a user falls back to default_permission (READ here).
+            "inventory_changes": {
+                user: {field: [was.get(field), after_inventory.get(user, {}).get(field)]
+                       for field in was if was.get(field) != after_inventory.get(user, {})
+                       .get(field)}
+                for user, was in before_inventory.items()
+                if was != after_inventory.get(user)},
         }
     finally:
         postgres.drop_database(database)

@@ -33,6 +33,10 @@ def verify_rows(report: dict[str, Any]) -> None:
 
 
 def verify_schema(report: dict[str, Any]) -> None:
+    upgrade = report["upgrade"]
+    assert upgrade.get("new_head") in (None, upgrade.get("to_revision")), (
+        f"the upgrade stopped at {upgrade['to_revision']}, not at the new version's head "
+        f"{upgrade.get('new_head')}")
     diff = report["schema_diff"]
     assert diff["tables_removed"] == [], diff["tables_removed"]
     assert diff["columns_removed"] == [], diff["columns_removed"]

@@ -47,6 +47,7 @@ class EnvRequest:
             self.spec.requirement,
             *known.base_requirements,
             *known.pins_for(self.spec.version),
+            *known.driver_requirements(self.spec.version),
             *self.extras,
         ]
 
@@ -146,6 +147,10 @@ def ensure_env(request: EnvRequest, cache_dir: Path, log_dir: Path) -> MlflowEnv
             shutil.rmtree(path, ignore_errors=True)
             raise
         version = packages.get("mlflow") or packages.get("mlflow-skinny") or "unknown"
+        missing = load_known().missing_driver(packages)
+        if missing is not None:
+            shutil.rmtree(path, ignore_errors=True)
+            raise EnvironmentBuildError(f"mlflow {version} environment: {missing}")
         record = {
             "digest": digest,
             "requirements": request.requirements(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,13 +29,17 @@ class Schema:
     constraints: dict[str, str] = field(default_factory=dict)  # table.name → definition
 
 
-def alembic_revision(server: PgServer, database: str) -> str | None:
+def alembic_revision(server: PgServer, database: str,
+                     version_tables: tuple[str, ...] = ("alembic_version",)) -> str | None:
+    """The revision in the first of `version_tables` that exists (None without any)."""
     with server.connect(database) as conn:
-        exists = conn.execute("SELECT to_regclass('public.alembic_version')").fetchone()
-        if not exists or exists[0] is None:
-            return None
-        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-    return str(row[0]) if row else None
+        for table in version_tables:
+            exists = conn.execute("SELECT to_regclass(%s)", (f"public.{table}",)).fetchone()
+            if exists and exists[0] is not None:
+                row = conn.execute(
+                    sql.SQL("SELECT version_num FROM {}").format(sql.Identifier(table))).fetchone()
+                return str(row[0]) if row else None
+    return None
 
 
 def schema(server: PgServer, database: str) -> Schema:
@@ -71,9 +76,12 @@ def _primary_key(conn: Any, table: str) -> list[str]:
 
 
 def fingerprint(
-    server: PgServer, database: str, columns: dict[str, list[str]] | None = None
+    server: PgServer, database: str, columns: dict[str, list[str]] | None = None,
+    keys: dict[str, list[str]] | None = None,
 ) -> dict[str, TableFingerprint]:
-    """Per table: an md5 per row over `columns` (default: all), keyed by primary key."""
+    """Per table: an md5 per row over `columns` (default: all), keyed by primary key, or by
+    `keys` (the key columns before an upgrade: 3.x migrations add `workspace` to the registry
+    tables' primary keys, and an old row must still be found by its old key)."""
     snapshot = schema(server, database)
     result: dict[str, TableFingerprint] = {}
     with server.connect(database) as conn:
@@ -82,7 +90,9 @@ def fingerprint(
                 continue
             wanted = (columns or {}).get(table, list(table_columns))
             present = [c for c in wanted if c in table_columns]
-            key = _primary_key(conn, table) or present
+            old_key = (keys or {}).get(table)
+            key = old_key if old_key and all(c in table_columns for c in old_key) \
+                else (_primary_key(conn, table) or present)
             if not present:
                 result[table] = TableFingerprint(wanted, key, {})
                 continue
@@ -140,6 +150,9 @@ class SchemaDiff:
     types_changed: list[str] = field(default_factory=list)
     indexes_added: list[str] = field(default_factory=list)
     indexes_removed: list[str] = field(default_factory=list)
+    # Removed indexes whose columns an added index on the same table holds: `old → new`
+    # (e.g. 3.x's experiments_name_key (name) → uq_experiments_workspace_name (workspace, name)).
+    indexes_replaced: list[str] = field(default_factory=list)
     constraints_added: list[str] = field(default_factory=list)
     constraints_removed: list[str] = field(default_factory=list)
 
@@ -155,10 +168,30 @@ def diff_schema(before: Schema, after: Schema) -> SchemaDiff:
         out.types_changed += [f"{table}.{c}: {old[c]} → {new[c]}"
                               for c in old if c in new and old[c] != new[c]]
     out.indexes_added = sorted(set(after.indexes) - set(before.indexes))
-    out.indexes_removed = sorted(set(before.indexes) - set(after.indexes))
+    removed = sorted(set(before.indexes) - set(after.indexes))
+    for name in removed:
+        table, columns = _index_columns(before.indexes[name])
+        holder = next((added for added in out.indexes_added
+                       if _index_columns(after.indexes[added])[0] == table
+                       and set(columns) <= set(_index_columns(after.indexes[added])[1])), None)
+        if columns and holder is not None:
+            out.indexes_replaced.append(f"{name} → {holder}")
+        else:
+            out.indexes_removed.append(name)
     out.constraints_added = sorted(set(after.constraints) - set(before.constraints))
     out.constraints_removed = sorted(set(before.constraints) - set(after.constraints))
     return out
+
+
+_INDEX_DEF = re.compile(r" ON (?P<table>\S+) USING \w+ \((?P<columns>[^)]*)\)")
+
+
+def _index_columns(definition: str) -> tuple[str, list[str]]:
+    """(table, columns) of a `CREATE INDEX … ON table USING btree (a, b)` definition."""
+    found = _INDEX_DEF.search(definition)
+    if found is None:
+        return "", []
+    return found["table"], [c.strip().strip('"') for c in found["columns"].split(",")]
 
 
 # MLflow's tables holding the migration seed's edge values: table → (column naming the

@@ -147,7 +147,8 @@ class MigrationDrill:
             self.after_upgrade(pg, self.database)
 
         columns = {t: f.columns for t, f in rows_before.items()}
-        rows = compare_rows(rows_before, fingerprint(pg, self.database, columns))
+        keys = {t: f.key for t, f in rows_before.items()}
+        rows = compare_rows(rows_before, fingerprint(pg, self.database, columns, keys))
         report["rows"] = [
             {**dataclasses.asdict(r), "fields": changed_fields(
                 pg, self.snapshot, self.database, rows_before[r.table], r.table, r)}
@@ -205,6 +206,7 @@ class MigrationDrill:
             "seconds": round(seconds, 2),
             "from_revision": revision_before,
             "to_revision": revision_after,
+            "new_head": graph.head,
             "revisions": [
                 dataclasses.asdict(r) for r in graph.between(revision_before, revision_after)
             ],

@@ -15,6 +15,10 @@ _REVISION = re.compile(r'^revision\s*=\s*["\']([0-9a-f]+)["\']', re.MULTILINE)
 _DOWN = re.compile(r'^down_revision\s*=\s*(None|["\']([0-9a-f]+)["\'])', re.MULTILINE)
 
 
+TRACKING = "mlflow/store/db_migrations/versions"
+AUTH = "mlflow/server/auth/db/migrations/versions"  # the basic-auth app's own alembic history
+
+
 @dataclass(frozen=True)
 class Revision:
     id: str
@@ -27,11 +31,12 @@ class RevisionGraph:
     revisions: dict[str, Revision]
 
     @classmethod
-    def from_env(cls, env_path: Path) -> RevisionGraph:
-        pattern = "lib/python*/site-packages/mlflow/store/db_migrations/versions"
-        folders = sorted(env_path.glob(pattern))
+    def from_env(cls, env_path: Path, scripts: str = TRACKING) -> RevisionGraph:
+        """The graph of the tracking store (default) or of `AUTH`, the basic-auth database."""
+        folders = sorted(env_path.glob(f"lib/python*/site-packages/{scripts}"))
         if not folders:
-            raise HarnessError(f"no MLflow migration scripts in environment {env_path}")
+            raise HarnessError(f"no MLflow migration scripts ({scripts}) in environment "
+                               f"{env_path}")
         return cls.from_folder(folders[0])
 
     @classmethod

@@ -5,6 +5,8 @@ token), with a harmless request: GET with no parameters, or for write-only route
 not a valid request (`"harness-probe"`), which every MLflow handler rejects before touching data.
 A route is *forwarded* when the proxy says so (`X-Harness-Proxy: forwarded`, the reference
 proxy) or, for a proxy that does not say, when both answers have the same status and error code.
+A route the server itself does not answer within the timeout is *no answer* (the proxy is not
+asked): 3.17.2's `/ajax-api/3.0/mlflow/gateway/supported-models` holds a probe past 20 s here.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from harness.proxy.service import AuthProxy, http_request
 
 FORWARDED = "forwarded"
 NOT_FORWARDED = "not forwarded"
+NO_ANSWER = "no answer"
 PROBE_BODY = b'"harness-probe"'
 PARALLEL_PROBES = 8
 _CONVERTER = re.compile(r"<(?:(?P<kind>[a-z]+):)?(?P<name>[^>]+)>")
@@ -75,7 +78,10 @@ def coverage(
         path = concrete_path(rule)
         body = None if method == "GET" else PROBE_BODY
         headers = {} if body is None else {"Content-Type": "application/json"}
-        direct = _answer(*http_request(server_url + path, method, body, headers, timeout))
+        try:
+            direct = _answer(*http_request(server_url + path, method, body, headers, timeout))
+        except OSError:  # a timeout included: the server's own answer never came
+            return rule, NO_ANSWER
         proxied = _answer(*proxy.request(method, path, body, headers, timeout=timeout))
         return rule, classify(direct, proxied)
 

@@ -2,7 +2,8 @@
 
 Checks are joined (the first file wins when two hold the same test in the same client/server
 cell) and the status is the worst of the inputs; the writers derive the matrix and the verdict
-from the joined checks.
+from the joined checks. Files of different upgrades (tox's `pair-*` environments) are merged
+per upgrade: `by_upgrade` groups them, one merged result per pair.
 """
 
 from __future__ import annotations
@@ -101,5 +102,22 @@ def _upgrade(results: RunResults) -> str:
     return " → ".join(s.mlflow_version or s.spec for s in results.sides[:2])
 
 
+def upgrade_slug(results: RunResults) -> str:
+    """A folder name for one upgrade: `3.4.0-3.17.2`."""
+    return "-".join(s.mlflow_version or s.spec for s in results.sides[:2]).replace("/", "_")
+
+
+def by_upgrade(results: list[RunResults]) -> list[RunResults]:
+    """One merged result per upgrade, in the order each upgrade first appears."""
+    groups: dict[str, list[RunResults]] = {}
+    for each in results:
+        groups.setdefault(_upgrade(each), []).append(each)
+    return [merge(group) for group in groups.values()]
+
+
 def load_and_merge(paths: list[str]) -> RunResults:
     return merge([load_results(path) for path in find_results(paths)])
+
+
+def load_by_upgrade(paths: list[str]) -> list[RunResults]:
+    return by_upgrade([load_results(path) for path in find_results(paths)])

@@ -66,3 +66,14 @@ def predictions(model, X):
 
 def has_logged_models():
     return hasattr(mlflow, "get_logged_model")
+
+
+def version_kwargs(source):
+    """create_model_version's `model_id` for a logged-model source (`models:/m-…`), where the
+    client takes one (MLflow 3): a 3.17.2 server refuses such a source without it. Empty for
+    `runs:/` sources and for clients without the parameter."""
+    if not source.startswith("models:/m-"):
+        return {}
+    if "model_id" not in inspect.signature(MlflowClient.create_model_version).parameters:
+        return {}
+    return {"model_id": source[len("models:/"):].split("/")[0]}

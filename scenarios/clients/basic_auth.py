@@ -71,9 +71,9 @@ def exercise(tracking_uri, admin_username, admin_password, prefix):
         seen["bob_tags_experiment_default"] = _outcome(
             lambda: client.set_experiment_tag(experiment_id, "by", "bob"))
         seen["bob_deletes_model_default"] = _outcome(lambda: client.delete_registered_model(model))
+    seen["permission_api"] = permission_api(auth)
     with as_user(alice, passwords[alice]):
-        auth.create_experiment_permission(experiment_id, bob, "EDIT")
-        auth.create_registered_model_permission(model, bob, "READ")
+        _grant(auth, bob, experiment_id, model)
     with as_user(bob, passwords[bob]):
         seen["bob_tags_experiment_with_edit"] = _outcome(
             lambda: client.set_experiment_tag(experiment_id, "by", "bob"))
@@ -81,17 +81,51 @@ def exercise(tracking_uri, admin_username, admin_password, prefix):
             lambda: client.delete_registered_model(model))
     with as_user(admin_username, admin_password):
         auth.update_user_password(bob, "bob-password-2")
-        user = auth.get_user(bob)
-        seen["bob_permissions"] = {
-            "experiments": sorted([p.experiment_id == experiment_id, p.permission]
-                                  for p in user.experiment_permissions),
-            "models": sorted([p.name == model, p.permission]
-                             for p in user.registered_model_permissions),
-            "is_admin": user.is_admin,
-        }
+        seen["bob_permissions"] = _permissions(auth, bob, experiment_id, model)
     seen["bob_old_password"] = _rest_status(tracking_uri, (bob, "bob-password-1"))
     seen["bob_new_password"] = _rest_status(tracking_uri, (bob, "bob-password-2"))
     return seen
+
+
+def permission_api(auth):
+    """How this version's AuthServiceClient grants a user access to one resource: "unified"
+    (grant_user_permission / get_user_permission, with roles) or "per-resource"
+    (create_experiment_permission, …, and User.experiment_permissions: up to the release that
+    removed them, mlflow/mlflow#23337)."""
+    return "unified" if hasattr(auth, "grant_user_permission") else "per-resource"
+
+
+def no_access_permission():
+    """The grant that takes a user's access to one resource away: NO_PERMISSIONS, or DENY
+    where the version no longer grants NO_PERMISSIONS on a resource (its
+    RESOURCE_GRANTABLE_PERMISSIONS leaves it out; an absent grant means no access there)."""
+    from mlflow.server.auth import permissions
+
+    grantable = getattr(permissions, "RESOURCE_GRANTABLE_PERMISSIONS", None)
+    return "NO_PERMISSIONS" if grantable is None or "NO_PERMISSIONS" in grantable else "DENY"
+
+
+def _grant(auth, username, experiment_id, model):
+    if permission_api(auth) == "unified":
+        auth.grant_user_permission(username, "experiment", experiment_id, "EDIT")
+        auth.grant_user_permission(username, "registered_model", model, "READ")
+    else:
+        auth.create_experiment_permission(experiment_id, username, "EDIT")
+        auth.create_registered_model_permission(model, username, "READ")
+
+
+def _permissions(auth, username, experiment_id, model):
+    """The user's grants, as [is-the-granted-resource, permission] pairs, and whether admin."""
+    user = auth.get_user(username)
+    if permission_api(auth) == "unified":
+        experiment = auth.get_user_permission(username, "experiment", experiment_id)
+        registered = auth.get_user_permission(username, "registered_model", model)
+        experiments, models = [[True, experiment.permission]], [[True, registered.permission]]
+    else:
+        experiments = sorted([p.experiment_id == experiment_id, p.permission]
+                             for p in user.experiment_permissions)
+        models = sorted([p.name == model, p.permission] for p in user.registered_model_permissions)
+    return {"experiments": experiments, "models": models, "is_admin": user.is_admin}
 
 
 # ---- the auth database on its own, for the migration check --------------------------------
@@ -107,7 +141,7 @@ def _store(database_uri):
 def seed_store(tracking_uri, database_uri, prefix):
     """Users and permissions written by this version straight into the auth database."""
     store = _store(database_uri)
-    for index, permission in enumerate(("READ", "EDIT", "MANAGE", "NO_PERMISSIONS")):
+    for index, permission in enumerate(("READ", "EDIT", "MANAGE", no_access_permission())):
         user = f"{prefix}-user{index}"
         store.create_user(user, f"harness-password-{index}", is_admin=index == 0)
         store.create_experiment_permission(str(100 + index), user, permission)
@@ -126,8 +160,10 @@ def inventory_store(tracking_uri, database_uri, prefix):
             "is_admin": user.is_admin,
             "password_ok": store.authenticate_user(name, f"harness-password-{index}"),
             "wrong_password_refused": not store.authenticate_user(name, "wrong"),
+            # The store lists them on every version; User carries them only before RBAC.
             "experiments": sorted([p.experiment_id, p.permission]
-                                  for p in user.experiment_permissions),
-            "models": sorted([p.name, p.permission] for p in user.registered_model_permissions),
+                                  for p in store.list_experiment_permissions(name)),
+            "models": sorted([p.name, p.permission]
+                             for p in store.list_registered_model_permissions(name)),
         }
     return users

@@ -2,6 +2,7 @@
 
 import mlflow
 from _common import connect, has_logged_models, log_sklearn, train
+from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 
@@ -14,7 +15,7 @@ def register(tracking_uri, prefix, with_metadata=True):
     client = connect(tracking_uri)
     name = f"{prefix}-classifier"
     mlflow.set_experiment(f"{prefix}-registration")
-    logged = {}
+    logged, run_ids = {}, {}
     for kind in ("baseline", "improved"):
         model, X, accuracy = train(kind)
         extra = {}
@@ -28,6 +29,7 @@ def register(tracking_uri, prefix, with_metadata=True):
         with mlflow.start_run(run_name=kind):
             mlflow.log_metric("accuracy", accuracy)
             info = log_sklearn(model, registered_model_name=name, **extra)
+        run_ids[kind] = info.run_id
         logged[kind] = {
             "model_uri": info.model_uri,
             "model_id": getattr(info, "model_id", None),
@@ -65,4 +67,21 @@ def register(tracking_uri, prefix, with_metadata=True):
         "reloaded_metadata": reloaded.metadata,
         "reloaded_signature": _signature_dict(reloaded.signature),
         "logged_models_supported": has_logged_models(),
+        # The key must not end in `_id`: the diff would take the value for an id to hide.
+        "models_uri_source_without_model_id_outcome": _version_from_logged_model(
+            client, f"{name}-from-source", logged["improved"]["model_uri"], run_ids["improved"]),
     }
+
+
+def _version_from_logged_model(client, name, model_uri, run_id):
+    """A version created from a logged model's `models:/m-…` URI without its model_id, as 3.x
+    clients before the change did it: "ok", the refusal, or "not applicable" (2.x logs to
+    `runs:/`)."""
+    if not model_uri.startswith("models:/"):
+        return "not applicable"
+    client.create_registered_model(name)
+    try:
+        client.create_model_version(name, model_uri, run_id)
+    except MlflowException as error:
+        return f"{error.get_http_status_code()} {error.error_code}"
+    return "ok"

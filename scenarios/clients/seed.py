@@ -6,7 +6,7 @@ import time
 
 import edge_values as ev
 import mlflow
-from _common import connect, dataset, log_sklearn, predictions, train
+from _common import connect, dataset, log_sklearn, predictions, train, version_kwargs
 from edges import documented_limits
 from mlflow.entities import Metric, Param, RunTag
 
@@ -61,10 +61,11 @@ def seed(tracking_uri, prefix, scale=1, history=200):
     model, X, _ = train("improved")
     with mlflow.start_run(run_name="model"):
         info = log_sklearn(model, registered_model_name=name)
+    source = info.model_uri if info.model_uri.startswith("models:/") \
+        else f"runs:/{info.run_id}/model"
     for version in range(2, 5):
-        client.create_model_version(name, info.model_uri if info.model_uri.startswith("models:/")
-                                    else f"runs:/{info.run_id}/model", info.run_id,
-                                    description=f"version {version}")
+        client.create_model_version(name, source, info.run_id, description=f"version {version}",
+                                    **version_kwargs(source))
     client.update_registered_model(name, description="seeded model")
     client.set_registered_model_tag(name, "owner", "platform")
     client.transition_model_version_stage(name, "2", "Production")
@@ -223,9 +224,11 @@ def write_after_upgrade(tracking_uri, prefix, model_name=None):
     client.set_terminated(run.info.run_id)
     result = {"run_status": client.get_run(run.info.run_id).info.status}
     if model_name is not None:
-        source = client.get_model_version(model_name, "1").source
+        # A new version of version 1's model, declared with the run that holds its files
+        # (3.17.2 refuses a source outside the declared run or logged model, mlflow#26037).
+        first = client.get_model_version(model_name, "1")
         result["new_version"] = client.create_model_version(
-            model_name, source, run.info.run_id).version
+            model_name, first.source, first.run_id, **version_kwargs(first.source)).version
     edges = client.get_experiment_by_name(f"{prefix}-seed-edges")
     if edges is not None:
         result["edge_writes"] = write_edges_after_upgrade(client, prefix, edges.experiment_id)

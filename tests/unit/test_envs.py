@@ -113,3 +113,70 @@ def test_uv_failure_is_explained_in_one_line(tmp_path: Path) -> None:
     other.write_text("  × Failed to download `pandas==2.0.0`\n")
     assert builder._explain_uv_failure("install x", other, 1).startswith(
         "uv could not install x: Failed to download")
+
+
+@pytest.mark.parametrize(("version", "psycopg3"), [
+    ("2.9.2", False), ("2.22.5", False), ("3.4.0", False), ("3.5.0", True), ("3.17.2", True),
+])
+def test_driver_follows_the_sqlalchemy_each_version_allows(version: str, psycopg3: bool) -> None:
+    """MLflow < 3.5 is pinned to SQLAlchemy < 2.1 (psycopg2 for postgresql://); from 3.5 it
+    may resolve 2.1, whose default is psycopg 3, so the environment gets both drivers."""
+    requirements = EnvRequest(parse_spec(version)).requirements()
+    assert "psycopg2-binary" in requirements
+    assert ("psycopg[binary]" in requirements) is psycopg3
+    assert ("sqlalchemy<2.1" in requirements) is not psycopg3
+
+
+def test_an_unversioned_spec_gets_every_driver() -> None:
+    requirements = EnvRequest(parse_spec("git+https://github.com/mlflow/mlflow@master")
+                              ).requirements()
+    assert "psycopg2-binary" in requirements and "psycopg[binary]" in requirements
+
+
+@pytest.mark.parametrize(("sqlalchemy", "module"), [
+    ("1.4.52", "psycopg2"), ("2.0.58", "psycopg2"), ("2.1.0b1", "psycopg"), ("2.1.9", "psycopg"),
+])
+def test_default_driver_by_sqlalchemy(sqlalchemy: str, module: str) -> None:
+    assert load_known().driver_for(sqlalchemy).module == module
+
+
+def test_an_environment_without_its_driver_is_named() -> None:
+    known = load_known()
+    assert known.missing_driver({"sqlalchemy": "2.0.58", "psycopg2-binary": "2.9.13"}) is None
+    assert known.missing_driver({"sqlalchemy": "2.1.9", "psycopg": "3.3.9"}) is None
+    assert known.missing_driver({"mlflow": "3.17.2"}) is None  # nothing to judge
+    why = known.missing_driver({"sqlalchemy": "2.1.9", "psycopg2-binary": "2.9.13"})
+    assert why is not None and "psycopg" in why and "psycopg[binary]" in why
+
+
+def test_a_built_environment_without_its_driver_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(builder, "_build", _fake_build([]))
+    monkeypatch.setattr(builder, "_freeze", lambda path, log_dir: {
+        "mlflow": "3.17.2", "sqlalchemy": "2.1.9", "psycopg2-binary": "2.9.13"})
+    request = EnvRequest(parse_spec("3.17.2"))
+    with pytest.raises(EnvironmentBuildError, match="No module|psycopg"):
+        ensure_env(request, tmp_path, tmp_path / "logs")
+    assert not (tmp_path / "envs" / request.digest()).exists()
+
+
+def _named_versions() -> set[str]:
+    """MLflow versions the harness names: tox environments, CI templates, catalog ranges."""
+    import re
+    root = Path(__file__).resolve().parents[2]
+    names: set[str] = set()
+    for path in [root / "tox.ini", *(root / "examples" / "ci").glob("*.yml")]:
+        names |= set(re.findall(r"(?:client|pair)-(\d+\.\d+\.\d+)", path.read_text()))
+        names |= set(re.findall(r"pair-\d+\.\d+\.\d+-(\d+\.\d+\.\d+)", path.read_text()))
+    for path in (root / "harness" / "catalog").glob("*.toml"):
+        for pair in re.findall(r'landed_between = \["([^"]+)", "([^"]+)"\]', path.read_text()):
+            names |= set(pair)
+    return names
+
+
+def test_every_named_version_has_a_release_date() -> None:
+    dates = load_known().release_dates
+    missing = sorted(v for v in _named_versions() if v not in dates)
+    assert not missing, f"add their PyPI upload day to known.toml [release_dates]: {missing}"
+    assert dates["2.22.5"] == dt.date(2026, 5, 12) and dates["3.17.2"] == dt.date(2026, 10, 21)

@@ -147,6 +147,31 @@ def test_report_command_merges_folders_and_exits_with_the_worst_code(
     assert "2 results file(s)" in capsys.readouterr().out
 
 
+def test_report_of_several_upgrades_writes_one_report_per_pair_and_an_index(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """tox's pair-* environments: each upgrade merged on its own (its client shards joined),
+    written to a folder named after it, with an index of the verdicts; the worst code wins."""
+    first = results(cell_checks("from", OLD), "a")
+    shard = results(cell_checks("to", NEW), "b")
+    other = results(cell_checks("from", "3.4.0"), "c")
+    other.sides = [SideInfo("from", "3.4.0", "3.4.0"), SideInfo("to", "3.17.2", "3.17.2")]
+    other.status = RunStatus.FAILED
+    for name, each in (("pair-a", first), ("pair-a-shard", shard), ("pair-c", other)):
+        write_results(each, tmp_path / "in" / name / "results.json")
+    code = main(["report", str(tmp_path / "in"), "--out", str(tmp_path / "out")])
+    assert code == 1
+    one = json.loads((tmp_path / "out" / "2.9.2-3.4.0" / "results.json").read_text())
+    assert one["merged_from"] == ["a", "b"] and len(one["matrix"]["cells"]) == 4
+    assert (tmp_path / "out" / "3.4.0-3.17.2" / "report.md").is_file()
+    index = json.loads((tmp_path / "out" / "pairs.json").read_text())
+    assert [(p["from"], p["to"], p["exit_code"]) for p in index] == [
+        ("2.9.2", "3.4.0", 0), ("3.4.0", "3.17.2", 1)]
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "| 2.9.2 → 3.4.0 |" in report and "(3.4.0-3.17.2/report.md)" in report
+    assert "2 upgrades" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(("argv", "expected"), [
     (["report", "/nonexistent/results.json", "--out", "o"], "no such results file"),
     (["report", "--out", "o"], "required"),

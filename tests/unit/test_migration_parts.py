@@ -120,6 +120,16 @@ def test_fingerprint_and_guard_on_a_real_database(postgres: LocalPostgres) -> No
         conn.execute("CREATE TABLE alembic_version (version_num varchar(32))")
         conn.execute("INSERT INTO alembic_version VALUES ('old1')")
     assert alembic_revision(server, "muh_guard") == "old1"
+    # The auth database's table from MLflow 3.6 wins over the older one left beside it.
+    auth_tables = ("alembic_version_auth", "alembic_version")
+    assert alembic_revision(server, "muh_guard", auth_tables) == "old1"
+    with server.connect("muh_guard") as conn:
+        conn.execute("CREATE TABLE alembic_version_auth (version_num varchar(32))")
+        conn.execute("INSERT INTO alembic_version_auth VALUES ('auth2')")
+    assert alembic_revision(server, "muh_guard", auth_tables) == "auth2"
+    assert alembic_revision(server, "muh_guard", ("no_such_table",)) is None
+    with server.connect("muh_guard") as conn:
+        conn.execute("DROP TABLE alembic_version_auth")
     before = fingerprint(server, "muh_guard")
     assert set(before) == {"metrics"} and len(before["metrics"].rows) == 2
     assert "ix_key" in schema(server, "muh_guard").indexes
@@ -174,3 +184,36 @@ def test_changed_rows_are_named_by_column_with_lengths(postgres: LocalPostgres) 
     assert ("(other,r2)", "value") not in by_row
     for database in ("muh_edges", "muh_edges_snap"):
         postgres.drop_database(database)
+
+
+def test_rows_keep_their_old_key_and_widened_indexes_are_replacements(
+    postgres: LocalPostgres,
+) -> None:
+    """3.x migrations add `workspace` to the registry tables' primary keys and widen unique
+    names to (workspace, name): no row and no index is lost by that."""
+    server = postgres.server
+    postgres.create_database("muh_ws")
+    with server.connect("muh_ws") as conn:
+        conn.execute("CREATE TABLE registered_models (name text primary key, description text)")
+        conn.execute("INSERT INTO registered_models VALUES ('m1', 'a'), ('m2', 'b')")
+        conn.execute("CREATE TABLE spans (id int primary key, experiment_id int, t bigint)")
+        conn.execute("CREATE INDEX index_spans_experiment_id ON spans (experiment_id)")
+        conn.execute("CREATE INDEX ix_dropped ON spans (t)")
+    before, schema_before = fingerprint(server, "muh_ws"), schema(server, "muh_ws")
+    with server.connect("muh_ws") as conn:
+        conn.execute("ALTER TABLE registered_models ADD COLUMN workspace text DEFAULT 'default'")
+        conn.execute("ALTER TABLE registered_models DROP CONSTRAINT registered_models_pkey")
+        conn.execute("ALTER TABLE registered_models ADD PRIMARY KEY (workspace, name)")
+        conn.execute("DROP INDEX index_spans_experiment_id")
+        conn.execute("DROP INDEX ix_dropped")
+        conn.execute("CREATE INDEX index_spans_experiment_id_t ON spans (experiment_id, t DESC)")
+    columns = {t: f.columns for t, f in before.items()}
+    keyed_anew = compare_rows(before, fingerprint(server, "muh_ws", columns))
+    assert not all(c.intact for c in keyed_anew)  # the new key alone misses every old row
+    keys = {t: f.key for t, f in before.items()}
+    assert all(c.intact for c in compare_rows(before, fingerprint(server, "muh_ws", columns,
+                                                                  keys)))
+    diff = diff_schema(schema_before, schema(server, "muh_ws"))
+    assert diff.indexes_replaced == ["index_spans_experiment_id → index_spans_experiment_id_t"]
+    assert diff.indexes_removed == ["ix_dropped"]
+    postgres.drop_database("muh_ws")

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import copy
+import http.server
+import threading
+import time
 from typing import Any
 
 import pytest
 
-from harness.catalog.classify import FINDING, UNEXPECTED
+from harness.catalog.classify import FINDING, UNEXPECTED, finding
 from harness.proxy.coverage import (
     FORWARDED,
+    NO_ANSWER,
     NOT_FORWARDED,
     Answer,
     classify,
     concrete_path,
+    coverage,
     probe_method,
 )
 from harness.results.model import CheckResult, Status
@@ -122,6 +127,7 @@ def test_auth_migration_check_catches_loss() -> None:
     for tamper in (
         lambda r: r.update(rows_intact=False, damaged=["users"]),
         lambda r: r.update(upgrade_exit_code=1),
+        lambda r: r.update(new_head="f1a2b3c4d5e6"),  # stopped short of the new head
         lambda r: r.update(new_reads_what_old_wrote=False),
         lambda r: next(iter(r["inventory"].values())).update(password_ok=False),
     ):
@@ -129,3 +135,41 @@ def test_auth_migration_check_catches_loss() -> None:
         tamper(broken)
         with pytest.raises(AssertionError):
             verify_auth_migration(broken)
+
+
+def test_a_route_the_server_does_not_answer_is_no_answer_not_a_crash() -> None:
+    """One hanging route (3.17.2's gateway model list, here) must not take the whole
+    coverage down: it is recorded as "no answer", a finding in the diff."""
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            if self.path.endswith("slow"):
+                time.sleep(2)
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b"{}")
+            except OSError:
+                pass  # the probe gave up on the slow route
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    class Proxy:
+        def request(self, method: str, path: str, body: Any, headers: Any,
+                    timeout: float) -> tuple[int, dict[str, str], bytes]:
+            return 200, {"X-Harness-Proxy": "forwarded"}, b"{}"
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        routes = coverage([{"rule": "/fast", "methods": ["GET"]},
+                           {"rule": "/slow", "methods": ["GET"]}], url,
+                          Proxy(), timeout=0.5)  # type: ignore[arg-type]
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert routes == {"/fast": FORWARDED, "/slow": NO_ANSWER}
+    found = finding("proxy", "routes./slow", "<absent>", NO_ANSWER)
+    assert found is not None and found.id == "route-no-answer"

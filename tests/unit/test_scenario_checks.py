@@ -163,7 +163,8 @@ def test_migration_checks() -> None:
     )
 
     upgraded = {
-        "upgrade": {"revisions": [{"id": "867495a8f9d4"}]},
+        "upgrade": {"revisions": [{"id": "867495a8f9d4"}], "to_revision": "867495a8f9d4",
+                    "new_head": "867495a8f9d4"},
         "guard_refused_unsnapshotted": True,
         "rollback": {"old_server_on_upgraded_db": "refused", "restored_identical": True,
                      "restored_changes": []},
@@ -194,3 +195,5 @@ def test_migration_checks() -> None:
     breaks(verify_schema, {**upgraded, "schema_diff": {**upgraded["schema_diff"],
                                                        "indexes_removed": ["ix"]}})
     breaks(verify_entities, {**upgraded, "entity_changes": [{"path": "x"}]})
+    breaks(verify_schema, {**upgraded, "upgrade": {**upgraded["upgrade"],
+                                                   "new_head": "d3e4f5a6b7c8"}})
