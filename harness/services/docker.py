@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
 
-from harness.errors import ProviderUnavailable, ServiceError, UsageError
+from harness.errors import Cancelled, ProviderUnavailable, ServiceError, UsageError
 from harness.redact import register_secret
 from harness.runtime.ports import LOOPBACK
 from harness.runtime.processes import REGISTRY, running
@@ -256,6 +256,11 @@ class RunContainer:
             self._client = container.get_docker_client().client
             _publish_on_loopback(container)
             _start_without_waits(container)
+            if REGISTRY.cancelled.is_set():
+                # Interrupted while the engine created it: the run's teardown may already have
+                # looked for it (before the engine knew it), so this start removes it itself.
+                self.remove()
+                raise Cancelled(f"run cancelled while {self.service} started")
             found = self._find()
         except _engine_errors() as error:
             raise ServiceError(
