@@ -90,7 +90,7 @@ def test_real_differences_are_listed_and_classified(full_run: CliRun) -> None:
         assert defects == {(side, "proxy-multipart-upload-path") for side in ("from", "from_on_to")
                            } | {("to", "get-history-without-max-results-empty")}
         report = (full_run.out / "report.md").read_text()
-        assert "expected difference(s), documented" in report
+        assert "expected difference(s) in" in report and "documented change(s):" in report
         assert "Known defects reproduced" in report and "issues/11225" in report
         assert "| webhook_retry | ✅ achieved | ✅ achieved | 0.05 |" in report
 
