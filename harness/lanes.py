@@ -178,7 +178,6 @@ class Lane:
     result: LaneResult | None = None
     collected: bool = False
     exited: bool = False
-    signalled: bool = False
 
     def stop(self, sig: signal.Signals) -> None:
         if not self.exited:
@@ -261,7 +260,6 @@ class LaneDispatcher:
                 deadline = time.monotonic() + LANE_STOP_S
                 for lane in self.lanes:
                     lane.stop(signal.SIGTERM)
-                    lane.signalled = True
         self._flush()
         results = [lane.result or LaneResult(lane.name, int(pytest.ExitCode.INTERRUPTED)
                                              if interrupted else -1) for lane in self.lanes]
