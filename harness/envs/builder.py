@@ -3,6 +3,12 @@
 A folder is complete only when its marker file exists; a folder without one is a half-built
 environment from an interrupted run and is removed before building again. A file lock makes
 two runs that want the same environment build it once.
+
+Every module of an environment is compiled to bytecode once, when it is built (or first reused,
+for folders built before): a run starts dozens of interpreters of it (server workers, clients,
+migration tools), and without the `.pyc` files each one compiles MLflow, scikit-learn and pandas
+from source again, or forever where PYTHONDONTWRITEBYTECODE is set (3.4.0: `import mlflow`
+3.4 s → 1.2 s).
 """
 
 from __future__ import annotations
@@ -136,6 +142,7 @@ def ensure_env(request: EnvRequest, cache_dir: Path, log_dir: Path) -> MlflowEnv
     with _locked(cache_dir / "envs" / f"{digest}.lock"):
         marker = path / MARKER
         if marker.is_file():
+            _compile_once(path, marker, log_dir / f"env-{request.spec.label}-{digest}.log")
             return _load_marker(path, digest, reused=True)
         if path.exists():
             shutil.rmtree(path)  # half-built by an interrupted run
@@ -151,7 +158,9 @@ def ensure_env(request: EnvRequest, cache_dir: Path, log_dir: Path) -> MlflowEnv
         if missing is not None:
             shutil.rmtree(path, ignore_errors=True)
             raise EnvironmentBuildError(f"mlflow {version} environment: {missing}")
+        _compile_bytecode(path, log_dir / f"env-{request.spec.label}-{digest}.log")
         record = {
+            "bytecode": True,
             "digest": digest,
             "requirements": request.requirements(),
             "exclude_newer": request.exclude_newer,
@@ -163,6 +172,29 @@ def ensure_env(request: EnvRequest, cache_dir: Path, log_dir: Path) -> MlflowEnv
         tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
         os.replace(tmp, marker)
         return _load_marker(path, digest, reused=False)
+
+
+def _compile_bytecode(path: Path, log_path: Path) -> None:
+    """`.pyc` for every module of the environment (best effort: a file that does not compile,
+    such as a package's Python 2 test data, is only logged)."""
+    run_to_completion("compile bytecode",
+                      [str(path / "bin" / "python"), "-m", "compileall", "-q", "-j", "0",
+                       str(path / "lib")], log_path, timeout=BUILD_TIMEOUT_S)
+
+
+def _compile_once(path: Path, marker: Path, log_path: Path) -> None:
+    """Compile an environment built before environments were compiled, and say so in its
+    marker (a read-only cache stays as it is)."""
+    record = json.loads(marker.read_text())
+    if record.get("bytecode"):
+        return
+    try:
+        _compile_bytecode(path, log_path)
+        tmp = marker.with_suffix(".tmp")
+        tmp.write_text(json.dumps({**record, "bytecode": True}, indent=1, sort_keys=True))
+        os.replace(tmp, marker)
+    except OSError:
+        pass
 
 
 def _load_marker(path: Path, digest: str, reused: bool) -> MlflowEnv:

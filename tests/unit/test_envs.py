@@ -1,5 +1,7 @@
 import datetime as dt
 import json
+import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,11 +61,19 @@ def test_requirements_include_base_and_pins() -> None:
 
 
 def _fake_build(calls: list[Path]):  # type: ignore[no-untyped-def]
+    """An environment of this interpreter with one module of its own."""
     def build(request: EnvRequest, path: Path, log_path: Path) -> None:
         calls.append(path)
         (path / "bin").mkdir(parents=True)
+        (path / "bin" / "python").symlink_to(sys.executable)
+        (path / "lib" / "pkg").mkdir(parents=True)
+        (path / "lib" / "pkg" / "mod.py").write_text("VALUE = 1\n")
 
     return build
+
+
+def _compiled(env_path: Path) -> bool:
+    return any((env_path / "lib" / "pkg" / "__pycache__").glob("mod.*.pyc"))
 
 
 def test_ensure_env_is_idempotent_and_removes_half_built(
@@ -81,9 +91,33 @@ def test_ensure_env_is_idempotent_and_removes_half_built(
     assert not (half_built / "stale").exists()
     assert json.loads((env.path / MARKER).read_text())["requirements"][0] == "mlflow==2.9.2"
 
+    assert _compiled(env.path), "built environments come with their bytecode"
+
     again = ensure_env(request, tmp_path, tmp_path / "logs")
     assert again.reused and again.path == env.path
     assert len(calls) == 1
+
+
+def test_an_environment_built_without_bytecode_is_compiled_once_when_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(builder, "_build", _fake_build([]))
+    monkeypatch.setattr(builder, "_freeze", lambda path, log_dir: {"mlflow": "2.9.2"})
+    request = EnvRequest(parse_spec("2.9.2"))
+    env = ensure_env(request, tmp_path, tmp_path / "logs")
+    shutil.rmtree(env.path / "lib" / "pkg" / "__pycache__")
+    marker = env.path / MARKER
+    record = json.loads(marker.read_text())
+    marker.write_text(json.dumps({k: v for k, v in record.items() if k != "bytecode"}))
+    compiled: list[Path] = []
+    real = builder._compile_bytecode
+    monkeypatch.setattr(builder, "_compile_bytecode",
+                        lambda path, log: (compiled.append(path), real(path, log)))
+
+    ensure_env(request, tmp_path, tmp_path / "logs")
+    assert _compiled(env.path) and json.loads(marker.read_text())["bytecode"] is True
+    ensure_env(request, tmp_path, tmp_path / "logs")
+    assert compiled == [env.path], "compiled once, not on every reuse"
 
 
 def test_failed_build_leaves_no_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
