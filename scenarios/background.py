@@ -1,6 +1,6 @@
 """Work that starts with the first scenario and runs beside the others, in threads.
 
-Long, independent work (the migration drill, the 64 MB artifact round trips, starting the
+Long, independent work (the migration drill, the large artifact round trips, starting the
 basic-auth servers) would otherwise add its minutes to the run; started in the background, it
 overlaps the rest and the tests that need it wait for it. Background client calls get client
 processes of their own, so they never queue behind the scenario in front.

@@ -39,11 +39,16 @@ def _walk(client, run_id, path=None):
     return found
 
 
-MULTIPART_ENV = {
-    "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD": "true",
-    "MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE": str(32 * 1024 * 1024),
-    "MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE": str(16 * 1024 * 1024),
-}
+S3_MIN_PART = 5 * 1024 * 1024  # S3 refuses smaller parts (but the last)
+
+
+def multipart_env(large_bytes):
+    """Multipart on, with a threshold the large file crosses and parts that cut it in three."""
+    return {
+        "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD": "true",
+        "MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE": str(large_bytes // 2),
+        "MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE": str(max(S3_MIN_PART, -(-large_bytes // 3))),
+    }
 
 
 def round_trip(tracking_uri, prefix, large_mb, multipart=False):
@@ -52,7 +57,7 @@ def round_trip(tracking_uri, prefix, large_mb, multipart=False):
     `multipart`: the large file goes client → S3 in parts through presigned URLs that the
     server hands out (opt-in since MLflow 2.8); otherwise one PUT streamed through the server.
     """
-    for key, value in MULTIPART_ENV.items():
+    for key, value in multipart_env(large_mb * 1024 * 1024).items():
         if multipart:
             os.environ[key] = value
         else:

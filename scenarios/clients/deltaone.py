@@ -175,11 +175,11 @@ def evaluation_api(tracking_uri, prefix):
     def thresholds(name):
         return {METRIC: _threshold(**THRESHOLDS[name])}
 
-    # The 2.x call as teams wrote it; on 3.x it must raise instead of silently validating nothing.
-    legacy = _outcome(lambda: evaluate(uris["improved"], baseline_model=uris["baseline"],
-                                       validation_thresholds=thresholds("deltaone")))
     scores = {}
     if hasattr(mlflow, "validate_evaluation_results"):
+        # The 2.x call as teams wrote it: here it must raise, not silently validate nothing.
+        legacy = _outcome(lambda: evaluate(uris["improved"], baseline_model=uris["baseline"],
+                                           validation_thresholds=thresholds("deltaone")))
         native = "validate_evaluation_results"
         candidate, baseline = evaluate(uris["improved"]), evaluate(uris["baseline"])
         scores = {"candidate": candidate.metrics[METRIC], "baseline": baseline.metrics[METRIC]}
@@ -194,6 +194,7 @@ def evaluation_api(tracking_uri, prefix):
                 validation_thresholds=thresholds(name)))))
         if not scores:  # every validation failed: score both without thresholds
             scores = _scores(evaluate(uris["improved"], baseline_model=uris["baseline"]))
+        legacy = verdicts["deltaone"]  # the 2.x call as teams wrote it: the native one here
     return {"api": api, "native_api": native, "legacy_call": legacy,
             "verdicts": verdicts, "accuracy": {k: round(v, 6) for k, v in scores.items()}}
 
