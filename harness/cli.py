@@ -465,7 +465,7 @@ def write_reports(results: RunResults, out: Path) -> str | None:
     write_markdown(results, out / "report.md")
     write_html(results, out / "report.html")
     write_junit(results, out / "junit.xml")
-    return screenshot(out / "report.html", out / "report.png")
+    return screenshot(out / "report.html", out / "report.png", results.run_id)
 
 
 def report_command(args: argparse.Namespace) -> int:

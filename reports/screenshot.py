@@ -2,7 +2,8 @@
 
 A CI job keeps it as an artifact: the report at a glance, without opening anything. Chromium
 gets no network (a dead proxy on 127.0.0.1, background services off), its own profile folder,
-and a bounded time; it runs in its own process group, killed as a whole on timeout.
+and a bounded time; it runs in its own process group, killed as a whole on timeout. The profile
+folder and Chromium's environment carry the run id, so a run's leftovers are found by it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import signal
 import subprocess
 import tempfile
 from pathlib import Path
+
+from harness.runtime.processes import RUN_ENV
 
 ENV = "MLFLOW_UPGRADE_HARNESS_CHROMIUM"
 NO_CHROMIUM = "no Chromium installed"
@@ -42,16 +45,20 @@ def find_chromium() -> str | None:
     return None
 
 
-def run_chromium(html: Path, *arguments: str, timeout: float = TIMEOUT_S) -> str:
+def run_chromium(html: Path, *arguments: str, timeout: float = TIMEOUT_S, run_id: str = "") -> str:
     """Run headless Chromium on `html`; returns its stdout. Raises RuntimeError on failure."""
     binary = find_chromium()
     if binary is None:
         raise RuntimeError("no Chromium found (install Debian's chromium package)")
-    with tempfile.TemporaryDirectory(prefix="mlflow-upgrade-harness-chromium-") as profile:
+    prefix = f"mlflow-upgrade-harness-chromium-{run_id}-" if run_id else \
+        "mlflow-upgrade-harness-chromium-"
+    with tempfile.TemporaryDirectory(prefix=prefix) as profile:
         command = [binary, *FLAGS, f"--user-data-dir={profile}", *arguments,
                    html.resolve().as_uri()]
+        environment = {**os.environ, RUN_ENV: run_id} if run_id else None
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,  # noqa: S603
-                                   stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+                                   stdin=subprocess.DEVNULL, text=True, start_new_session=True,
+                                   env=environment)
         try:
             out, err = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -82,13 +89,13 @@ def _svg_heights(text: str) -> list[str]:
     return re.findall(r'<svg [^>]*height="(\d+)"', text)
 
 
-def screenshot(html: Path, png: Path) -> str | None:
+def screenshot(html: Path, png: Path, run_id: str = "") -> str | None:
     """Write `png`; returns why not (None when written). Never raises for a missing browser."""
     if find_chromium() is None:
         return NO_CHROMIUM
     try:
         run_chromium(html, f"--screenshot={png.resolve()}",
-                     f"--window-size={WIDTH},{page_height(html)}")
+                     f"--window-size={WIDTH},{page_height(html)}", run_id=run_id)
     except (RuntimeError, OSError) as error:
         return str(error)
     return None if png.exists() else "Chromium wrote no screenshot"

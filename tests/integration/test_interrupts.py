@@ -21,7 +21,7 @@ import pytest
 
 from harness.faults import PAUSE_ENV
 from harness.services.docker import RUN_LABEL
-from tests.integration.conftest import all_run_folders, harness_processes, run_folders
+from tests.integration.conftest import harness_processes, run_folders
 from tests.integration.external_store import ExternalStore, external_store
 from tests.integration.live_run import LiveRun
 from tests.integration.test_docker_provider import DOCKER_ARGS, engine_answers
@@ -63,11 +63,10 @@ def containers_of(run_id: str) -> list[str]:
 
 
 def snapshot(store: ExternalStore) -> dict[str, Any]:
-    """What a run may leave behind on the team's stores, and the browser profiles (named
-    without a run id). The runs' own processes and folders are checked by run id, so another
-    harness run going on on the same machine does not disturb the count."""
-    return {"databases": store.databases(), "objects": store.objects(),
-            "profiles": {f for f in all_run_folders() if "-chromium-" in f}}
+    """What a run may leave behind on the team's stores. The runs' own processes and folders
+    (Chromium's profile included) are checked by run id, so another harness run going on on the
+    same machine does not disturb the count."""
+    return {"databases": store.databases(), "objects": store.objects()}
 
 
 @pytest.mark.parametrize("phase", list(PHASES))
