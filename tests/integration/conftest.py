@@ -10,7 +10,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from harness.runtime.processes import RUN_ENV
+
+OLD, NEW = os.environ.get("HARNESS_TEST_FROM", "2.9.2"), os.environ.get("HARNESS_TEST_TO", "3.4.0")
 
 
 def harness_processes(run_id: str) -> set[tuple[int, str]]:
@@ -69,9 +73,16 @@ def run_cli(*args: str, timeout: float = 900, env: dict[str, str] | None = None,
 
 
 
-def all_run_folders() -> set[str]:
-    """Every harness temp folder on the machine (runs, PostgreSQL data, Chromium profiles)."""
-    return set(glob.glob(f"{tempfile.gettempdir()}/mlflow-upgrade-harness-*"))
+# The run id of a test's own stores (external_store.py): one per xdist worker, so neither
+# worker's checks by run id see the other's.
+FIXTURE_RUN_ID = f"test-fixture-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 
 
-FIXTURE_RUN_ID = "test-fixture"
+@pytest.fixture(scope="session")
+def full_run(tmp_path_factory: pytest.TempPathFactory) -> CliRun:
+    """The README's first command without the benchmark (test_benchmark_gate.py has its own
+    runs): every scenario, the matrix, the default server set-up and lanes. One run, read by
+    the end-to-end tests and compared with a sequential run by the repeatability test."""
+    out = tmp_path_factory.mktemp("full") / "report"
+    return run_cli("run", "--from", OLD, "--to", NEW, "--out", str(out), "--provider", "local",
+                   "--no-bench", default_setup=True)

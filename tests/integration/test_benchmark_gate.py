@@ -18,7 +18,7 @@ import pytest
 
 from tests.integration.conftest import harness_processes, run_cli, run_folders
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.quiet]  # alone on the machine
 CAUSE = "uvicorn-workers-tcp-nodelay"
 
 

@@ -1,9 +1,9 @@
-"""The real skeleton on both versions: `run --from 2.9.2 --to 3.4.0` on the embedded default."""
+"""The real skeleton on both versions: `run --from 2.9.2 --to 3.4.0` on the embedded default
+(the `full_run` fixture, shared with test_repeatability.py)."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -11,23 +11,15 @@ import pytest
 from harness.results.model import load_results
 from reports.screenshot import find_chromium
 from tests.integration.conftest import (
+    NEW,
+    OLD,
     CliRun,
     harness_processes,
     run_cli,
     run_folders,
 )
 
-pytestmark = pytest.mark.integration
-
-OLD, NEW = os.environ.get("HARNESS_TEST_FROM", "2.9.2"), os.environ.get("HARNESS_TEST_TO", "3.4.0")
-
-
-@pytest.fixture(scope="module")
-def full_run(tmp_path_factory: pytest.TempPathFactory) -> CliRun:
-    out = tmp_path_factory.mktemp("full") / "report"
-    # The benchmark gate has its own test (test_benchmark_gate.py); here: the scenarios.
-    return run_cli("run", "--from", OLD, "--to", NEW, "--out", str(out), "--provider", "local",
-                   "--no-bench", default_setup=True)
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("full-run")]
 
 
 def test_run_passes_and_exits_zero(full_run: CliRun) -> None:
