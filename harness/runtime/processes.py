@@ -162,21 +162,35 @@ REGISTRY = Registry()
 RUN_ENV = "MLFLOW_UPGRADE_HARNESS_RUN"
 
 
-def sweep_run_processes(run_id: str) -> int:
-    """Kill every process that carries this run's id (spawn puts it in each one's environment)
-    and is still there: the last net, for what a killed scenario lane had started. Returns how
-    many were killed."""
+def processes_of(run_id: str) -> dict[int, str]:
+    """pid → command line of every live process (zombies aside) that carries this run's id:
+    spawn puts it in each one's environment, and the workers they fork inherit it."""
     marker = f"{RUN_ENV}={run_id}".encode()
-    killed = 0
+    found: dict[int, str] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
             if marker not in (entry / "environ").read_bytes().split(b"\0"):
                 continue
-            os.kill(int(entry.name), signal.SIGKILL)
+            if (entry / "stat").read_text().rsplit(") ", 1)[-1].split()[0] == "Z":
+                continue
+            found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(
+                b"\0", b" ").decode(errors="replace").strip()
+        except (OSError, IndexError):
+            continue
+    return found
+
+
+def sweep_run_processes(run_id: str) -> int:
+    """Kill every process of this run that is still there: the last net, for what a killed
+    scenario lane had started. Returns how many were killed."""
+    killed = 0
+    for pid in processes_of(run_id):
+        try:
+            os.kill(pid, signal.SIGKILL)
             killed += 1
-        except (OSError, ValueError):
+        except OSError:
             continue
     return killed
 

@@ -12,28 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.runtime.processes import RUN_ENV
+from harness.runtime.processes import processes_of
 
 OLD, NEW = os.environ.get("HARNESS_TEST_FROM", "2.9.2"), os.environ.get("HARNESS_TEST_TO", "3.4.0")
 
 
 def harness_processes(run_id: str) -> set[tuple[int, str]]:
-    """(pid, cmdline) of every live process started by run `run_id` (workers included):
-    the harness puts MLFLOW_UPGRADE_HARNESS_RUN=<run id> into each one's environment."""
-    marker = f"{RUN_ENV}={run_id}".encode()
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-            state = (entry / "stat").read_text().split(") ")[-1].split()[0]
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-        except OSError:
-            continue
-        if state != "Z" and marker in environ.split(b"\0"):
-            found.add((int(entry.name), cmdline[:200]))
-    return found
+    """(pid, cmdline) of every live process started by run `run_id` (workers included)."""
+    return {(pid, cmdline[:200]) for pid, cmdline in processes_of(run_id).items()}
 
 
 def run_folders(run_id: str) -> set[str]:
