@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,6 +82,25 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     finally:
         if not (_quiet(item) and _quiet(nextitem)):
             _share.release()
+
+
+_module_seconds: dict[str, float] = defaultdict(float)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _module_seconds[report.nodeid.split("::")[0]] += report.duration
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Each module's time (set-up, calls and teardown of its tests, its fixtures included;
+    not the time it waited for the machine): the cost of a module, for docs/measurements.md."""
+    if not _module_seconds:
+        return
+    terminalreporter.section("time per test module")
+    for module, seconds in sorted(_module_seconds.items(), key=lambda kv: -kv[1]):
+        if seconds >= 1:
+            terminalreporter.write_line(f"{seconds:7.0f} s  {module}")
+    terminalreporter.write_line(f"{sum(_module_seconds.values()):7.0f} s  in all")
 
 
 @pytest.fixture(autouse=True)
