@@ -105,7 +105,14 @@ def background_calls(request: pytest.FixtureRequest) -> BackgroundCalls:
     return request.config.stash[CALLS_KEY]
 
 
+def _waits_for_background(item: pytest.Item) -> bool:
+    """A test that needs work started in the background: a background call's result, or the
+    basic-auth servers (a start of ~15 s on a busy machine)."""
+    return _has_background_job(item) or "basic_auth" in getattr(item, "fixturenames", ())
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests waiting for background work last, migration at the very end: by then the
     background work has had the most time to finish."""
-    items.sort(key=lambda item: (item.path.name == "test_migration.py", _has_background_job(item)))
+    items.sort(key=lambda item: (item.path.name == "test_migration.py",
+                                 _waits_for_background(item)))
