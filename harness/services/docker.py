@@ -13,6 +13,7 @@ import secrets
 import socket
 import subprocess
 import threading
+import time
 import uuid
 import weakref
 from collections.abc import Callable, Mapping
@@ -38,6 +39,7 @@ SERVICE_LABEL = "mlflow-upgrade-harness.service"
 
 READY_TIMEOUT_S = 60.0
 DOCKER_API_TIMEOUT_S = 60.0
+REMOVAL_WAIT_S = 30.0  # for a removal another caller started
 SUPERUSER = "harness"
 POSTGRES_PORT = 5432
 # Same tuning as the local provider; starts with "-" so the official entrypoint prepends `postgres`.
@@ -325,7 +327,7 @@ class RunContainer:
             self._cleanup = None
 
     def _remove_found(self) -> None:
-        from docker.errors import NotFound
+        from docker.errors import APIError, NotFound
 
         try:
             for found in self._find():
@@ -333,10 +335,19 @@ class RunContainer:
                     found.remove(force=True, v=True)
                 except NotFound:
                     pass
+                except APIError as error:
+                    if not _removal_in_progress(error):
+                        raise
+                    self._wait_until_gone()  # another remover (a cancelled start) got there first
         except _engine_errors() as error:
             raise ServiceError(
                 f"cannot remove {self.service} container: {_first_line(error)}"
             ) from None
+
+    def _wait_until_gone(self) -> None:
+        deadline = time.monotonic() + REMOVAL_WAIT_S
+        while self._find() and time.monotonic() < deadline:
+            time.sleep(0.2)
 
 
 @dataclass(frozen=True)
@@ -512,6 +523,12 @@ def sweep_stale_containers(current_run_id: str, timeout: float = 10.0) -> int:
     finally:
         client.close()
     return removed
+
+
+def _removal_in_progress(error: Any) -> bool:
+    """The engine's 409 for a container another caller is removing at the same moment."""
+    return getattr(error, "status_code", None) == 409 and \
+        "already in progress" in str(getattr(error, "explanation", "") or error)
 
 
 def _remove_quietly(container: Any) -> int:

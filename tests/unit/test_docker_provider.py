@@ -276,6 +276,44 @@ def test_interrupted_run_removes_the_container(
     assert fake_engine["client"].items == []
 
 
+def _response(status: int) -> Any:
+    import requests
+
+    response = requests.Response()
+    response.status_code = status
+    return response
+
+
+def test_a_removal_already_under_way_is_waited_for_not_an_error(
+    fake_engine: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A start cancelled mid-way removes its own container; the teardown asking the engine at
+    the same moment gets 409 "removal … already in progress": it waits, the run still ends
+    as interrupted, not with an error."""
+    from docker.errors import APIError
+
+    monkeypatch.setattr(PgServer, "ping", lambda self: True)
+    pg = dockermod.DockerPostgres("run1")
+    pg.start()
+    client = fake_engine["client"]
+    (container,) = client.items
+    calls: list[str] = []
+
+    def elsewhere(force: bool, v: bool) -> None:
+        calls.append("remove")
+        threading.Timer(0.3, client.items.remove, (container,)).start()  # the other remover
+        raise APIError("409 Client Error: Conflict", response=_response(409),
+                       explanation="removal of container x is already in progress")
+
+    container.remove = elsewhere  # type: ignore[method-assign]
+    pg.stop()
+    assert calls == ["remove"] and client.items == []
+
+    other = APIError("409 Client Error: Conflict", response=_response(409),
+                     explanation="container is paused")
+    assert not dockermod._removal_in_progress(other)
+
+
 def test_container_that_exits_fails_fast_with_logs(
     fake_engine: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
