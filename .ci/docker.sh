@@ -115,6 +115,8 @@ muh_docker_down() {
     for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     kill -9 "$pid" 2>/dev/null
   fi
+  # dockerd leaves its default network namespace mounted under the exec root
+  umount /run/mlflow-upgrade-harness-docker-exec/netns/default 2>/dev/null || true
   rm -rf "$MUH_DOCKER_SOCK" "$MUH_DOCKER_PID" /run/mlflow-upgrade-harness-docker-exec
 }
 
