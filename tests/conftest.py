@@ -3,8 +3,9 @@
 The suite runs on two pytest-xdist workers (`-n 2` in pyproject.toml; `-n 0` for one process):
 - a test module is one unit of work (its module fixtures start once), unless it names an
   `xdist_group` that several modules share (a session fixture that starts one run for them all);
-- a test marked `quiet` (the benchmark gate: its decisions rest on timing) runs alone: it waits
-  until the other worker's test ends, and no other test starts until it is done.
+- a test marked `quiet` runs alone: it waits until the other worker's test ends, and no other
+  test starts until it is done. The benchmark gate (its decisions rest on timing) and the
+  3.17.2 pair (its uvicorn kills workers that miss a health ping on a starved machine).
 """
 
 from __future__ import annotations

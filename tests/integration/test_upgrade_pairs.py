@@ -19,7 +19,9 @@ import pytest
 
 from tests.integration.conftest import harness_processes, run_cli
 
-pytestmark = pytest.mark.integration
+# Alone on the machine: starved of CPU by another run beside it, 3.17.2's uvicorn kills the
+# workers that miss its health ping and the harness's 5 s health gate sees the server down.
+pytestmark = [pytest.mark.integration, pytest.mark.quiet]
 OLD, NEW = "3.4.0", "3.17.2"
 SCENARIOS = "test_registration or test_basic_auth or test_limits or test_odd_values"
 
