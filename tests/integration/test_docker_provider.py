@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -22,7 +23,7 @@ from typing import Any
 import pytest
 
 from harness.services.docker import PID_LABEL, RUN_LABEL, docker_engine_available, engine_address
-from tests.integration.conftest import harness_cmd, harness_processes, run_cli
+from tests.integration.conftest import harness_cmd, harness_processes, run_cli, run_folders
 
 pytestmark = pytest.mark.integration
 POSTGRES_IMAGE = os.environ.get("HARNESS_DOCKER_POSTGRES_IMAGE", "postgres:16")
@@ -99,6 +100,8 @@ def test_a_killed_runs_containers_are_removed_by_the_next_run(
         killed.wait(timeout=30)
     for pid, _ in harness_processes(run_id):  # its local processes: not this test's subject
         os.kill(pid, signal.SIGKILL)
+    for folder in run_folders(run_id):  # nor its temp folder, which a SIGKILL leaves
+        shutil.rmtree(folder, ignore_errors=True)
     assert len(containers(docker_client, label)) == 2  # left behind
 
     next_run = run_cli("run", "--from", "2.9.2", "--to", "2.9.2", "--no-bench",
