@@ -18,6 +18,7 @@ import pytest
 
 from harness.runtime.ports import free_port
 from harness.services.s3 import s3_client
+from harness.watchdog import HEALTH_GRACE_S
 from tests.integration.conftest import harness_processes, run_folders
 from tests.integration.external_store import ExternalStore, external_store
 from tests.integration.live_run import LiveRun, group_of, process_logging_to
@@ -76,7 +77,13 @@ def test_a_server_that_freezes_mid_run(tmp_path: Path) -> None:
     results = finished(run)
     new = [c for c in checks(results, "to").values() if c["status"] in ("failed", "error")]
     gated = [c for c in new if "does not answer /health within 5s" in c["message"]]
-    assert len(gated) >= 3 and all(c["duration_s"] < 10 for c in gated), new
+    assert len(gated) >= 3, new
+    # The first gate in each lane that meets the frozen server waits out the grace a live
+    # process gets (a supervisor replacing workers); the lane remembers it, the rest fail fast.
+    graced = [c for c in gated if f"still so after {HEALTH_GRACE_S:g}s" in c["message"]]
+    assert 1 <= len(graced) <= 3 and all(c["duration_s"] < HEALTH_GRACE_S + 15 for c in graced)
+    fast = [c for c in gated if c not in graced]
+    assert fast and all(c["duration_s"] < 10 for c in fast), new
     assert all(c["logs"].get("server to 3.4.0") for c in new)
 
 

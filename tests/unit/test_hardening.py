@@ -9,11 +9,13 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 import harness.session as session_module
+from harness import watchdog
 from harness.cli import main
 from harness.envs.builder import MlflowEnv
 from harness.errors import Cancelled, ProviderUnavailable
@@ -124,55 +126,125 @@ def test_scenario_deadline_is_off_outside_the_main_thread() -> None:
     assert seen == ["finished"]
 
 
+@dataclass
+class HealthEndpoint:
+    """A /health endpoint whose status code the test sets, counting the requests it gets."""
+
+    port: int
+    status: int = 200
+    requests: int = 0
+
+
 @pytest.fixture
-def health_server() -> Iterator[tuple[int, list[int]]]:
-    """A /health endpoint whose status code the test sets."""
-    status = [200]
+def health_server() -> Iterator[HealthEndpoint]:
+    endpoint = HealthEndpoint(port=0)
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
-            self.send_response(status[0])
+            endpoint.requests += 1
+            self.send_response(endpoint.status)
             self.end_headers()
 
         def log_message(self, *args: object) -> None:
             pass
 
     server = QuietHTTPServer(("127.0.0.1", 0), Handler)
+    endpoint.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield server.server_address[1], status
+    yield endpoint
     server.shutdown()
     server.server_close()
 
 
-def test_server_problem_sees_exit_a_frozen_server_and_bad_health(
-    tmp_path: Path, health_server: tuple[int, list[int]]
-) -> None:
-    port, status = health_server
+@pytest.fixture
+def live_server(tmp_path: Path, health_server: HealthEndpoint) -> Iterator[MlflowServer]:
+    """An MlflowServer whose process is a sleeper and whose /health is `health_server`."""
+    watchdog._declared_down.clear()
     server = MlflowServer("to-3.4.0", MlflowCommand(tmp_path), "postgresql://x", S3Location(
         "http://127.0.0.1:9", "a", "b", "c"), "p", tmp_path)
-    assert server_problem(server) == "mlflow server to-3.4.0 is not running (it exited or was " \
-                                     "stopped)"
-    process = spawn("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"],
-                    tmp_path / "sleep.log")
-    server._process, server.port = process, port
-    try:
-        assert server_problem(server) is None
-        status[0] = 503
-        assert server_problem(server) == "mlflow server to-3.4.0 answers /health with HTTP 503"
-        with_listener_only = free_port()
-        import socket
+    server._process = spawn("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"],
+                            tmp_path / "sleep.log")
+    server.port = health_server.port
+    yield server
+    server._process.stop(grace_seconds=1)
+    watchdog._declared_down.clear()
 
-        with socket.socket() as frozen:  # accepts connections, never answers: a frozen server
-            frozen.bind(("127.0.0.1", with_listener_only))
-            frozen.listen()
-            server.port = with_listener_only
-            began = time.monotonic()
-            problem = server_problem(server)
-            assert problem is not None and "does not answer /health within 5s" in problem
-            assert time.monotonic() - began < 10
+
+def test_server_problem_sees_exit_a_frozen_server_and_bad_health(
+    tmp_path: Path, health_server: HealthEndpoint, live_server: MlflowServer
+) -> None:
+    gone = MlflowServer("to-3.4.0", MlflowCommand(tmp_path), "postgresql://x", S3Location(
+        "http://127.0.0.1:9", "a", "b", "c"), "p", tmp_path)
+    assert server_problem(gone) == "mlflow server to-3.4.0 is not running (it exited or was " \
+                                   "stopped)"
+    assert server_problem(live_server) is None
+    health_server.status = 503
+    assert server_problem(live_server, grace_s=0) == \
+        "mlflow server to-3.4.0 answers /health with HTTP 503"
+    import socket
+
+    with socket.socket() as frozen:  # accepts connections, never answers: a frozen server
+        frozen.bind(("127.0.0.1", free_port()))
+        frozen.listen()
+        live_server.port = frozen.getsockname()[1]
+        began = time.monotonic()
+        problem = server_problem(live_server, grace_s=0)
+        assert problem is not None and "does not answer /health within 5s" in problem
+        assert time.monotonic() - began < 10
+
+
+def test_a_live_server_gets_a_grace_to_answer_again(
+    health_server: HealthEndpoint, live_server: MlflowServer
+) -> None:
+    """A supervisor replacing workers: /health fails for a while, the process lives on."""
+    health_server.status = 503
+    threading.Timer(1.5, lambda: setattr(health_server, "status", 200)).start()
+    assert server_problem(live_server, grace_s=30) is None
+    assert health_server.requests >= 2, "asked again, not declared down at the first miss"
+
+
+def test_a_server_declared_down_gets_one_try_until_it_answers(
+    health_server: HealthEndpoint, live_server: MlflowServer
+) -> None:
+    health_server.status = 503
+    first = server_problem(live_server, grace_s=1.5)
+    assert first == "mlflow server to-3.4.0 answers /health with HTTP 503; still so after " \
+                    "1.5s while its process ran"
+    asked = health_server.requests
+    assert asked >= 2
+    assert server_problem(live_server, grace_s=30) == \
+        "mlflow server to-3.4.0 answers /health with HTTP 503"
+    assert health_server.requests == asked + 1, "a server declared down is asked once"
+    health_server.status = 200
+    assert server_problem(live_server) is None  # back: forgotten as down
+    health_server.status = 503
+    assert server_problem(live_server, grace_s=1.5) == first
+
+
+def test_a_server_that_exits_during_its_grace_is_not_running(
+    health_server: HealthEndpoint, live_server: MlflowServer
+) -> None:
+    health_server.status = 503
+    process = live_server._process
+    assert process is not None
+    threading.Timer(0.5, lambda: process.stop(grace_seconds=1)).start()
+    assert server_problem(live_server, grace_s=30) == \
+        "mlflow server to-3.4.0 is not running (it exited or was stopped)"
+
+
+def test_a_cancelled_run_ends_the_grace(
+    health_server: HealthEndpoint, live_server: MlflowServer
+) -> None:
+    health_server.status = 503
+    REGISTRY.reset()
+    threading.Timer(0.5, REGISTRY.cancelled.set).start()
+    try:
+        problem = server_problem(live_server, grace_s=60)
     finally:
-        process.stop(grace_seconds=1)
+        REGISTRY.reset()
+    assert problem is not None and "HTTP 503" in problem
+    assert health_server.requests < 10
 
 
 def test_pause_point_waits_only_where_asked_and_ends_on_cancel(
