@@ -27,6 +27,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from harness.envs.known import load_known
 from harness.envs.spec import MlflowSpec
@@ -142,8 +143,9 @@ def ensure_env(request: EnvRequest, cache_dir: Path, log_dir: Path) -> MlflowEnv
     with _locked(cache_dir / "envs" / f"{digest}.lock"):
         marker = path / MARKER
         if marker.is_file():
-            _compile_once(path, marker, log_dir / f"env-{request.spec.label}-{digest}.log")
-            return _load_marker(path, digest, reused=True)
+            record = _compile_once(path, marker,
+                                   log_dir / f"env-{request.spec.label}-{digest}.log")
+            return _env_of(path, digest, record, reused=True)
         if path.exists():
             shutil.rmtree(path)  # half-built by an interrupted run
         started = time.monotonic()
@@ -158,9 +160,9 @@ def ensure_env(request: EnvRequest, cache_dir: Path, log_dir: Path) -> MlflowEnv
         if missing is not None:
             shutil.rmtree(path, ignore_errors=True)
             raise EnvironmentBuildError(f"mlflow {version} environment: {missing}")
-        _compile_bytecode(path, log_dir / f"env-{request.spec.label}-{digest}.log")
+        compiled = _compile_bytecode(path, log_dir / f"env-{request.spec.label}-{digest}.log")
         record = {
-            "bytecode": True,
+            "bytecode": compiled,
             "digest": digest,
             "requirements": request.requirements(),
             "exclude_newer": request.exclude_newer,
@@ -171,34 +173,44 @@ def ensure_env(request: EnvRequest, cache_dir: Path, log_dir: Path) -> MlflowEnv
         tmp = marker.with_suffix(".tmp")
         tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
         os.replace(tmp, marker)
-        return _load_marker(path, digest, reused=False)
+        return _env_of(path, digest, record, reused=False)
 
 
-def _compile_bytecode(path: Path, log_path: Path) -> None:
-    """`.pyc` for every module of the environment (best effort: a file that does not compile,
-    such as a package's Python 2 test data, is only logged)."""
-    run_to_completion("compile bytecode",
-                      [str(path / "bin" / "python"), "-m", "compileall", "-q", "-j", "0",
-                       str(path / "lib")], log_path, timeout=BUILD_TIMEOUT_S)
+def _compile_bytecode(path: Path, log_path: Path) -> bool:
+    """`.pyc` for every module of the environment; False when compileall did not finish.
+
+    Best effort: a file that does not compile (a package's Python 2 test data) makes compileall
+    exit 1 and is only logged; the environment works either way, uncompiled modules compile on
+    import (slower: this machine's PYTHONDONTWRITEBYTECODE keeps them from being written)."""
+    code = run_to_completion("compile bytecode",
+                             [str(path / "bin" / "python"), "-m", "compileall", "-q", "-j", "0",
+                              str(path / "lib")], log_path, timeout=BUILD_TIMEOUT_S)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("a") as log:
+        log.write(f"compileall {path.name}: "
+                  + ("timed out, not compiled\n" if code < 0 else f"exit {code}\n"))
+    return code >= 0
 
 
-def _compile_once(path: Path, marker: Path, log_path: Path) -> None:
-    """Compile an environment built before environments were compiled, and say so in its
-    marker (a read-only cache stays as it is)."""
-    record = json.loads(marker.read_text())
+def _compile_once(path: Path, marker: Path, log_path: Path) -> dict[str, Any]:
+    """The environment's marker record, compiling an environment built before environments
+    were compiled (or whose compile timed out) and saying so in its marker (a read-only cache
+    stays as it is)."""
+    record: dict[str, Any] = json.loads(marker.read_text())
     if record.get("bytecode"):
-        return
+        return record
     try:
-        _compile_bytecode(path, log_path)
-        tmp = marker.with_suffix(".tmp")
-        tmp.write_text(json.dumps({**record, "bytecode": True}, indent=1, sort_keys=True))
-        os.replace(tmp, marker)
+        if _compile_bytecode(path, log_path):
+            record = {**record, "bytecode": True}
+            tmp = marker.with_suffix(".tmp")
+            tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
+            os.replace(tmp, marker)
     except OSError:
         pass
+    return record
 
 
-def _load_marker(path: Path, digest: str, reused: bool) -> MlflowEnv:
-    record = json.loads((path / MARKER).read_text())
+def _env_of(path: Path, digest: str, record: dict[str, Any], reused: bool) -> MlflowEnv:
     return MlflowEnv(
         path=path,
         digest=digest,

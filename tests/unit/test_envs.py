@@ -112,12 +112,32 @@ def test_an_environment_built_without_bytecode_is_compiled_once_when_reused(
     compiled: list[Path] = []
     real = builder._compile_bytecode
     monkeypatch.setattr(builder, "_compile_bytecode",
-                        lambda path, log: (compiled.append(path), real(path, log)))
+                        lambda path, log: compiled.append(path) or real(path, log))
 
     ensure_env(request, tmp_path, tmp_path / "logs")
     assert _compiled(env.path) and json.loads(marker.read_text())["bytecode"] is True
     ensure_env(request, tmp_path, tmp_path / "logs")
     assert compiled == [env.path], "compiled once, not on every reuse"
+
+
+def test_a_compile_that_timed_out_is_logged_and_tried_again_on_reuse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(builder, "_build", _fake_build([]))
+    monkeypatch.setattr(builder, "_freeze", lambda path, log_dir: {"mlflow": "2.9.2"})
+    real = builder.run_to_completion
+    monkeypatch.setattr(builder, "run_to_completion", lambda *args, **kwargs: -1)
+    request = EnvRequest(parse_spec("2.9.2"))
+    env = ensure_env(request, tmp_path, tmp_path / "logs")
+    marker = env.path / MARKER
+    assert json.loads(marker.read_text())["bytecode"] is False
+    log = tmp_path / "logs" / f"env-2.9.2-{env.digest}.log"
+    assert f"compileall {env.digest}: timed out, not compiled" in log.read_text()
+    assert not _compiled(env.path)
+    monkeypatch.setattr(builder, "run_to_completion", real)
+    ensure_env(request, tmp_path, tmp_path / "logs")
+    assert _compiled(env.path) and json.loads(marker.read_text())["bytecode"] is True
+    assert f"compileall {env.digest}: exit 0" in log.read_text()
 
 
 def test_failed_build_leaves_no_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
