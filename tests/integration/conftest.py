@@ -59,6 +59,29 @@ def run_cli(*args: str, timeout: float = 900, env: dict[str, str] | None = None,
 
 
 
+def run_cli_on_terminal(*args: str, timeout: float = 900) -> tuple[CliRun, str]:
+    """`run_cli` on a pseudo-terminal, as a person at a terminal runs it: the result (the
+    console in `stderr`, stdout and stderr share the terminal) and the raw screen bytes."""
+    import io
+
+    import pexpect
+
+    out = Path(args[args.index("--out") + 1])
+    command = harness_cmd(*args)
+    child = pexpect.spawn(command[0], command[1:], encoding="utf-8", timeout=timeout,
+                          dimensions=(40, 160), env={**os.environ, "TERM": "xterm-256color",
+                                                     "PYTHONUNBUFFERED": "1"})
+    child.logfile_read = screen = io.StringIO()
+    try:
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)  # a run past its bound is killed, not left behind
+    code = child.exitstatus if child.exitstatus is not None else -(child.signalstatus or 1)
+    raw = screen.getvalue()
+    return CliRun(code, out, "", raw), raw
+
+
+
 # The run id of a test's own stores (external_store.py): one per xdist worker, so neither
 # worker's checks by run id see the other's.
 FIXTURE_RUN_ID = f"test-fixture-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -16,10 +17,12 @@ from tests.integration.conftest import (
     CliRun,
     harness_processes,
     run_cli,
+    run_cli_on_terminal,
     run_folders,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("full-run")]
+ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def test_run_passes_and_exits_zero(full_run: CliRun) -> None:
@@ -88,12 +91,21 @@ def test_real_differences_are_listed_and_classified(full_run: CliRun) -> None:
 
 
 def test_same_version_run_has_no_differences(tmp_path: Path) -> None:
-    result = run_cli("run", "--from", OLD, "--to", OLD, "--out", str(tmp_path / "same"),
-                     "--provider", "local", "--no-bench")
-    assert result.code == 0, result.stderr[-3000:]
+    """Run at a terminal, as a person runs it: the live view, no tracebacks, the verdict."""
+    result, screen = run_cli_on_terminal("run", "--from", OLD, "--to", OLD, "--out",
+                                         str(tmp_path / "same"), "--provider", "local",
+                                         "--no-bench")
+    plain = ESCAPE.sub("", screen).replace("\r", "")
+    assert result.code == 0, plain[-3000:]
     results = load_results(tmp_path / "same" / "results.json")
     assert results.diff == []
     assert len(results.checks) > 20
+    assert "\x1b[1A\x1b[2K" in screen, "the live region is redrawn in place"
+    assert re.search(r"\n  tracking \[[^\]]+\]  \d+/\d+ · ", plain), "a scenario's live line"
+    assert re.search(r"\d+/\d+ tests · \d+ passed · 0 failed", plain), "the totals so far"
+    assert "Traceback" not in plain and "\nE   " not in plain
+    closing = [line for line in plain.splitlines() if line.strip()][-1]
+    assert f"] {results.verdict['headline']} (" in closing, closing
 
 
 def test_report_and_logs_are_written(full_run: CliRun) -> None:
