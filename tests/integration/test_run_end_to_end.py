@@ -101,10 +101,12 @@ def test_same_version_run_has_no_differences(tmp_path: Path) -> None:
     assert results.diff == []
     assert len(results.checks) > 20
     assert "\x1b[1A\x1b[2K" in screen, "the live region is redrawn in place"
-    assert re.search(r"\n  tracking \[[^\]]+\]  \d+/\d+ · ", plain), "a scenario's live line"
+    assert re.search(r"   tracking \[(from|to)(, (from|to))?\]  \d+/\d+ · ", plain), \
+        "a scenario's live line: the cells under way, tests done of collected"
     assert re.search(r"\d+/\d+ tests · \d+ passed · 0 failed", plain), "the totals so far"
     assert "Traceback" not in plain and "\nE   " not in plain
-    closing = [line for line in plain.splitlines() if line.strip()][-1]
+    closing = [line for line in plain.splitlines()
+               if line.strip() and not line.startswith("  - ")][-1]  # the reasons follow it
     assert f"] {results.verdict['headline']} (" in closing, closing
 
 
