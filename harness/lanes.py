@@ -5,8 +5,13 @@ every wait of the scenarios (a webhook's backoff, a basic-auth server's start, a
 transfer) is paid twice. So after provisioning the run forks one lane per client role of the
 matrix (`from`, `to`, each extra client version) and one `cross` lane:
 
-- a role's lane runs every cell whose client is that role: its own side, and its client on the
-  other servers. Each client process (Agent) is driven by exactly one lane, so no pipe is shared.
+- a role's lanes run every cell whose client is that role: its own side, and its client on the
+  other servers. A role has LANE_PARTS lanes (`to`, `to/2`), which share its scenario modules:
+  a module is never split, the heaviest go first to the lighter part (`LANE_SECONDS` of a
+  scenario module, its typical seconds). Most of a scenario's time is waiting (a webhook's
+  backoff, 3.x's ~40 ms per kept-alive request), so a role's waits overlap instead of adding
+  up. Each client process (Agent) is driven by exactly one lane, so no pipe is shared: a part
+  after the first starts a client process of its own for its role.
 - `cross` runs the tests that use both sides at once (no `side`: the migration drill, the auth
   database's upgrade, a model logged by the old client loaded by the new), with client
   processes of its own for every role.
@@ -51,6 +56,8 @@ from harness.results.model import CheckResult
 from harness.runtime.processes import REGISTRY
 
 CROSS_LANE = "cross"
+LANE_PARTS = 2 if (os.cpu_count() or 1) > 1 else 1  # lanes per client role
+DEFAULT_LANE_SECONDS = 1.0  # a scenario module that does not say its weight
 LANE_STOP_S = 60.0  # after an interrupt: a lane's teardown (basic-auth servers, the drill)
 OUTPUT_LINES = 30  # of a lane's pytest output, kept when it could not run its share
 # Progress methods a lane may call in the parent (see RelayProgress).
@@ -63,9 +70,39 @@ def lane_of(side: str | None) -> str:
     return CROSS_LANE if side is None else parse_cell(side).client
 
 
-def lanes_of(client_roles: list[str]) -> list[str]:
-    """Every lane of a run: one per client role of the matrix, then `cross`."""
-    return [*client_roles, CROSS_LANE]
+def lanes_of(client_roles: list[str], parts: int = LANE_PARTS) -> list[str]:
+    """Every lane of a run: `parts` per client role of the matrix (`to`, `to/2`, ...), then
+    `cross`."""
+    return [*(role if part == 1 else f"{role}/{part}" for role in client_roles
+              for part in range(1, parts + 1)), CROSS_LANE]
+
+
+def role_of(lane: str) -> str:
+    """The client role (or `cross`) whose tests a lane runs."""
+    return lane.partition("/")[0]
+
+
+def part_of(lane: str) -> int:
+    """Which of its role's lanes a lane is, from 1."""
+    return int(lane.partition("/")[2] or 1)
+
+
+def share_modules(weights: dict[str, float], parts: int) -> dict[str, int]:
+    """Each module's part (1..parts): the heaviest first, each into the part with the least
+    weight so far (ties: the lower part). Deterministic, so every lane computes the same."""
+    loads = [0.0] * parts
+    share: dict[str, int] = {}
+    for module in sorted(weights, key=lambda name: (-weights[name], name)):
+        part = min(range(parts), key=lambda index: (loads[index], index))
+        loads[part] += weights[module]
+        share[module] = part + 1
+    return share
+
+
+def lane_seconds(item: pytest.Item) -> float:
+    """A scenario module's weight in the share: its `LANE_SECONDS`."""
+    module = getattr(item, "module", None)
+    return float(getattr(module, "LANE_SECONDS", DEFAULT_LANE_SECONDS))
 
 
 def in_collection_order(checks: list[CheckResult], order: dict[str, int]) -> list[CheckResult]:
@@ -89,20 +126,32 @@ class LaneResult:
 
 class LaneFilter:
     """pytest plugin of a lane: keeps its share of the items (after every other reordering and
-    selection), records the full collection order, and starts the cross lane's own clients."""
+    selection), records the full collection order, and starts the lane's own clients."""
 
     def __init__(self, lane: str, side_of: Callable[[pytest.Item], str | None],
-                 on_selected: Callable[[list[pytest.Item]], None]) -> None:
+                 on_selected: Callable[[list[pytest.Item]], None],
+                 parts: int = LANE_PARTS) -> None:
         self.lane = lane
         self.side_of = side_of
         self.on_selected = on_selected
+        self.parts = parts
         self.order: dict[str, int] = {}
+
+    def keeps(self, items: list[pytest.Item]) -> list[pytest.Item]:
+        """The lane's share of `items`: its role's tests, of the modules of its part."""
+        role = role_of(self.lane)
+        mine = [item for item in items if lane_of(self.side_of(item)) == role]
+        if role == CROSS_LANE or self.parts == 1:
+            return mine
+        weights = {str(item.path): lane_seconds(item) for item in mine}
+        share = share_modules(weights, self.parts)
+        return [item for item in mine if share[str(item.path)] == part_of(self.lane)]
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, config: pytest.Config,
                                       items: list[pytest.Item]) -> None:
         self.order = {item.nodeid: index for index, item in enumerate(items)}
-        keep = [item for item in items if lane_of(self.side_of(item)) == self.lane]
+        keep = self.keeps(items)
         drop = [i for i in items if i not in keep]
         if drop:
             config.hook.pytest_deselected(items=drop)
@@ -221,10 +270,11 @@ def fork_lane(name: str, child: Callable[[Connection], LaneResult]) -> Lane:
     return Lane(name, pid, reader, time.monotonic())
 
 
-def fresh_clients(agents: dict[str, Agent]) -> dict[str, Agent]:
-    """A client process of every role's environment, started at once (the cross lane's own)."""
-    fresh = {role: Agent(f"cross-{agent.name}", agent.python,
-                         agent.log_path.with_name(f"cross-{agent.log_path.name}"))
+def fresh_clients(agents: dict[str, Agent], prefix: str) -> dict[str, Agent]:
+    """A client process of each role's environment, started at once (a lane's own: `cross`
+    has one per role, a role's second lane one for its role)."""
+    fresh = {role: Agent(f"{prefix}-{agent.name}", agent.python,
+                         agent.log_path.with_name(f"{prefix}-{agent.log_path.name}"))
              for role, agent in agents.items()}
     with ThreadPoolExecutor(max_workers=max(1, len(fresh))) as pool:
         for started in [pool.submit(agent.start) for agent in fresh.values()]:

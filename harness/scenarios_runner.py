@@ -30,6 +30,8 @@ from harness.lanes import (
     fresh_clients,
     in_collection_order,
     lanes_of,
+    part_of,
+    role_of,
 )
 from harness.matrix import blocking_failures
 from harness.plugin import Collector, SessionInjector
@@ -164,14 +166,19 @@ def _in_lanes(session: RunSession, config: RunConfig) -> ScenarioOutcome:
 def _lane(session: RunSession, config: RunConfig, lane: str, roles: list[str],
           connection: Connection) -> LaneResult:
     """In the forked lane: pytest on the lane's share, its progress relayed to the parent. The
-    cross lane gets client processes of its own (the role lanes drive the session's)."""
+    cross lane gets client processes of its own, and so does a role's lane after its first
+    (the first lane of each role drives the session's)."""
     session.progress = RelayProgress(connection, lane)
     own: list[Agent] = []
 
     def selected(items: list[pytest.Item]) -> None:
-        if lane != CROSS_LANE:
+        if lane == CROSS_LANE:
+            needed, prefix = roles, "cross"
+        elif part_of(lane) > 1:
+            needed, prefix = [role_of(lane)], f"part{part_of(lane)}"
+        else:
             return
-        fresh = fresh_clients({role: session.client(role).client for role in roles})
+        fresh = fresh_clients({role: session.client(role).client for role in needed}, prefix)
         for role, agent in fresh.items():
             session.client(role).client = agent
             own.append(agent)

@@ -14,6 +14,7 @@ from harness.services.s3 import s3_client
 from harness.session import RunSession
 from scenarios.background import BackgroundCalls
 
+LANE_SECONDS = 6  # its typical seconds on one side: how a client's lanes share the modules
 # Large enough to cross the multipart threshold in three parts (scenarios/clients/artifacts.py)
 # and to stream for seconds; how fast each version moves 64 MB is the benchmark's business.
 LARGE_MB = int(os.environ.get("HARNESS_LARGE_ARTIFACT_MB", "16"))

@@ -19,6 +19,7 @@ from harness.runtime.processes import run_to_completion
 from harness.session import RunSession
 
 Observe = Callable[[dict[str, Any]], None]
+LANE_SECONDS = 20  # its typical seconds on one side: how a client's lanes share the modules
 AUTH_UPGRADE_TIMEOUT_S = 180.0
 # The auth database's alembic version table: `alembic_version_auth` from MLflow 3.6 (which
 # stamps an older auth database with its initial revision before upgrading it; mlflow/server/

@@ -21,6 +21,7 @@ from harness.services.webhook import ALWAYS, Delivery, WebhookReceiver
 from harness.session import RunSession
 
 Observe = Callable[[dict[str, Any]], None]
+LANE_SECONDS = 60  # its typical seconds on one side: how a client's lanes share the modules
 DECIDED = ("achieved", "not_achieved")
 
 

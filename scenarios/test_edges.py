@@ -20,6 +20,7 @@ from harness.plugin import Client
 from scenarios.clients import edge_values as ev
 
 Observe = Callable[[dict[str, Any]], None]
+LANE_SECONDS = 45  # its typical seconds on one side: how a client's lanes share the modules
 READERS = set(ev.VIAS)
 
 

@@ -15,6 +15,7 @@ from harness.plugin import Client
 from harness.runtime.ports import free_port
 from harness.session import SideRuntime
 
+LANE_SECONDS = 1  # its typical seconds on one side: how a client's lanes share the modules
 API = "/api/2.0/mlflow"
 UNKNOWN_RUN = "0" * 32
 REQUESTS: dict[str, tuple[str, str, bytes | None]] = {

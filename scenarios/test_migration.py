@@ -15,6 +15,9 @@ from scenarios.conftest import BackgroundDrill
 Observe = Callable[[dict[str, Any]], None]
 
 
+LANE_SECONDS = 1  # its typical seconds on one side: how a client's lanes share the modules
+
+
 @pytest.fixture(scope="module")
 def drill(background_migration: BackgroundDrill | None) -> dict[str, Any]:
     """The drill's report; it started in the background with the first scenario."""

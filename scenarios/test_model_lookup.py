@@ -13,6 +13,7 @@ import pytest
 
 from harness.plugin import Client
 
+LANE_SECONDS = 3  # its typical seconds on one side: how a client's lanes share the modules
 pytestmark = pytest.mark.matrix  # client-side: runs in every client × server cell
 
 

@@ -34,6 +34,7 @@ from scenarios.test_tracking import verify_tracking
 
 Observe = Callable[[dict[str, Any]], None]
 ProxyFactory = Callable[..., AbstractContextManager[AuthProxy]]
+LANE_SECONDS = 10  # its typical seconds on one side: how a client's lanes share the modules
 CORE_PREFIXES = ("/api/2.0/mlflow/", "/api/2.0/mlflow-artifacts/")
 # A sanity bound, not a performance check: a refused connection makes the 502 in milliseconds
 # even on a busy machine; only a proxy that hangs or keeps retrying a dead upstream gets near it.

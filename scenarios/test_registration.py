@@ -9,6 +9,7 @@ import pytest
 
 from harness.plugin import Client
 
+LANE_SECONDS = 8  # its typical seconds on one side: how a client's lanes share the modules
 pytestmark = pytest.mark.matrix  # client-side: runs in every client × server cell
 
 Observe = Callable[[dict[str, Any]], None]

@@ -12,6 +12,9 @@ from harness.plugin import Client
 Observe = Callable[[dict[str, Any]], None]
 
 
+LANE_SECONDS = 15  # its typical seconds on one side: how a client's lanes share the modules
+
+
 def verify_serving(result: dict[str, Any]) -> None:
     assert set(result["loaded"]) == {
         "version-1", "version-2", "stage-production", "stage-archived", "alias-champion", "latest"

@@ -9,6 +9,7 @@ import pytest
 
 from harness.plugin import Client
 
+LANE_SECONDS = 3  # its typical seconds on one side: how a client's lanes share the modules
 pytestmark = pytest.mark.matrix  # client-side: runs in every client × server cell
 
 CANDIDATES = {"run-a": (0.1, 0.81), "run-b": (0.01, 0.93), "run-c": (0.001, 0.88)}

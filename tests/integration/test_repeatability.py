@@ -25,7 +25,8 @@ from tests.integration.conftest import NEW, OLD, CliRun, harness_processes, run_
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("full-run")]
 MODULES = ("test_tracking", "test_registration", "test_model_lookup", "test_errors",
            "test_serving")
-LANES = {"scenarios: lane from", "scenarios: lane to", "scenarios: lane cross"}
+LANES = {"scenarios: lane from", "scenarios: lane from/2", "scenarios: lane to",
+         "scenarios: lane to/2", "scenarios: lane cross"}
 
 
 def _module(test: str) -> str:

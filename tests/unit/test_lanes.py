@@ -11,6 +11,8 @@ import signal
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -18,12 +20,16 @@ from harness import lanes
 from harness.lanes import (
     CROSS_LANE,
     LaneDispatcher,
+    LaneFilter,
     LaneResult,
     RelayProgress,
     fork_lane,
     in_collection_order,
     lane_of,
     lanes_of,
+    part_of,
+    role_of,
+    share_modules,
 )
 from harness.progress import Progress
 from harness.results.model import CheckResult, Status
@@ -39,7 +45,52 @@ def test_each_cell_goes_to_its_clients_lane_and_cross_side_tests_to_cross() -> N
     assert lane_of("from") == "from" and lane_of("from_on_to") == "from"
     assert lane_of("to_on_from") == "to" and lane_of("to") == "to"
     assert lane_of(None) == CROSS_LANE
-    assert lanes_of(["from", "to", "3.17.2"]) == ["from", "to", "3.17.2", CROSS_LANE]
+    assert lanes_of(["from", "to", "3.17.2"], parts=1) == ["from", "to", "3.17.2", CROSS_LANE]
+    assert lanes_of(["from", "to"], parts=2) == ["from", "from/2", "to", "to/2", CROSS_LANE]
+    assert [(role_of(lane), part_of(lane)) for lane in lanes_of(["to"], parts=3)] == [
+        ("to", 1), ("to", 2), ("to", 3), (CROSS_LANE, 1)]
+
+
+def test_modules_are_shared_whole_heaviest_first_into_the_lighter_part() -> None:
+    weights = {"deltaone": 60, "edges": 45, "basic_auth": 20, "serving": 15, "proxy": 10,
+               "tracking": 3, "errors": 1}
+    share = share_modules(weights, 2)
+    assert share == {"deltaone": 1, "edges": 2, "basic_auth": 2, "serving": 1, "proxy": 2,
+                     "tracking": 1, "errors": 2}
+    loads = [sum(w for m, w in weights.items() if share[m] == part) for part in (1, 2)]
+    assert loads == [78, 76]
+    assert share_modules(dict(reversed(weights.items())), 2) == share, "order-independent"
+    assert set(share_modules(weights, 1).values()) == {1}
+
+
+def _item(module: str, side: str | None, weight: float | None) -> Any:
+    """What LaneFilter reads of a pytest item: its path, module and (through side_of) side."""
+    namespace = SimpleNamespace() if weight is None else SimpleNamespace(LANE_SECONDS=weight)
+    return SimpleNamespace(path=Path(f"/s/test_{module}.py"), module=namespace, side=side,
+                           nodeid=f"test_{module}.py::t[{side}]")
+
+
+def test_each_role_test_runs_in_exactly_one_of_its_lanes_and_a_module_stays_whole() -> None:
+    items = [_item(module, side, weight)
+             for module, weight in (("deltaone", 60), ("edges", 45), ("serving", 15),
+                                    ("tracking", 3), ("team", None))
+             for side in ("from", "to", "from_on_to", "to_on_from")]
+    items.append(_item("migration", None, 1))
+    kept: dict[str, list[Any]] = {}
+    for lane in lanes_of(["from", "to"], parts=2):
+        share = LaneFilter(lane, lambda item: item.side, lambda selected: None, parts=2)
+        kept[lane] = share.keeps(items)
+    assert [i.nodeid for i in kept[CROSS_LANE]] == ["test_migration.py::t[None]"]
+    for role in ("from", "to"):
+        both = kept[role] + kept[f"{role}/2"]
+        assert sorted(i.nodeid for i in both) == sorted(
+            i.nodeid for i in items if i.side is not None and lane_of(i.side) == role)
+        modules = [{i.path.name for i in kept[lane]} for lane in (role, f"{role}/2")]
+        assert modules[0] and modules[1] and not modules[0] & modules[1]
+        assert {"test_deltaone.py", "test_edges.py"} - modules[0] - modules[1] == set()
+        assert ("test_deltaone.py" in modules[0]) != ("test_edges.py" in modules[0])
+    one = LaneFilter("to", lambda item: item.side, lambda selected: None, parts=1)
+    assert len(one.keeps(items)) == 10, "one lane per role: all of the role's tests"
 
 
 CROSS_CASES = {"test_basic_auth.py::test_auth_database_migrates",
