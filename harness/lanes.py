@@ -152,7 +152,8 @@ class LaneFilter:
                                       items: list[pytest.Item]) -> None:
         self.order = {item.nodeid: index for index, item in enumerate(items)}
         keep = self.keeps(items)
-        drop = [i for i in items if i not in keep]
+        kept = set(keep)
+        drop = [i for i in items if i not in kept]
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep

@@ -33,8 +33,8 @@ HEALTH_TIMEOUT_S = 5.0  # one /health request
 HEALTH_GRACE_S = 20.0  # a live server's time to answer again before it is declared down
 HEALTH_RETRY_PAUSE_S = 1.0
 
-# Servers (name, port) declared down in this process, with why: they get no second grace.
-_declared_down: dict[tuple[str, int], str] = {}
+# Servers (name, port) declared down in this process: they get no second grace.
+_declared_down: set[tuple[str, int]] = set()
 
 
 class ScenarioTimeout(Exception):  # noqa: N818 - reads as what happened in the report
@@ -81,11 +81,11 @@ def server_problem(server: MlflowServer, grace_s: float = HEALTH_GRACE_S) -> str
         if pause <= 0 or REGISTRY.cancelled.wait(pause):
             break
     if problem is None:
-        _declared_down.pop(key, None)
+        _declared_down.discard(key)
         return None
     if waited > 0:
         problem += f"; still so after {waited:g}s while its process ran"
-    _declared_down[key] = problem
+    _declared_down.add(key)
     return problem
 
 

@@ -170,9 +170,7 @@ def ensure_env(request: EnvRequest, cache_dir: Path, log_dir: Path) -> MlflowEnv
             "packages": packages,
             "build_seconds": round(time.monotonic() - started, 2),
         }
-        tmp = marker.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
-        os.replace(tmp, marker)
+        _write_marker(marker, record)
         return _env_of(path, digest, record, reused=False)
 
 
@@ -202,12 +200,17 @@ def _compile_once(path: Path, marker: Path, log_path: Path) -> dict[str, Any]:
     try:
         if _compile_bytecode(path, log_path):
             record = {**record, "bytecode": True}
-            tmp = marker.with_suffix(".tmp")
-            tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
-            os.replace(tmp, marker)
+            _write_marker(marker, record)
     except OSError:
         pass
     return record
+
+
+def _write_marker(marker: Path, record: dict[str, Any]) -> None:
+    """Replace the environment's marker at once (a reader sees the old one or the new)."""
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
+    os.replace(tmp, marker)
 
 
 def _env_of(path: Path, digest: str, record: dict[str, Any], reused: bool) -> MlflowEnv:
