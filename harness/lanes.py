@@ -54,6 +54,7 @@ from harness.matrix import parse_cell
 from harness.progress import Progress
 from harness.results.model import CheckResult
 from harness.runtime.processes import REGISTRY
+from harness.runtime.waiting import outcome
 
 CROSS_LANE = "cross"
 LANE_PARTS = 2 if (os.cpu_count() or 1) > 1 else 1  # lanes per client role
@@ -279,7 +280,7 @@ def fresh_clients(agents: dict[str, Agent], prefix: str) -> dict[str, Agent]:
              for role, agent in agents.items()}
     with ThreadPoolExecutor(max_workers=max(1, len(fresh))) as pool:
         for started in [pool.submit(agent.start) for agent in fresh.values()]:
-            started.result()
+            outcome(started)
     return fresh
 
 

@@ -26,6 +26,7 @@ from harness.errors import UsageError
 from harness.progress import Progress
 from harness.providers import docker_available, make_postgres, make_s3, resolve_provider
 from harness.runtime.processes import REGISTRY, sweep_run_processes
+from harness.runtime.waiting import outcome
 from harness.services.base import PostgresService, S3Service
 from harness.services.mlflow_command import (
     MlflowCommand,
@@ -277,7 +278,7 @@ def _check_image_version(side: SideConfig, found: str, env: MlflowEnv) -> None:
 def _result(future: Future[T]) -> T:
     """Wait for a future; stop everything first if the wait is interrupted."""
     try:
-        return future.result()
+        return outcome(future)
     except BaseException:
         REGISTRY.stop_everything()
         raise

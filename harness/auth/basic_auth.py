@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Self
 
 from harness.redact import register_secret
+from harness.runtime.waiting import outcome
 from harness.services.base import Service
 from harness.services.mlflow_server import MlflowServer
 from harness.session import RunSession
@@ -86,7 +87,7 @@ class BasicAuthFleet(Service):
     def start(self) -> Self:
         with ThreadPoolExecutor(max_workers=max(1, len(self.roles))) as pool:
             for started in [pool.submit(self._start, role) for role in self.roles]:
-                started.result()
+                outcome(started)
         return self
 
     def stop(self) -> None:

@@ -43,6 +43,7 @@ from harness.bench.stats import Comparison, Verdict, compare_strata, median_rule
 from harness.errors import HarnessError
 from harness.progress import Progress
 from harness.proxy.service import AuthProxy
+from harness.runtime.waiting import outcome
 from harness.services.mlflow_server import MlflowServer
 from harness.services.server_args import server_setup
 from harness.session import RunSession
@@ -341,11 +342,11 @@ class Benchmark:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-client") as pool:
             further = [pool.submit(self._agent, "from", n) for n in range(1, CLIENT_PROCESSES)]
             self.fixed = [self._agent("from")]
-            seeding_new = pool.submit(lambda: seed(further[0].result(), NEW)) if further \
+            seeding_new = pool.submit(lambda: seed(outcome(further[0]), NEW)) if further \
                 else None
             self.contexts[OLD] = seed(self.fixed[0], OLD)
-            self.contexts[NEW] = seeding_new.result() if seeding_new else seed(self.fixed[0], NEW)
-            self.fixed += [future.result() for future in further]
+            self.contexts[NEW] = outcome(seeding_new) if seeding_new else seed(self.fixed[0], NEW)
+            self.fixed += [outcome(future) for future in further]
         self.warmed = self._call(self.fixed[0], self.urls[OLD], "warm_workers",
                                  servers=self.urls)
 

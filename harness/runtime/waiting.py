@@ -7,11 +7,17 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from harness.errors import ServiceError, ServiceTimeout
 from harness.runtime.processes import REGISTRY, ManagedProcess
+
+T = TypeVar("T")
+# How often a thread waiting on a worker wakes to run a signal handler that is due.
+SIGNAL_POLL_S = 0.2
 
 
 class ReadinessCheck(Protocol):
@@ -108,3 +114,16 @@ def wait_until_ready(
                 logs=recent_logs(),
             )
         time.sleep(interval)
+
+
+def outcome(future: Future[T]) -> T:
+    """The future's result, waited for in short slices.
+
+    A process-directed signal (Ctrl-C, SIGTERM) may land on any thread; when it lands on a
+    worker, an untimed wait of the main thread is not woken and its Python handler runs only
+    once the future is done, which may be minutes away (an environment build, a paused phase).
+    Timed slices let the handler run within SIGNAL_POLL_S.
+    """
+    while not future.done():
+        wait_futures([future], timeout=SIGNAL_POLL_S)
+    return future.result()

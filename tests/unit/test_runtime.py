@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
 from harness.agent.client import Agent
 from harness.errors import ClientCallError, ClientCallTimeout, ServiceError, ServiceTimeout
 from harness.runtime.processes import REGISTRY, spawn, sweep_run_processes
-from harness.runtime.waiting import CallableCheck, TcpCheck, wait_until_ready
+from harness.runtime.waiting import CallableCheck, TcpCheck, outcome, wait_until_ready
 
 CLIENT_MODULE = '''
 import os, sys, time
@@ -131,6 +135,40 @@ def agent(tmp_path: Path) -> Agent:
     started.start()
     yield started
     started.stop()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def test_a_signal_landing_on_a_worker_interrupts_the_waiting_main_thread() -> None:
+    """The CI failure of session 8: SIGTERM went to a worker thread while the main thread
+    waited on it; the run ended only when the worker did (a paused phase, 120 s later)."""
+    waiting, release = threading.Event(), threading.Event()
+
+    def worker() -> str:
+        waiting.wait(60)
+        time.sleep(0.3)  # the main thread is inside its wait by now
+        # What the kernel may do with a process-directed signal: hand it to this thread.
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+        release.wait(60)
+        return "finished"
+
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            future = pool.submit(worker)
+            try:
+                with pytest.raises(KeyboardInterrupt):
+                    waiting.set()
+                    outcome(future)
+                # Decided while the worker still held on, not once it had finished.
+                assert not future.done()
+            finally:
+                release.set()
+            assert future.result() == "finished"
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def test_agent_calls_functions_in_one_persistent_interpreter(agent: Agent, tmp_path: Path) -> None:
