@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 
 from harness.errors import Cancelled
@@ -28,10 +29,16 @@ def pause_point(name: str) -> None:
     wanted = [part.strip() for part in os.environ.get(PAUSE_ENV, "").split(",") if part.strip()]
     if not any(name.startswith(prefix) for prefix in wanted):
         return
+    # The cancel flag is read before the line goes out: the test sends its signal when it
+    # reads the line, and a cancel taken for "already set at the start" would sleep through
+    # it (seen in CI: a worker's pause held the run 120 s after SIGTERM).
+    stale = REGISTRY.cancelled.is_set()
+    if stale and threading.current_thread() is not threading.main_thread():
+        raise Cancelled("run cancelled")  # a worker has no signal to wait for: it ends now
     sys.stderr.flush()
     os.write(_STDERR, f"paused at {name}\n".encode())
-    # After teardown the cancel flag stays set; a pause then (the reports) waits for a signal.
-    stale = REGISTRY.cancelled.is_set()
+    # After teardown the cancel flag stays set; a pause of the main thread then (the reports)
+    # waits for the signal, which reaches it as KeyboardInterrupt.
     deadline = time.monotonic() + PAUSE_SECONDS
     while time.monotonic() < deadline:
         if stale:

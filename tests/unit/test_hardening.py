@@ -4,6 +4,7 @@ scenario; pause points; the run's S3 namespace on a user's store."""
 from __future__ import annotations
 
 import http.server
+import os
 import signal
 import sys
 import threading
@@ -261,6 +262,47 @@ def test_pause_point_waits_only_where_asked_and_ends_on_cancel(
     assert time.monotonic() - began < 5
     assert capfd.readouterr().err == "paused at scenarios\n"
     REGISTRY.reset()
+
+
+def test_a_cancel_right_after_the_pause_line_ends_a_workers_pause(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The CI failure: the test signals on reading `paused at`; the run's main thread set the
+    cancel flag before the pausing worker had looked at it, and the worker took the flag for
+    one set before the pause, so it slept out PAUSE_SECONDS."""
+    from types import SimpleNamespace
+
+    from harness import faults
+
+    def write_then_cancel(fd: int, data: bytes) -> int:
+        written = os.write(fd, data)
+        REGISTRY.cancelled.set()  # the signal, handled the moment the line is out
+        return written
+
+    monkeypatch.setenv(PAUSE_ENV, "environment from")
+    monkeypatch.setattr(faults, "PAUSE_SECONDS", 3.0)
+    monkeypatch.setattr(faults, "os", SimpleNamespace(environ=os.environ, write=write_then_cancel))
+    outcomes: list[str] = []
+
+    def worker(name: str) -> None:
+        try:
+            pause_point(name)
+            outcomes.append("slept out the pause")
+        except Cancelled:
+            outcomes.append("cancelled")
+
+    REGISTRY.reset()
+    try:
+        for before in (False, True):  # flag set by the signal / already set when it began
+            if before:
+                REGISTRY.cancelled.set()
+            thread = threading.Thread(target=worker, args=("environment from = 2.9.2",))
+            thread.start()
+            thread.join(30)
+    finally:
+        REGISTRY.reset()
+    assert outcomes == ["cancelled", "cancelled"]
+    assert capfd.readouterr().err == "paused at environment from = 2.9.2\n"
 
 
 def test_the_runs_keys_live_under_its_namespace() -> None:
