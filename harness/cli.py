@@ -29,7 +29,7 @@ from harness.config import (
     default_cache_dir,
 )
 from harness.errors import HarnessError
-from harness.matrix import summarize
+from harness.matrix import check_counts, counts_line, summarize
 from harness.progress import Progress
 from harness.project.run import env_builder, run_project, side_targets
 from harness.results.merge import load_by_upgrade, upgrade_slug
@@ -439,11 +439,9 @@ def run_command(args: argparse.Namespace) -> int:
     hint = screenshot_hint(no_screenshot)
     if hint:
         progress.say(hint)
-    counts = results.counts()
+    counts = counts_line(check_counts(results.checks), skipped=False)
     summary = (
-        f"{results.verdict['headline']} ({results.status.value}): {counts['passed']} passed, "
-        f"{counts['failed']} failed, "
-        f"{counts['error']} errors, {counts['known_defect']} known defects, "
+        f"{results.verdict['headline']} ({results.status.value}): {counts}, "
         f"{_bench_summary(results)} in {results.duration_s:.0f}s — "
         f"{Path(config.out_dir) / 'report.md'}"
     )

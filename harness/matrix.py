@@ -134,3 +134,25 @@ def blocking_failures(checks: Iterable[CheckResult]) -> list[CheckResult]:
         and not (check.client_version and check.server_version
                  and advisory(check.client_version, check.server_version))
     ]
+
+
+def check_counts(checks: Iterable[CheckResult]) -> dict[str, int]:
+    """How many checks have each status, the way the verdict counts them: failures and errors
+    of advisory cells are `advisory`, not `failed` or `error`."""
+    checks = list(checks)
+    blocking = {id(check) for check in blocking_failures(checks)}
+    counts = {status.value: 0 for status in Status} | {"advisory": 0}
+    for check in checks:
+        failing = check.status in (Status.FAILED, Status.ERROR)
+        counts["advisory" if failing and id(check) not in blocking else check.status.value] += 1
+    return counts
+
+
+def counts_line(counts: dict[str, int], skipped: bool = True) -> str:
+    """`146 passed, 0 failed, 7 advisory, 0 errors, 0 skipped, 1 known defects` (advisory
+    only when there are some)."""
+    parts = [f"{counts['passed']} passed", f"{counts['failed']} failed"]
+    parts += [f"{counts['advisory']} advisory"] if counts.get("advisory") else []
+    parts += [f"{counts['error']} errors"]
+    parts += [f"{counts['skipped']} skipped"] if skipped else []
+    return ", ".join([*parts, f"{counts['known_defect']} known defects"])

@@ -14,7 +14,7 @@ from pathlib import Path
 from statistics import quantiles
 from typing import Any
 
-from harness.matrix import blocking_failures
+from harness.matrix import blocking_failures, check_counts, counts_line
 from harness.redact import redact
 from harness.results.model import RunResults, SideInfo, Status
 from harness.verdict import Level, decide
@@ -361,10 +361,8 @@ def _your_code(results: RunResults) -> str:
 
 def render_html(results: RunResults) -> str:
     versions = " → ".join(s.mlflow_version or s.spec for s in results.sides[:2])
-    counts = results.counts()
-    summary = (f"{counts['passed']} passed, {counts['failed']} failed, {counts['error']} errors, "
-               f"{counts['skipped']} skipped, {counts['known_defect']} known defects · run "
-               f"{results.run_id} · {results.duration_s:.0f}s")
+    summary = (f"{counts_line(check_counts(results.checks))} · run {results.run_id} · "
+               f"{results.duration_s:.0f}s")
     body = "".join([
         f"<h1>MLflow upgrade check: {_e(versions)}</h1>", _verdict(results),
         f"<p>{_e(summary)}</p>", _your_code(results), _failures(results), _defects(results),

@@ -6,7 +6,7 @@ import shlex
 from collections import Counter
 from pathlib import Path
 
-from harness.matrix import blocking_failures
+from harness.matrix import blocking_failures, check_counts, counts_line
 from harness.redact import redact
 from harness.results.model import CheckResult, RunResults, SideInfo, Status
 from harness.verdict import Level, decide
@@ -60,12 +60,9 @@ def _verdict(results: RunResults) -> list[str]:
         lines += [f"> {first_line(line, 200)}  " for line in shown]
         lines += [f"> … {left} more line(s) in `results.json` and `logs/`"] if left else []
         lines += [""]
-    counts = results.counts()
     lines += [
-        f"Checks: {counts['passed']} passed, {counts['failed']} failed, "
-        f"{counts['error']} errors, {counts['skipped']} skipped, "
-        f"{counts['known_defect']} known defects · "
-        f"run `{results.run_id}` · {results.duration_s:.0f}s",
+        f"Checks: {counts_line(check_counts(results.checks))} · run `{results.run_id}` · "
+        f"{results.duration_s:.0f}s",
         "",
         f"Logs, every difference, every check and the raw benchmark tables: {HTML}.",
         "",

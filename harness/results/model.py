@@ -129,12 +129,6 @@ class RunResults:
     def findings(self) -> list[DiffEntry]:
         return [d for d in self.diff if d.classification == "finding"]
 
-    def counts(self) -> dict[str, int]:
-        found = {status.value: 0 for status in Status}
-        for check in self.checks:
-            found[check.status.value] += 1
-        return found
-
     def to_json(self) -> str:
         return json.dumps(_plain(self), indent=2, sort_keys=False)
 

@@ -11,7 +11,16 @@ import pytest
 from harness.cli import main
 from harness.config import build_config
 from harness.errors import UsageError
-from harness.matrix import Cell, advisory, blocking_failures, cells_for, parse_cell, summarize
+from harness.matrix import (
+    Cell,
+    advisory,
+    blocking_failures,
+    cells_for,
+    check_counts,
+    counts_line,
+    parse_cell,
+    summarize,
+)
 from harness.plugin import _without
 from harness.results.merge import merge
 from harness.results.model import (
@@ -105,6 +114,25 @@ def test_advisory_failures_do_not_fail_the_run_but_required_ones_do() -> None:
     cross = CheckResult("serving", "t", "cross", "2.9.2 → 3.4.0", Status.FAILED, 1.0)
     assert blocking_failures([newer_on_older]) == []
     assert blocking_failures([newer_on_older, older_on_newer, cross]) == [older_on_newer, cross]
+
+
+def test_summary_lines_count_advisory_failures_apart_from_blocking_ones() -> None:
+    """The closing line once said "146 passed, 7 failed" for a run whose 7 failures were all
+    advisory cells: the counts now say what the verdict counts."""
+    checks = [
+        check("to_on_from", NEW, OLD, "test_a.py::t", Status.FAILED),
+        check("to_on_from", NEW, OLD, "test_b.py::t", Status.ERROR),
+        check("from_on_to", OLD, NEW, "test_a.py::t", Status.FAILED),
+        check("from", OLD, OLD, "test_a.py::t"),
+        check("to", NEW, NEW, "test_a.py::t", Status.ERROR),
+    ]
+    counts = check_counts(checks)
+    assert (counts["passed"], counts["failed"], counts["error"], counts["advisory"]) == (1, 1, 1, 2)
+    assert counts_line(counts) == ("1 passed, 1 failed, 2 advisory, 1 errors, 0 skipped, "
+                                   "0 known defects")
+    assert "advisory" not in counts_line(check_counts(checks[2:]), skipped=False)
+    assert counts_line(check_counts(checks[:1]), skipped=False) == (
+        "0 passed, 0 failed, 1 advisory, 0 errors, 0 known defects")
 
 
 def test_skipped_everywhere_is_not_applicable() -> None:
