@@ -5,7 +5,8 @@ whose name starts with one of the NAMEs: every progress phase (`environment from
 `start mlflow`, `scenarios`, `benchmarks`, `reports`, …) and `migration` (the drill's start).
 It writes `paused at NAME` on stderr and waits up to PAUSE_SECONDS, or until the run is
 cancelled (Cancelled) or a signal arrives (KeyboardInterrupt, in the main thread), then goes
-on. Unset (always, outside tests) it costs one environment lookup.
+on (saying `pause ran out at NAME` if nothing came). Unset (always, outside tests) it costs
+one environment lookup.
 """
 
 from __future__ import annotations
@@ -45,3 +46,6 @@ def pause_point(name: str) -> None:
             time.sleep(0.2)
         elif REGISTRY.cancelled.wait(0.2):
             raise Cancelled("run cancelled")
+    # Said, so that a test can tell a run that ended on its signal from one that went on only
+    # because the pause ran out.
+    os.write(_STDERR, f"pause ran out at {name}\n".encode())

@@ -91,6 +91,8 @@ def test_sigint_and_sigterm_at_every_phase_leave_nothing(
     for sig, run in runs.items():
         seconds = run.finish(timeout=120)
         assert run.proc.returncode == 130, f"{sig.name}: {run.stderr[-3000:]}"
+        # Ended by the signal, not by the pause running out (which once hid a lost signal).
+        assert "pause ran out" not in run.stderr, f"{sig.name}: {run.stderr[-3000:]}"
         assert "mlflow-upgrade-harness: interrupted" in run.stderr or \
             "interrupted (Ctrl-C or SIGTERM)" in run.stderr, run.stderr[-2000:]
         assert containers_of(run.run_id) == []
