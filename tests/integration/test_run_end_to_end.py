@@ -20,9 +20,9 @@ from tests.integration.conftest import (
     run_cli_on_terminal,
     run_folders,
 )
+from tests.screen import plain_text
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("full-run")]
-ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def test_run_passes_and_exits_zero(full_run: CliRun) -> None:
@@ -95,7 +95,7 @@ def test_same_version_run_has_no_differences(tmp_path: Path) -> None:
     result, screen = run_cli_on_terminal("run", "--from", OLD, "--to", OLD, "--out",
                                          str(tmp_path / "same"), "--provider", "local",
                                          "--no-bench")
-    plain = ESCAPE.sub("", screen).replace("\r", "")
+    plain = plain_text(screen)
     assert result.code == 0, plain[-3000:]
     results = load_results(tmp_path / "same" / "results.json")
     assert results.diff == []

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pexpect
 
+from tests.screen import plain_text
+
 DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "progress_demo.py"
 ENV = {**os.environ, "DEMO_STEP": "0.6", "TERM": "xterm-256color", "PYTHONUNBUFFERED": "1"}
-ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 PLAIN = re.compile(r"^(\[ *\d+\.\ds\] |  (FAILED|ERROR|advisory|known defect))")
 HEADLINE = "Safe to upgrade, with caveats (passed)"  # harness/verdict.py HEADLINES
 
@@ -32,7 +33,7 @@ def test_a_terminal_gets_the_live_view_and_the_lines_that_stay() -> None:
     assert child.exitstatus == 0
     screen = seen.getvalue()
     assert "\x1b[1A\x1b[2K" in screen, "the live region is redrawn in place"
-    plain = ESCAPE.sub("", screen)
+    plain = plain_text(screen)
     assert "✓ scenario tracking: 2 passed" in plain
     assert "  advisory (client newer than server, not blocking): test_artifacts.py::t" in plain
     assert "✓ environment from = 2.9.2 (" in plain
