@@ -78,9 +78,9 @@ def main() -> int:
     parser.add_argument("--inject", default="get_run=30")
     parser.add_argument("--threshold", type=float, default=0.20)
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--injected-only", action="store_true",
-                        help="skip the same-version gates (e.g. to re-count catches at another "
-                             "budget)")
+    parser.add_argument("--same-gates", type=int,
+                        help="how many same-version gates (default: --gates; 0 skips them, e.g. "
+                             "to re-count catches at another budget)")
     args = parser.parse_args()
     injection = parse_injection([args.inject])
     injected_op = injection[0][0]
@@ -119,10 +119,11 @@ def main() -> int:
                 result["seconds"] = round(time.monotonic() - started, 1)
                 return result
 
-            for index in range(0 if args.injected_only else args.gates):
+            same_gates = args.gates if args.same_gates is None else args.same_gates
+            for index in range(same_gates):
                 same.append(one_gate())
                 save()
-                progress.say(f"same-version gate {index + 1}/{args.gates}: "
+                progress.say(f"same-version gate {index + 1}/{same_gates}: "
                              f"{same[-1]['gate']['regressions'] or 'no regression'}; "
                              f"{len(same[-1]['gate']['inconclusive'])} undecided")
             bench.settings = slowed
