@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,6 +81,15 @@ def run_cli_on_terminal(*args: str, timeout: float = 900) -> tuple[CliRun, str]:
     raw = screen.getvalue()
     return CliRun(code, out, "", raw), raw
 
+
+
+@pytest.fixture(autouse=True)
+def _stop_leftover_live_runs() -> Iterator[None]:
+    """A test that fails before it stops its background runs leaves nothing running."""
+    yield
+    from tests.integration.live_run import stop_leftover_runs
+
+    stop_leftover_runs()
 
 
 # The run id of a test's own stores (external_store.py): one per xdist worker, so neither

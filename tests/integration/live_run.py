@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -12,6 +14,8 @@ from pathlib import Path
 from tests.integration.conftest import harness_cmd
 
 RUN_LINE = re.compile(r" run (\w+): ")
+STOP_S = 120.0  # a left-over run's own teardown, after SIGTERM
+_STARTED: list[LiveRun] = []
 
 
 class LiveRun:
@@ -30,6 +34,7 @@ class LiveRun:
         self._stderr_done = False
         threading.Thread(target=self._read_stderr, daemon=True).start()
         threading.Thread(target=self._read_stdout, daemon=True).start()
+        _STARTED.append(self)
 
     def _read_stderr(self) -> None:
         assert self.proc.stderr is not None
@@ -107,3 +112,29 @@ def process_logging_to(run_id: str, log_name: str) -> int:
         if Path(target).name == log_name:
             return pid
     raise AssertionError(f"no process of run {run_id} logs to {log_name}")
+
+
+def stop_leftover_runs() -> list[str]:
+    """Stop every run a test started and left running (it failed before its signal): SIGTERM
+    so the run tears down what it started, then SIGKILL and a sweep by run id. Returns the
+    run ids it had to stop. Once left paused, a run went on alone and its servers outlived it."""
+    from harness.runtime.processes import sweep_run_processes
+    from tests.integration.conftest import run_folders
+
+    stopped = []
+    while _STARTED:
+        run = _STARTED.pop()
+        if run.proc.poll() is not None:
+            continue
+        stopped.append(run.run_id or str(run.proc.pid))
+        run.proc.send_signal(signal.SIGTERM)
+        try:
+            run.proc.wait(timeout=STOP_S)
+        except subprocess.TimeoutExpired:
+            run.proc.kill()
+            run.proc.wait()
+        if run.run_id:
+            sweep_run_processes(run.run_id)
+            for folder in run_folders(run.run_id):
+                shutil.rmtree(folder, ignore_errors=True)
+    return stopped
