@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from harness.console import is_advisory
+from harness.matrix import is_advisory
 from harness.results.model import CheckResult, Status
 
 FAILED = (Status.FAILED, Status.ERROR)

@@ -4,16 +4,10 @@ stay in the reports."""
 
 from __future__ import annotations
 
-from harness.matrix import advisory
+from harness.matrix import is_advisory
 from harness.results.model import CheckResult, Status
 
 WIDTH = 160
-
-
-def is_advisory(check: CheckResult) -> bool:
-    """A matrix check whose client is newer than its server: reported, never blocking."""
-    return bool(check.in_matrix and check.client_version and check.server_version
-                and advisory(check.client_version, check.server_version))
 
 
 def label(check: CheckResult) -> str:

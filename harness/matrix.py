@@ -126,25 +126,25 @@ def _rank(status: str) -> int:
     return {"not_applicable": 0, "passed": 1, "failed": 2}[status]
 
 
+def is_advisory(check: CheckResult) -> bool:
+    """A matrix check whose client is newer than its server: reported, never blocking."""
+    return bool(check.in_matrix and check.client_version and check.server_version
+                and advisory(check.client_version, check.server_version))
+
+
 def blocking_failures(checks: Iterable[CheckResult]) -> list[CheckResult]:
     """Failed checks that fail the run: every failure outside an advisory cell."""
-    return [
-        check for check in checks
-        if check.status in (Status.FAILED, Status.ERROR)
-        and not (check.client_version and check.server_version
-                 and advisory(check.client_version, check.server_version))
-    ]
+    return [check for check in checks
+            if check.status in (Status.FAILED, Status.ERROR) and not is_advisory(check)]
 
 
 def check_counts(checks: Iterable[CheckResult]) -> dict[str, int]:
     """How many checks have each status, the way the verdict counts them: failures and errors
     of advisory cells are `advisory`, not `failed` or `error`."""
-    checks = list(checks)
-    blocking = {id(check) for check in blocking_failures(checks)}
     counts = {status.value: 0 for status in Status} | {"advisory": 0}
     for check in checks:
         failing = check.status in (Status.FAILED, Status.ERROR)
-        counts["advisory" if failing and id(check) not in blocking else check.status.value] += 1
+        counts["advisory" if failing and is_advisory(check) else check.status.value] += 1
     return counts
 
 

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from harness.matrix import advisory
+from harness.matrix import is_advisory
 from harness.redact import redact
 from harness.results.model import CheckResult, RunResults, Status
 
@@ -31,8 +31,7 @@ def _check_case(suite: ET.Element, check: CheckResult) -> None:
                                                    f"{check.message}"})
     elif check.status is Status.SKIPPED:
         ET.SubElement(case, "skipped", {"message": check.message})
-    elif check.status in (Status.FAILED, Status.ERROR) and check.client_version and advisory(
-            check.client_version, check.server_version):
+    elif check.status in (Status.FAILED, Status.ERROR) and is_advisory(check):
         ET.SubElement(case, "skipped", {
             "message": f"advisory (a client newer than its server): {check.message}"})
     elif check.status is Status.FAILED:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.matrix import check_counts
+from harness.matrix import check_counts, counts_line
 from harness.results.merge import upgrade_slug
 from harness.results.model import RunResults
 from harness.verdict import decide
@@ -26,14 +26,11 @@ def write_pairs_index(pairs: list[RunResults], out: Path) -> None:
     reasons: list[tuple[str, list[str]]] = []
     for pair in pairs:
         verdict = decide(pair)
-        counts = check_counts(pair.checks)
         old, new = (s.mlflow_version or s.spec for s in pair.sides[:2])
         slug = upgrade_slug(pair)
         lines.append(f"| {old} → {new} | {VERDICT_ICON[verdict.level]} {verdict.headline} | "
-                     f"{counts['passed']} passed, {counts['failed']} failed, "
-                     f"{counts['error']} errors"
-                     + (f", {counts['advisory']} advisory" if counts["advisory"] else "")
-                     + f" | [{slug}/report.md]({slug}/report.md) |")
+                     f"{counts_line(check_counts(pair.checks), skipped=False)} | "
+                     f"[{slug}/report.md]({slug}/report.md) |")
         index.append({"from": old, "to": new, "folder": slug, "status": pair.status.value,
                       "exit_code": pair.exit_code, "verdict": verdict.to_dict()})
         reasons.append((f"{old} → {new}", verdict.reasons[:REASONS_SHOWN]))

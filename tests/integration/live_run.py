@@ -11,7 +11,8 @@ import threading
 import time
 from pathlib import Path
 
-from tests.integration.conftest import harness_cmd
+from harness.runtime.processes import sweep_run_processes
+from tests.integration.conftest import harness_cmd, run_folders
 
 RUN_LINE = re.compile(r" run (\w+): ")
 STOP_S = 120.0  # a left-over run's own teardown, after SIGTERM
@@ -114,19 +115,14 @@ def process_logging_to(run_id: str, log_name: str) -> int:
     raise AssertionError(f"no process of run {run_id} logs to {log_name}")
 
 
-def stop_leftover_runs() -> list[str]:
+def stop_leftover_runs() -> None:
     """Stop every run a test started and left running (it failed before its signal): SIGTERM
-    so the run tears down what it started, then SIGKILL and a sweep by run id. Returns the
-    run ids it had to stop. Once left paused, a run went on alone and its servers outlived it."""
-    from harness.runtime.processes import sweep_run_processes
-    from tests.integration.conftest import run_folders
-
-    stopped = []
+    so the run tears down what it started, then SIGKILL and a sweep by run id. Once left
+    paused, a run went on alone and its servers outlived it."""
     while _STARTED:
         run = _STARTED.pop()
         if run.proc.poll() is not None:
             continue
-        stopped.append(run.run_id or str(run.proc.pid))
         run.proc.send_signal(signal.SIGTERM)
         try:
             run.proc.wait(timeout=STOP_S)
@@ -137,4 +133,3 @@ def stop_leftover_runs() -> list[str]:
             sweep_run_processes(run.run_id)
             for folder in run_folders(run.run_id):
                 shutil.rmtree(folder, ignore_errors=True)
-    return stopped
