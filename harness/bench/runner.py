@@ -13,12 +13,22 @@
   of the old side's median time (a hook loaded in the server process, `inject.py`): clients
   still talk to the servers directly, as in production.
 - **Client side**: each version's own client against the new server, rounds alternating.
-- **Budget.** The phase keeps to `--bench-budget` (seeding and warming the servers come on
-  top): every operation but the 64 MB transfers gets `MIN_FAST_ROUNDS` rounds; then the 64 MB
-  transfers get up to `LARGE_ROUNDS` rounds of their own, a round only when it fits in what
-  is left (or when it is the first); then, until the budget is used, rounds go only to the
-  operations still inconclusive (the phase ends early when every operation is decided), so
-  cheap operations get many rounds and expensive ones (log_model) few.
+- **Budget.** `--bench-budget` B (seeding and warming the servers come on top; each part
+  gets its minimum rounds whatever the budget): every operation but the 64 MB transfers gets
+  `MIN_FAST_ROUNDS` rounds; then, until `1 - CLIENT_SHARE` of B (the share the gate was
+  calibrated with), rounds go only to the operations still inconclusive (the gate ends early
+  when every operation is decided), so cheap operations get many rounds and expensive ones
+  (log_model) few. The client side follows, until `1 - LARGE_SHARE` of B from the start;
+  then the re-timing on new connections and the remedies (`DIAGNOSIS_SHARE` of B); the 64 MB
+  transfers come **last**, up to `LARGE_ROUNDS` rounds of their own (a further round only
+  when it fits in `LARGE_SHARE` of B): a capped download
+  does not stop the server. 3.4.0's WSGI bridge goes on streaming the rest of the file into
+  the closed connection for about a minute with a core busy (measured: 1.0 CPU-s/s for 40 s
+  after the client left), and every round timed after it would run on one core of two.
+- **Remedy servers start while the data is seeded.** A catalogued cause with a remedy that
+  fits the new server's version and set-up (`expected_remedies`) will be verified if its
+  operations regress; its server starts in the background during seeding, which is not timed,
+  instead of after the gate. An unused one is stopped at the end.
 - **Capped transfers.** A 64 MB download still running after `LARGE_CAP_S` is stopped, on
   either side, and its sample is the time the whole file takes at the rate received so far
   (flagged extrapolated): 3.4.0 streams such a file at ~1 MB/s, and a minute per download
@@ -29,14 +39,15 @@ from __future__ import annotations
 
 import shlex
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from statistics import median
 from typing import Any
 
 from harness.agent.client import Agent
-from harness.bench.diagnosis import Group, diagnose
+from harness.bench.diagnosis import ARTIFACT_TRANSFER, Group, diagnose, load_causes
 from harness.bench.inject import delays_file, write_delays
 from harness.bench.operations import ALL, BY_NAME, OPERATIONS
 from harness.bench.stats import Comparison, Verdict, compare_strata, median_rule_fails
@@ -58,13 +69,16 @@ EXPENSIVE_EVERY = 4  # adaptive rounds include the expensive undecided operation
 MAX_FAST_ROUNDS = 60
 LARGE_ROUNDS = 3
 LARGE_CAP_S = 8.0
+REMEDY_LARGE_ROUNDS = 2
 CLIENT_PROCESSES = 2
 REUSED, FRESH = "reused", "fresh"
 CLIENT_SHARE = 0.25  # of the budget, for the client-side comparison
 CALL_TIMEOUT_S = 900.0
+LARGE_SHARE = 0.4  # of the budget: the large transfers' rounds after the first (3 of ≤ 24 s)
 DIAGNOSIS_SHARE = 0.25  # of the budget: regressed operations on new connections, and the
 # gate re-run against a server with a cause's remedy (only when something regressed)
 OLD, NEW = "old", "new"
+REMEDY_STOP_WAIT_S = 10.0  # for a remedy server's start under way when the phase ends
 
 
 @dataclass(frozen=True)
@@ -176,17 +190,34 @@ def injected_delays(
     return per_op, routes
 
 
-def gate(comparisons: dict[str, Comparison], settings: BenchSettings,
-         unmeasured: tuple[str, ...] = ()) -> dict[str, Any]:
+def regate(operations: dict[str, dict[str, Any]], settings: BenchSettings) -> dict[str, Any]:
     """Fails on a regression (and on an undecided operation with --fail-on-inconclusive);
-    `unmeasured` operations (one round, no comparison) count as inconclusive."""
-    regressions = sorted(op for op, c in comparisons.items() if c.verdict is Verdict.REGRESSION)
-    inconclusive = sorted([op for op, c in comparisons.items()
-                           if c.verdict is Verdict.INCONCLUSIVE] + list(unmeasured))
+    an operation measured in one round only is inconclusive."""
+    regressions = sorted(op for op, item in operations.items()
+                         if item["verdict"] == Verdict.REGRESSION.value)
+    inconclusive = sorted(op for op, item in operations.items()
+                          if item["verdict"] == Verdict.INCONCLUSIVE.value)
     failed = bool(regressions) or (settings.fail_on_inconclusive and bool(inconclusive))
     return {"passed": not failed, "regressions": regressions, "inconclusive": inconclusive,
             "threshold": settings.threshold,
             "fail_on_inconclusive": settings.fail_on_inconclusive}
+
+
+def regroup(preliminary: list[Group], final: list[Group],
+            server_side: dict[str, Any]) -> list[Group]:
+    """The causes diagnosed once the large transfers are in (`final`), each with the remedy
+    gate its cause got before them (`preliminary`, by id); a remedy gate names as still
+    slower only the operations that regressed in the main gate."""
+    regressed = {op for op, item in server_side.get("operations", {}).items()
+                 if item.get("verdict") == "regression"}
+    verified = {group.id: group.remedy_gate for group in preliminary if group.remedy_gate}
+    for group in final:
+        gate_ = verified.get(group.id)
+        if gate_:
+            if "still_regress" in gate_:
+                gate_["still_regress"] = [op for op in gate_["still_regress"] if op in regressed]
+            group.remedy_gate = gate_
+    return final
 
 
 def analyse(samples: Samples, settings: BenchSettings) -> dict[str, Any]:
@@ -211,8 +242,8 @@ def analyse(samples: Samples, settings: BenchSettings) -> dict[str, Any]:
                               for mode, m in strata[op][1].items()},
             "samples": {OLD: samples.old[op], NEW: samples.new[op],
                         "connection": samples.connections.get(op, [])}}
-    single = [op for op in samples.old if len(samples.old[op]) < 2]
-    for op in single:  # the budget allowed one round: reported, never gated
+    # The budget allowed one round: reported, gated only with --fail-on-inconclusive.
+    for op in (op for op in samples.old if len(samples.old[op]) < 2):
         old_s, new_s = median(samples.old[op]), median(samples.new[op])
         operations[op] = {
             "verdict": Verdict.INCONCLUSIVE.value, "rounds": len(samples.old[op]),
@@ -221,7 +252,14 @@ def analyse(samples: Samples, settings: BenchSettings) -> dict[str, Any]:
             "description": "inconclusive: one round only; a larger --bench-budget gives it two",
             "extrapolated": samples.extrapolated.get(op, 0), "median_rule_fails": False,
             "samples": {OLD: samples.old[op], NEW: samples.new[op]}}
-    return {"operations": operations, "gate": gate(comparisons, settings, tuple(single))}
+    return {"operations": operations, "gate": regate(operations, settings)}
+
+
+def expected_remedies(version: str, setup: dict[str, Any]) -> list[tuple[str, ...]]:
+    """The remedy arguments of the catalogued causes that fit the new server's `version` and
+    `setup`: the servers `verify_remedies` may need, in catalogue order, each once."""
+    return list(dict.fromkeys(cause.remedy_args for cause in load_causes()
+                              if cause.remedy_args and cause.fits(version, setup)))
 
 
 def _workers_args(workers: int | None) -> list[str]:
@@ -270,6 +308,10 @@ class Benchmark:
         self.urls: dict[str, str] = {}
         self.use_proxies = settings.proxies
         self.injected = False  # delays are in force on the new server
+        # Servers with a remedy's arguments, started in the background during seeding.
+        self.remedy_servers: dict[tuple[str, ...], MlflowServer] = {}
+        self.remedy_starts: dict[tuple[str, ...], Future[MlflowServer]] = {}
+        self.remedy_pool: ThreadPoolExecutor | None = None
 
     def _agent(self, role: str, extra: int = 0) -> Agent:
         """The side's own client process (`extra` 0): idle once the scenarios are done, and
@@ -350,7 +392,42 @@ class Benchmark:
         self.warmed = self._call(self.fixed[0], self.urls[OLD], "warm_workers",
                                  servers=self.urls)
 
+    def prestart_remedies(self) -> None:
+        """Start the servers of `expected_remedies` in the background (not timed: the rounds
+        have not begun); `verify_remedies` takes them, `close` stops what is left."""
+        side = self.session.sides["to"]
+        wanted = expected_remedies(side.version, self._new_setup())
+        if not wanted:
+            return
+        self.remedy_pool = ThreadPoolExecutor(max_workers=len(wanted),
+                                              thread_name_prefix="bench-remedy")
+        for args in wanted:
+            server = self._remedy_server(list(args))
+            self.remedy_servers[args] = server
+            self.remedy_starts[args] = self.remedy_pool.submit(server.start)
+
+    def _started_remedy(self, remedy_args: list[str]) -> MlflowServer:
+        """The remedy's server, started: the one started during seeding, else a new one."""
+        key = tuple(remedy_args)
+        if key in self.remedy_starts:
+            return outcome(self.remedy_starts.pop(key))
+        server = self._remedy_server(remedy_args)
+        self.remedy_servers[key] = server
+        return server.start()
+
+    def _stop_remedy_servers(self) -> None:
+        """Stop every remedy server; a start still under way sees its process gone and gives
+        up (bounded), and a process it spawned after the first stop is stopped again."""
+        for server in self.remedy_servers.values():
+            server.stop()
+        if self.remedy_pool:
+            self.remedy_pool.shutdown(wait=False, cancel_futures=True)
+            wait_futures(list(self.remedy_starts.values()), timeout=REMEDY_STOP_WAIT_S)
+            for server in self.remedy_servers.values():
+                server.stop()
+
     def close(self) -> None:
+        self._stop_remedy_servers()
         for agent in self.agents:
             if agent.started:
                 try:  # the agent's 1 MB / 64 MB files live in a temp folder
@@ -365,9 +442,11 @@ class Benchmark:
     def run(self) -> dict[str, Any]:
         began = time.monotonic()
         try:
+            self.prestart_remedies()
             self.open()  # seeding and warming the servers: not in the budget
             started = time.monotonic()
             share = 1 - CLIENT_SHARE if self.settings.client_side else 1.0
+            server_side = self.server_gate(started + self.settings.budget_s * share)
             result: dict[str, Any] = {
                 "settings": {"budget_s": self.settings.budget_s,
                              "threshold": self.settings.threshold,
@@ -377,15 +456,22 @@ class Benchmark:
                              "connections": REUSED,
                              "warm_up_requests": self.warmed,
                              "through_proxies": self.use_proxies},
-                "server_side": self.server_gate(started + self.settings.budget_s * share),
+                "server_side": server_side,
             }
             if self.settings.client_side:
-                result["client_side"] = self._client_side(started + self.settings.budget_s)
+                result["client_side"] = self._client_side(
+                    started + self.settings.budget_s * (1 - self._large_share()))
             diagnosis_deadline = time.monotonic() + self.settings.budget_s * DIAGNOSIS_SHARE
-            self.retime_fresh(result["server_side"], diagnosis_deadline)
-            groups = diagnose(result, self.session.sides["to"].version, self._new_setup())
-            self.verify_remedies(groups, result["server_side"], diagnosis_deadline)
-            result["causes"] = [group.to_dict() for group in groups]
+            self.retime_fresh(server_side, diagnosis_deadline)
+            setup = self._new_setup()
+            groups = diagnose(result, self.session.sides["to"].version, setup)
+            self.verify_remedies(groups, server_side, diagnosis_deadline)
+            # Last: a capped 64 MB download leaves the server streaming the rest for a minute.
+            self.large_gate(server_side, time.monotonic()
+                            + self.settings.budget_s * self._large_share())
+            result["causes"] = [group.to_dict() for group in
+                                regroup(groups, diagnose(result, self.session.sides["to"].version,
+                                                         setup), server_side)]
             result["setup_s"] = round(started - began, 1)
             result["seconds"] = round(time.monotonic() - began, 1)
             return result
@@ -393,22 +479,25 @@ class Benchmark:
             self.close()
 
     def _round(self, samples: Samples, ops: list[str], index: int, capped: bool = False,
-               urls: dict[str, str] | None = None, connection: str = REUSED) -> None:
+               urls: dict[str, str] | None = None, connection: str = REUSED,
+               first: str | None = None) -> None:
+        """One round of `ops` on round `index`'s condition (`first` overrides its order)."""
         assert self.fixed, "open() first"
         rule = condition(index, len(self.fixed), connection)
         urls = urls or self.urls
         got: dict[str, Any] = self._call(
             self.fixed[rule.process], urls[OLD], "run_round", servers=urls,
-            contexts=self.contexts, ops=ops, first=rule.first, connection=rule.connection,
+            contexts=self.contexts, ops=ops, first=first or rule.first,
+            connection=rule.connection,
             cap_s=LARGE_CAP_S if capped else None)
         samples.add(got["timings"], got["extrapolated"], rule.connection)
 
     def server_gate(self, deadline: float, rounds: int | None = None) -> dict[str, Any]:
-        """Warm up, inject latency if asked, then interleaved rounds until `deadline` (or
-        exactly `rounds`); analysed and gated."""
+        """Warm up, inject latency if asked, then interleaved rounds of every operation but the
+        large transfers until `deadline` (or exactly `rounds`); analysed and gated. The large
+        transfers come later, in `large_gate`."""
         settings = self.settings
         fast = [op for op in settings.operations if not BY_NAME[op].large]
-        large = [op for op in settings.operations if BY_NAME[op].large]
         warmup = self._warm_up(fast)
         if settings.inject:  # the first calls above paid first-call costs: measure again, warm
             basis = [op for op in fast if op in dict(settings.inject) or ALL in
@@ -426,12 +515,10 @@ class Benchmark:
                 self._round(samples, fast, index)
             index = rounds
         else:
-            while index < MIN_FAST_ROUNDS:
-                self._round(samples, fast, index)
-                index += 1
-            self._large_rounds(samples, large, deadline)
-            while index < MAX_FAST_ROUNDS and time.monotonic() < deadline:
-                ops = undecided(samples, fast, settings.threshold, index)
+            while index < MAX_FAST_ROUNDS and (index < MIN_FAST_ROUNDS
+                                               or time.monotonic() < deadline):
+                ops = fast if index < MIN_FAST_ROUNDS \
+                    else undecided(samples, fast, settings.threshold, index)
                 if not ops:
                     break
                 self._round(samples, ops, index)
@@ -440,6 +527,25 @@ class Benchmark:
         analysis["rounds"] = index
         analysis["injected_delay_s"] = {op: round(s, 6) for op, s in injected.items()}
         return analysis
+
+    def _large_share(self) -> float:
+        """Of the budget, what the large transfers' rounds may take (none without them)."""
+        return LARGE_SHARE if any(BY_NAME[op].large for op in self.settings.operations) \
+            else 0.0
+
+    def large_gate(self, server_side: dict[str, Any], deadline: float) -> None:
+        """The large transfers' rounds, added to the server side's operations and gate. Run
+        after every other timed round: a 64 MB download stopped at `LARGE_CAP_S` does not stop
+        the server (3.4.0's WSGI bridge streams the rest for about a minute, a core busy), so
+        rounds after it would be timed on a machine with one core taken."""
+        large = [op for op in self.settings.operations if BY_NAME[op].large]
+        if not large:
+            return
+        samples = Samples()
+        with self.progress.phase(f"benchmark: {', '.join(large)}"):
+            self._large_rounds(samples, large, deadline)
+        server_side["operations"].update(analyse(samples, self.settings)["operations"])
+        server_side["gate"] = regate(server_side["operations"], self.settings)
 
     def _new_setup(self) -> dict[str, Any]:
         """The new server's set-up (server kind, workers) from its version and arguments."""
@@ -450,30 +556,31 @@ class Benchmark:
     def verify_remedies(self, groups: list[Group], server_side: dict[str, Any],
                         deadline: float) -> None:
         """For each cause with a remedy: the gate again, on every server-side operation that
-        regressed (the 64 MB transfers too when the cause names them: 2 capped rounds),
-        against a new server started with the remedy over the same database and store."""
+        regressed (and, for the artifact-transfer cause, the 64 MB transfers: 2 capped rounds,
+        before the main gate's own large rounds), against a server started with the remedy
+        over the same database and store."""
         regressed = [op for op, item in server_side.get("operations", {}).items()
                      if item.get("verdict") == "regression"]
         ops = [op for op in regressed if not BY_NAME[op].large]
         for group in groups:
             if not group.remedy_args or not regressed:
                 continue
-            large = [op for op in regressed if BY_NAME[op].large
-                     and f"{op} (server)" in group.operations]
+            large = [op for op in self.settings.operations if BY_NAME[op].large
+                     and group.signature == ARTIFACT_TRANSFER]
             began = time.monotonic()
             samples = Samples()
             index = 0
             try:
                 with self.progress.phase("benchmark: verify remedy "
                                          f"{shlex.join(group.remedy_args)}"):
-                    server = self._remedy_server(group.remedy_args).start()
+                    server = self._started_remedy(group.remedy_args)
                     try:
                         urls = {OLD: self.urls[OLD], NEW: server.url}
                         assert self.fixed
                         self._call(self.fixed[0], urls[OLD], "warm_workers",
                                    servers={NEW: server.url})
-                        for large_index in range(2 if large else 0):
-                            self._round(samples, large, large_index, capped=True, urls=urls)
+                        self._large_rounds(samples, large, float("inf"),
+                                           rounds=REMEDY_LARGE_ROUNDS, urls=urls)
                         index = self._rounds_until_decided(samples, ops, MIN_FAST_ROUNDS,
                                                            deadline, urls=urls)
                     finally:
@@ -541,25 +648,34 @@ class Benchmark:
         """The new side's server command with the remedy's arguments in place of its own."""
         current = self.session.sides["to"].server
         return MlflowServer(
-            label=f"{current.label}-remedy", command=current.command,
+            label=f"{current.label}-remedy-{len(self.remedy_servers) + 1}",
+            command=current.command,
             backend_uri=current.backend_uri, s3=current.s3,
             artifacts_prefix=current.artifacts_prefix, log_dir=current.log_dir, workers=None,
             server_args=override_args([*_workers_args(current.workers), *current.server_args],
                                       remedy_args),
             extra_env=current.extra_env)
 
-    def _large_rounds(self, samples: Samples, large: list[str], deadline: float) -> None:
-        """Up to `large_rounds` rounds: the first always, each further one if it fits."""
-        last = 0.0
-        for large_index in range(self.settings.large_rounds if large else 0):
-            if large_index and time.monotonic() + last > deadline:
-                self.progress.say(f"benchmark: {large_index} round(s) of {', '.join(large)} "
-                                  f"(another needs ≈{last:.0f}s more than --bench-budget "
-                                  "leaves)")
-                break
-            began = time.monotonic()
-            self._round(samples, large, large_index, capped=True)
-            last = time.monotonic() - began
+    def _large_rounds(self, samples: Samples, large: list[str], deadline: float,
+                      rounds: int | None = None, urls: dict[str, str] | None = None) -> None:
+        """Up to `rounds` (default `large_rounds`) rounds of each large transfer in turn, its
+        first round always, a further one if it fits in the operation's part of what is left
+        before `deadline`. Uploads come before downloads and the old server goes first: a
+        download stopped at the cap leaves its server streaming the rest for about a minute, so
+        nothing of the other side and no upload is timed right after one."""
+        ordered = sorted(large, key=lambda op: op.startswith("download_"))
+        for position, op in enumerate(ordered):
+            share = (deadline - time.monotonic()) / (len(ordered) - position)
+            until = time.monotonic() + share
+            last = 0.0
+            for large_index in range(rounds or self.settings.large_rounds):
+                if large_index and time.monotonic() + last > until:
+                    self.progress.say(f"benchmark: {large_index} round(s) of {op} (another "
+                                      f"needs ≈{last:.0f}s more than --bench-budget leaves)")
+                    break
+                began = time.monotonic()
+                self._round(samples, [op], large_index, capped=True, urls=urls, first=OLD)
+                last = time.monotonic() - began
 
     def _client_side(self, deadline: float) -> dict[str, Any]:
         """Each version's own client against the new server, alternating by round."""

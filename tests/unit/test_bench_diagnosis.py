@@ -22,6 +22,7 @@ from harness.bench.runner import (
     analyse,
     condition,
     override_args,
+    regroup,
 )
 from harness.verdict import _by_cause
 
@@ -125,6 +126,28 @@ def test_slow_artifact_transfers_are_their_own_cause_until_3_15() -> None:
     assert artifact.remedy_args == ["--gunicorn-opts", ""] and "19517" in artifact.source
     later = diagnose(_bench(transfers), "3.15.0", UVICORN_4)  # type: ignore[arg-type]
     assert [g.id for g in later][-1] == "unexplained", "fixed upstream in 3.15"
+
+
+def test_the_large_transfers_join_their_cause_after_its_remedy_was_verified() -> None:
+    """The remedies are verified before the 64 MB rounds (which run last); once those are in,
+    the artifact cause names them too and keeps its remedy gate, whose "still slower" holds
+    only operations that regressed in the main gate."""
+    transfers = {**KEEP_ALIVE, "download_1mb": {REUSED: (0.02, 0.25), FRESH: (0.02, 0.24)}}
+    bench = _bench(transfers)
+    preliminary = diagnose(bench, "3.4.0", UVICORN_4)  # type: ignore[arg-type]
+    preliminary[1].remedy_gate = {"args": ["--gunicorn-opts", ""], "rounds": 4,
+                                  "still_regress": ["download_1mb", "upload_64mb"]}
+    server_side = bench["server_side"]
+    large = analyse(_samples({"download_64mb": {REUSED: (2.6, 75.0), FRESH: (2.6, 75.0)}},
+                             rounds=3), BenchSettings())
+    server_side["operations"].update(large["operations"])  # type: ignore[index]
+    final = regroup(preliminary, diagnose(bench, "3.4.0", UVICORN_4),  # type: ignore[arg-type]
+                    server_side)  # type: ignore[arg-type]
+    artifact = final[1]
+    assert artifact.id == "uvicorn-wsgi-artifact-streaming"
+    assert artifact.operations == ["download_1mb (server)", "download_64mb (server)"]
+    assert artifact.remedy_gate["still_regress"] == ["download_1mb"]  # upload_64mb: unchanged
+    assert final[0].remedy_gate == {}  # none was verified for it
 
 
 def test_shape_tells_offset_from_ratio() -> None:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from harness.bench.operations import parse_injection
 from harness.bench.runner import (
     LARGE_CAP_S,
+    LARGE_SHARE,
     Benchmark,
     BenchSettings,
     Samples,
@@ -159,20 +162,23 @@ class ClockedBenchmark(Benchmark):
         self.proxies, self.use_proxies, self.injected = {}, False, False
         self.fast_s, self.large_s, self.now = fast_s, large_s, 1000.0
         self.rounds: list[tuple[str, ...]] = []
+        self.firsts: list[str | None] = []
 
     def _warm_up(self, ops: list[str]) -> Samples:
         self.now += self.fast_s
         return Samples()
 
     def _round(self, samples: Samples, ops: list[str], index: int, capped: bool = False,
-               urls: dict[str, str] | None = None, connection: str = "reused") -> None:
+               urls: dict[str, str] | None = None, connection: str = "reused",
+               first: str | None = None) -> None:
         self.rounds.append(tuple(ops))
+        self.firsts.append(first)
         self.now += self.large_s if capped else self.fast_s
         samples.add({op: {"old": 1.0 + index * 1e-3, "new": 1.0 + index * 1e-3} for op in ops})
 
 
 @pytest.mark.parametrize(("fast_s", "large_s", "fast_rounds", "large_rounds"), [
-    (2.0, 20.0, 4, 3),  # everything fits
+    (2.0, 10.0, 4, 3),  # everything fits
     (15.0, 40.0, 4, 1),  # slow rounds: the large rounds get what is left
     (2.0, 110.0, 4, 1),  # a large round that cannot fit twice: one round, said so
 ])
@@ -180,14 +186,19 @@ def test_the_schedule_keeps_to_the_budget(
     monkeypatch: pytest.MonkeyPatch, fast_s: float, large_s: float, fast_rounds: int,
     large_rounds: int
 ) -> None:
-    settings = BenchSettings(operations=("get_run", "download_64mb"))
+    settings = BenchSettings(operations=("get_run", "download_64mb", "upload_64mb"))
     bench = ClockedBenchmark(settings, fast_s, large_s)
     monkeypatch.setattr("harness.bench.runner.time.monotonic", lambda: bench.now)
     result = bench.server_gate(bench.now + 135.0)
-    measured = bench.rounds
-    assert sum(1 for ops in measured if ops == ("download_64mb",)) == large_rounds
+    assert "download_64mb" not in result["operations"]  # not among the fast rounds
     assert result["rounds"] == fast_rounds  # identical samples: decided, no adaptive rounds
-    assert result["operations"]["download_64mb"]["rounds"] == large_rounds
+    bench.large_gate(result, bench.now + settings.budget_s * LARGE_SHARE)
+    large = bench.rounds[fast_rounds:]  # last, one transfer a round, uploads first
+    assert large == [("upload_64mb",)] * large_rounds + [("download_64mb",)] * large_rounds
+    assert bench.firsts[fast_rounds:] == ["old"] * 2 * large_rounds  # the old server first
+    for op in ("upload_64mb", "download_64mb"):
+        assert result["operations"][op]["rounds"] == large_rounds
+        assert (op in result["gate"]["inconclusive"]) == (large_rounds == 1)
 
 
 def test_reports_show_extrapolated_and_single_round_operations(tmp_path: Path) -> None:
@@ -240,3 +251,83 @@ def test_a_change_is_confirmed_before_its_operation_stops_getting_rounds() -> No
         streak.add({"transition_stage": {"old": 0.012, "new": 0.024},
                     "get_run": {"old": 0.010, "new": 0.010}})
     assert undecided(streak, ["transition_stage", "get_run"], 0.2) == []
+
+
+def test_the_remedies_expected_follow_the_new_servers_version_and_set_up() -> None:
+    """3.4.0 under uvicorn with 4 workers fits both catalogued causes; with one worker only the
+    artifact-streaming one; 3.17.2 serves artifacts natively (from 3.15); 2.x none."""
+    from harness.bench.runner import expected_remedies
+
+    workers_1, gunicorn = ("--workers", "1"), ("--gunicorn-opts", "")
+    assert expected_remedies("3.4.0", {"sgi": "uvicorn", "workers": 4}) == [workers_1, gunicorn]
+    assert expected_remedies("3.4.0", {"sgi": "uvicorn", "workers": 1}) == [gunicorn]
+    assert expected_remedies("3.17.2", {"sgi": "uvicorn", "workers": 4}) == [workers_1]
+    assert expected_remedies("3.4.0", {"sgi": "gunicorn", "workers": 4}) == []
+    assert expected_remedies("2.9.2", {"sgi": "gunicorn", "workers": 4}) == []
+
+
+class FakeRemedyServer:
+    def __init__(self, args: list[str]) -> None:
+        self.args, self.url = tuple(args), f"http://127.0.0.1:1/{'_'.join(args)}"
+        self.started_in: list[str] = []
+        self.stops = 0
+
+    def start(self) -> FakeRemedyServer:
+        self.started_in.append(threading.current_thread().name)
+        return self
+
+    def stop(self) -> None:
+        self.stops += 1
+
+
+class RemedyBenchmark(ClockedBenchmark):
+    """Remedy servers that only count their starts and stops; rounds on the fake clock."""
+
+    def __init__(self) -> None:
+        super().__init__(BenchSettings(operations=("get_run",)), 1.0, 1.0)
+        self.remedy_servers, self.remedy_starts, self.remedy_pool = {}, {}, None
+        self.made: list[FakeRemedyServer] = []
+        self.session = SimpleNamespace(  # type: ignore[assignment]
+            sides={"to": SimpleNamespace(version="3.4.0")})
+        self.urls, self.agents, self.owned = {"old": "o", "new": "n"}, [], []
+        self.fixed = [object()]  # type: ignore[list-item]
+
+    def _new_setup(self) -> dict[str, object]:
+        return {"sgi": "uvicorn", "workers": 4}
+
+    def _remedy_server(self, remedy_args: list[str]) -> FakeRemedyServer:  # type: ignore[override]
+        server = FakeRemedyServer(remedy_args)
+        self.made.append(server)
+        return server
+
+    def _call(self, *args: object, **kwargs: object) -> dict[str, object]:
+        return {}
+
+
+def test_remedy_servers_start_during_seeding_and_the_gate_takes_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both expected remedy servers start in the background before the rounds; verifying the
+    keep-alive remedy uses its server instead of starting one; `close` stops both, the unused
+    one included. A remedy nobody expected still gets a server of its own."""
+    from harness.bench.diagnosis import Group
+
+    bench = RemedyBenchmark()
+    monkeypatch.setattr("harness.bench.runner.time.monotonic", lambda: bench.now)
+    bench.prestart_remedies()
+    assert [server.args for server in bench.made] == [("--workers", "1"),
+                                                       ("--gunicorn-opts", "")]
+    server_side = {"operations": {"get_run": {"verdict": "regression"}}}
+    keep_alive = Group("uvicorn-workers-tcp-nodelay", "t", ["get_run (server)"], {},
+                       remedy_args=["--workers", "1"])
+    unexpected = Group("other", "t", ["get_run (server)"], {}, remedy_args=["--workers", "3"])
+    bench.verify_remedies([keep_alive, unexpected], server_side, bench.now + 60)
+    workers_1, gunicorn, workers_3 = bench.made
+    bench.remedy_starts[gunicorn.args].result(timeout=10)  # still its own: not verified
+    assert len(workers_1.started_in) == 1 and workers_1.started_in[0].startswith("bench-remedy")
+    assert len(gunicorn.started_in) == 1 and gunicorn.started_in[0].startswith("bench-remedy")
+    assert workers_3.args == ("--workers", "3") and workers_3.started_in == ["MainThread"]
+    assert keep_alive.remedy_gate["rounds"] >= 4 and "error" not in keep_alive.remedy_gate
+    assert gunicorn.stops == 0  # unused so far: kept until the phase ends
+    bench.close()
+    assert gunicorn.stops >= 1 and workers_1.stops >= 1 and workers_3.stops >= 1
