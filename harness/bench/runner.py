@@ -18,10 +18,11 @@
   `MIN_FAST_ROUNDS` rounds; then, until `1 - CLIENT_SHARE` of B (the share the gate was
   calibrated with), rounds go only to the operations still inconclusive (the gate ends early
   when every operation is decided), so cheap operations get many rounds and expensive ones
-  (log_model) few. The client side follows, until `1 - LARGE_SHARE` of B from the start;
+  (log_model) few. The client side follows, for `CLIENT_SHARE` of B at most and until
+  `1 - LARGE_SHARE` of B from the start at the latest;
   then the re-timing on new connections and the remedies (`DIAGNOSIS_SHARE` of B); the 64 MB
   transfers come **last**, up to `LARGE_ROUNDS` rounds of their own (a further round only
-  when it fits in `LARGE_SHARE` of B): a capped download
+  when it fits in `LARGE_SHARE` of B; downloads in a block per server): a capped download
   does not stop the server. 3.4.0's WSGI bridge goes on streaming the rest of the file into
   the closed connection for about a minute with a core busy (measured: 1.0 CPU-s/s for 40 s
   after the client left), and every round timed after it would run on one core of two.
@@ -458,9 +459,10 @@ class Benchmark:
                              "through_proxies": self.use_proxies},
                 "server_side": server_side,
             }
-            if self.settings.client_side:
-                result["client_side"] = self._client_side(
-                    started + self.settings.budget_s * (1 - self._large_share()))
+            if self.settings.client_side:  # its share, and no later than the large rounds'
+                result["client_side"] = self._client_side(min(
+                    time.monotonic() + self.settings.budget_s * CLIENT_SHARE,
+                    started + self.settings.budget_s * (1 - self._large_share())))
             diagnosis_deadline = time.monotonic() + self.settings.budget_s * DIAGNOSIS_SHARE
             self.retime_fresh(server_side, diagnosis_deadline)
             setup = self._new_setup()
@@ -479,16 +481,13 @@ class Benchmark:
             self.close()
 
     def _round(self, samples: Samples, ops: list[str], index: int, capped: bool = False,
-               urls: dict[str, str] | None = None, connection: str = REUSED,
-               first: str | None = None) -> None:
-        """One round of `ops` on round `index`'s condition (`first` overrides its order)."""
+               urls: dict[str, str] | None = None, connection: str = REUSED) -> None:
         assert self.fixed, "open() first"
         rule = condition(index, len(self.fixed), connection)
         urls = urls or self.urls
         got: dict[str, Any] = self._call(
             self.fixed[rule.process], urls[OLD], "run_round", servers=urls,
-            contexts=self.contexts, ops=ops, first=first or rule.first,
-            connection=rule.connection,
+            contexts=self.contexts, ops=ops, first=rule.first, connection=rule.connection,
             cap_s=LARGE_CAP_S if capped else None)
         samples.add(got["timings"], got["extrapolated"], rule.connection)
 
@@ -658,24 +657,65 @@ class Benchmark:
 
     def _large_rounds(self, samples: Samples, large: list[str], deadline: float,
                       rounds: int | None = None, urls: dict[str, str] | None = None) -> None:
-        """Up to `rounds` (default `large_rounds`) rounds of each large transfer in turn, its
-        first round always, a further one if it fits in the operation's part of what is left
-        before `deadline`. Uploads come before downloads and the old server goes first: a
-        download stopped at the cap leaves its server streaming the rest for about a minute, so
-        nothing of the other side and no upload is timed right after one."""
+        """Up to `rounds` (default `large_rounds`) rounds of each large transfer in turn,
+        uploads first, each one's first round always and a further one if it fits in the
+        operation's part of what is left before `deadline`. Uploads are interleaved like the
+        other operations; downloads are timed in blocks (`_download_blocks`)."""
         ordered = sorted(large, key=lambda op: op.startswith("download_"))
         for position, op in enumerate(ordered):
-            share = (deadline - time.monotonic()) / (len(ordered) - position)
-            until = time.monotonic() + share
+            until = time.monotonic() + (deadline - time.monotonic()) / (len(ordered) - position)
+            wanted = rounds or self.settings.large_rounds
+            if op.startswith("download_"):
+                self._download_blocks(samples, op, wanted, until, urls)
+                continue
             last = 0.0
-            for large_index in range(rounds or self.settings.large_rounds):
+            for large_index in range(wanted):
                 if large_index and time.monotonic() + last > until:
-                    self.progress.say(f"benchmark: {large_index} round(s) of {op} (another "
-                                      f"needs ≈{last:.0f}s more than --bench-budget leaves)")
+                    self._say_rounds(op, large_index, last)
                     break
                 began = time.monotonic()
-                self._round(samples, [op], large_index, capped=True, urls=urls, first=OLD)
+                self._round(samples, [op], large_index, capped=True, urls=urls)
                 last = time.monotonic() - began
+
+    def _say_rounds(self, op: str, done: int, last: float) -> None:
+        self.progress.say(f"benchmark: {done} round(s) of {op} (another needs ≈{last:.0f}s "
+                          "more than --bench-budget leaves)")
+
+    def _download_blocks(self, samples: Samples, op: str, rounds: int, until: float,
+                         urls: dict[str, str] | None) -> None:
+        """`rounds` downloads of `op` from the old server, then as many from the new one (the
+        first always, a further one while it fits before `until`), paired in order. A
+        download stopped at the cap leaves its server producing the rest of the file for
+        about a minute with a core busy (3.4.0's WSGI bridge): interleaved, every download
+        after a stopped one ran on one core of two, and one side always after the other's
+        (with the old server first, a same-version 3.x pair would read as a regression).
+        In blocks, each side's later downloads follow its own leftovers, and only the new
+        side's first one can follow the old side's."""
+        times: dict[str, list[tuple[float, bool]]] = {OLD: [], NEW: []}
+        for side, count, room in ((OLD, rounds, 2), (NEW, None, 1)):
+            last = 0.0  # a further old download must leave room for its new partner too
+            for index in range(count if count is not None else len(times[OLD])):
+                if index and time.monotonic() + room * last > until:
+                    self._say_rounds(op, index, last)
+                    break
+                began = time.monotonic()
+                times[side].append(self._timed_alone(op, side, index, urls or self.urls))
+                last = time.monotonic() - began
+        pairs = zip(times[OLD], times[NEW], strict=False)  # the old block may be longer
+        for (old_s, old_capped), (new_s, new_capped) in pairs:
+            flags = [side for side, capped in ((OLD, old_capped), (NEW, new_capped)) if capped]
+            samples.add({op: {OLD: old_s, NEW: new_s}}, {op: flags} if flags else None)
+
+    def _timed_alone(self, op: str, side: str, index: int,
+                     urls: dict[str, str]) -> tuple[float, bool]:
+        """One capped call of `op` against `side`'s server alone: (seconds, extrapolated)."""
+        assert self.fixed, "open() first"
+        rule = condition(index, len(self.fixed))
+        got: dict[str, Any] = self._call(
+            self.fixed[rule.process], urls[OLD], "run_round", servers={side: urls[side]},
+            contexts={side: self.contexts[side]}, ops=[op], first=side,
+            connection=REUSED, cap_s=LARGE_CAP_S)
+        return got["timings"][op][side], side in got["extrapolated"].get(op, [])
 
     def _client_side(self, deadline: float) -> dict[str, Any]:
         """Each version's own client against the new server, alternating by round."""

@@ -7,6 +7,7 @@ import random
 import threading
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -161,24 +162,29 @@ class ClockedBenchmark(Benchmark):
         self.settings, self.progress = settings, Progress(quiet=True)
         self.proxies, self.use_proxies, self.injected = {}, False, False
         self.fast_s, self.large_s, self.now = fast_s, large_s, 1000.0
+        self.urls = {"old": "o", "new": "n"}
         self.rounds: list[tuple[str, ...]] = []
-        self.firsts: list[str | None] = []
+        self.alone: list[tuple[str, str]] = []  # (operation, side) timed on one server
+
+    def _timed_alone(self, op: str, side: str, index: int,
+                     urls: dict[str, str]) -> tuple[float, bool]:
+        self.alone.append((op, side))
+        self.now += self.large_s
+        return 1.0 + index * 1e-3, False
 
     def _warm_up(self, ops: list[str]) -> Samples:
         self.now += self.fast_s
         return Samples()
 
     def _round(self, samples: Samples, ops: list[str], index: int, capped: bool = False,
-               urls: dict[str, str] | None = None, connection: str = "reused",
-               first: str | None = None) -> None:
+               urls: dict[str, str] | None = None, connection: str = "reused") -> None:
         self.rounds.append(tuple(ops))
-        self.firsts.append(first)
         self.now += self.large_s if capped else self.fast_s
         samples.add({op: {"old": 1.0 + index * 1e-3, "new": 1.0 + index * 1e-3} for op in ops})
 
 
 @pytest.mark.parametrize(("fast_s", "large_s", "fast_rounds", "large_rounds"), [
-    (2.0, 10.0, 4, 3),  # everything fits
+    (2.0, 5.0, 4, 3),  # everything fits
     (15.0, 40.0, 4, 1),  # slow rounds: the large rounds get what is left
     (2.0, 110.0, 4, 1),  # a large round that cannot fit twice: one round, said so
 ])
@@ -193,9 +199,10 @@ def test_the_schedule_keeps_to_the_budget(
     assert "download_64mb" not in result["operations"]  # not among the fast rounds
     assert result["rounds"] == fast_rounds  # identical samples: decided, no adaptive rounds
     bench.large_gate(result, bench.now + settings.budget_s * LARGE_SHARE)
-    large = bench.rounds[fast_rounds:]  # last, one transfer a round, uploads first
-    assert large == [("upload_64mb",)] * large_rounds + [("download_64mb",)] * large_rounds
-    assert bench.firsts[fast_rounds:] == ["old"] * 2 * large_rounds  # the old server first
+    assert bench.rounds[fast_rounds:] == [("upload_64mb",)] * large_rounds  # then downloads:
+    downloads = bench.alone  # a block on the old server, then as many on the new one
+    assert downloads[-large_rounds:] == [("download_64mb", "new")] * large_rounds
+    assert set(downloads[:-large_rounds]) == {("download_64mb", "old")}
     for op in ("upload_64mb", "download_64mb"):
         assert result["operations"][op]["rounds"] == large_rounds
         assert (op in result["gate"]["inconclusive"]) == (large_rounds == 1)
@@ -331,3 +338,68 @@ def test_remedy_servers_start_during_seeding_and_the_gate_takes_them(
     assert gunicorn.stops == 0  # unused so far: kept until the phase ends
     bench.close()
     assert gunicorn.stops >= 1 and workers_1.stops >= 1 and workers_3.stops >= 1
+
+
+class ScheduleBenchmark(Benchmark):
+    """`run()`'s order of parts and their deadlines, each part taking fake seconds."""
+
+    def __init__(self, gate_s: float) -> None:
+        self.settings, self.progress = BenchSettings(), Progress(quiet=True)
+        self.session = SimpleNamespace(  # type: ignore[assignment]
+            sides={"from": SimpleNamespace(version="2.9.2"),
+                   "to": SimpleNamespace(version="3.4.0")})
+        self.fixed, self.warmed, self.use_proxies = [], {}, False
+        self.now, self.gate_s = 1000.0, gate_s
+        self.calls: list[tuple[str, float]] = []  # (part, its deadline - the rounds' start)
+
+    def _part(self, name: str, deadline: float, took: float) -> None:
+        self.calls.append((name, round(deadline - self.started, 1)))
+        self.now = min(self.now + took, max(deadline, self.now))
+
+    def prestart_remedies(self) -> None:
+        self.calls.append(("remedy servers start", 0.0))
+
+    def open(self) -> None:
+        self.now += 15.0
+        self.started = self.now
+
+    def close(self) -> None:
+        self.calls.append(("close", 0.0))
+
+    def _new_setup(self) -> dict[str, object]:
+        return {"sgi": "uvicorn", "workers": 4}
+
+    def server_gate(self, deadline: float, rounds: int | None = None) -> dict[str, Any]:
+        self._part("gate", deadline, self.gate_s)
+        return {"operations": {}, "gate": {"regressions": []}}
+
+    def _client_side(self, deadline: float) -> dict[str, Any]:
+        self._part("client side", deadline, 1000.0)  # never decided: runs to its deadline
+        return {"operations": {}}
+
+    def retime_fresh(self, server_side: dict[str, Any], deadline: float) -> None:
+        self._part("re-timing", deadline, 20.0)
+
+    def large_gate(self, server_side: dict[str, Any], deadline: float) -> None:
+        self._part("64 MB transfers", deadline, 50.0)
+
+
+@pytest.mark.parametrize(("gate_s", "client_until"), [
+    (40.0, 85.0),  # a gate decided early: the client side gets its share, 45 s
+    (135.0, 108.0),  # a gate that used its share: the client side ends before the large rounds'
+])
+def test_run_times_the_calibrated_gate_first_and_the_64mb_transfers_last(
+    monkeypatch: pytest.MonkeyPatch, gate_s: float, client_until: float,
+) -> None:
+    bench = ScheduleBenchmark(gate_s)
+    monkeypatch.setattr("harness.bench.runner.time.monotonic", lambda: bench.now)
+    result = bench.run()
+    parts = [name for name, _ in bench.calls]
+    assert parts == ["remedy servers start", "gate", "client side", "re-timing",
+                     "64 MB transfers", "close"]
+    deadlines = dict(bench.calls)
+    assert deadlines["gate"] == 135.0  # the share the calibration measured
+    assert deadlines["client side"] == client_until
+    large_start = max(gate_s, client_until) + 20.0  # after the re-timing's 20 s
+    assert deadlines["64 MB transfers"] == pytest.approx(large_start + 72.0)  # LARGE_SHARE
+    assert result["setup_s"] == 15.0
