@@ -26,6 +26,7 @@ from harness.errors import UsageError
 from harness.progress import Progress
 from harness.providers import docker_available, make_postgres, make_s3, resolve_provider
 from harness.runtime.processes import REGISTRY, sweep_run_processes
+from harness.runtime.shield import interrupts_deferred
 from harness.runtime.waiting import outcome
 from harness.services.base import PostgresService, S3Service
 from harness.services.mlflow_command import (
@@ -107,11 +108,14 @@ class RunSession:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        self.close(unwinding=exc is not None)
 
-    def close(self) -> None:
-        """Stop everything this session started; idempotent."""
-        with self.progress.phase("teardown"):
+    def close(self, unwinding: bool = False) -> None:
+        """Stop everything this session started; idempotent. A Ctrl-C or SIGTERM meanwhile
+        does not cut it short (`interrupts_deferred`): it is raised once all is stopped,
+        unless an exception (`unwinding`, e.g. the first Ctrl-C) is already on its way."""
+        with interrupts_deferred(self.progress.say, raise_after=not unwinding), \
+                self.progress.phase("teardown"):
             try:
                 self._stack.close()
             finally:

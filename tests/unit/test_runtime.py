@@ -238,3 +238,36 @@ def test_quiet_http_server_keeps_handler_errors_off_stderr(
         server.server_close()
     assert server.handler_errors and "client went away" in server.handler_errors[0]
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_second_interrupt_does_not_cut_the_teardown_short() -> None:
+    """Ctrl-C and SIGTERM while the teardown runs are held until it is done (said once),
+    then raised as one KeyboardInterrupt; the handlers before it are back."""
+    import signal
+
+    from harness.runtime.shield import interrupts_deferred
+
+    before = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+    said: list[str] = []
+    finished: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts_deferred(said.append) as received:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.1)  # the handlers run in here: nothing is raised
+            finished.append("every process stopped")
+    assert finished == ["every process stopped"]
+    assert received == [signal.SIGINT, signal.SIGTERM]
+    assert len(said) == 1 and "finishing the teardown" in said[0]
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+def test_an_interrupt_during_a_teardown_already_unwinding_is_not_raised_again() -> None:
+    import signal
+
+    from harness.runtime.shield import interrupts_deferred
+
+    with interrupts_deferred(raise_after=False) as received:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)
+    assert received == [signal.SIGINT]

@@ -1,0 +1,44 @@
+"""Teardown that a second Ctrl-C cannot cut short.
+
+The first Ctrl-C (or SIGTERM) starts the teardown; people press it again while they wait. A
+KeyboardInterrupt raised inside the teardown would abandon it half way and leave PostgreSQL,
+servers or containers running, so while `interrupts_deferred()` holds, SIGINT and SIGTERM
+are noted instead of raised (the teardown is bounded by its own stop timeouts), and one
+KeyboardInterrupt is raised once it is done, unless an exception is already on its way out.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def interrupts_deferred(say: Callable[[str], None] | None = None,
+                        raise_after: bool = True) -> Iterator[list[int]]:
+    """Hold SIGINT and SIGTERM until the block is done (main thread only; elsewhere a no-op).
+    Yields the signals received; with `raise_after`, raises KeyboardInterrupt after the block
+    if one came. `say` is told once that the teardown goes on."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        if not received and say is not None:
+            say("interrupt received: finishing the teardown first, so nothing is left running")
+        received.append(signum)
+
+    previous = {number: signal.signal(number, note) for number in SIGNALS}
+    try:
+        yield received
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if received and raise_after:
+        raise KeyboardInterrupt
