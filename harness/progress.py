@@ -13,6 +13,7 @@ person.
 from __future__ import annotations
 
 import atexit
+import io
 import os
 import sys
 import threading
@@ -68,6 +69,17 @@ class Progress:
     def say(self, message: str) -> None:
         """A line that stays: `[  12.3s] message`."""
         self._line(f"[{time.monotonic() - self.started:6.1f}s] {message}")
+
+    def urgent(self, message: str) -> None:
+        """`say` from a signal handler: written at once, without the lock (the thread the
+        signal interrupted may hold it); lost rather than raised if the stream will not take it."""
+        if self.quiet:
+            return
+        line = f"[{time.monotonic() - self.started:6.1f}s] {message}\n"
+        try:
+            os.write(self.stream.fileno(), line.encode())
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
 
     def note(self, line: str) -> None:
         """A line that stays, as given (a check's one-line outcome)."""

@@ -114,7 +114,7 @@ class RunSession:
         """Stop everything this session started; idempotent. A Ctrl-C or SIGTERM meanwhile
         does not cut it short (`interrupts_deferred`): it is raised once all is stopped,
         unless an exception (`unwinding`, e.g. the first Ctrl-C) is already on its way."""
-        with interrupts_deferred(self.progress.say, raise_after=not unwinding), \
+        with interrupts_deferred(self.progress.urgent, raise_after=not unwinding), \
                 self.progress.phase("teardown"):
             try:
                 self._stack.close()

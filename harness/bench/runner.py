@@ -688,7 +688,7 @@ class Benchmark:
         download stopped at the cap leaves its server producing the rest of the file for
         about a minute with a core busy (3.4.0's WSGI bridge): interleaved, every download
         after a stopped one ran on one core of two, and one side always after the other's
-        (with the old server first, a same-version 3.x pair would read as a regression).
+        (with the old server first, a same-version 3.x pair could read as a regression).
         In blocks, each side's later downloads follow its own leftovers, and only the new
         side's first one can follow the old side's."""
         times: dict[str, list[tuple[float, bool]]] = {OLD: [], NEW: []}

@@ -23,7 +23,8 @@ def interrupts_deferred(say: Callable[[str], None] | None = None,
                         raise_after: bool = True) -> Iterator[list[int]]:
     """Hold SIGINT and SIGTERM until the block is done (main thread only; elsewhere a no-op).
     Yields the signals received; with `raise_after`, raises KeyboardInterrupt after the block
-    if one came. `say` is told once that the teardown goes on."""
+    if one came. `say` is told once that the teardown goes on; it runs in the signal handler,
+    so it must not take a lock (`Progress.urgent`)."""
     received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
         yield received

@@ -93,8 +93,9 @@ def test_keep_alive_latency_of_3_4_is_one_cause_with_a_verified_remedy(tmp_path:
     steps = [name for name in results["phases"] if name.startswith("benchmark: ")]
     assert steps[-1] == "benchmark: upload_64mb, download_64mb", steps
     assert any(name.startswith("benchmark: verify remedy") for name in steps), steps
-    artifact = causes.get("uvicorn-wsgi-artifact-streaming")
-    if artifact and "download_64mb" in regressed:
+    if "download_64mb" in regressed:  # 17-57x in every run measured: decided in 3 rounds
+        artifact = causes.get("uvicorn-wsgi-artifact-streaming")
+        assert artifact, bench["causes"]
         assert "download_64mb (server)" in artifact["operations"]
         assert artifact["remedy_gate"]["args"] == ["--gunicorn-opts", ""]
     report = (run.out / "report.md").read_text()

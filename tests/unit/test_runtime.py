@@ -271,3 +271,17 @@ def test_an_interrupt_during_a_teardown_already_unwinding_is_not_raised_again() 
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.1)
     assert received == [signal.SIGINT]
+
+
+def test_the_teardown_notice_is_written_even_while_the_progress_lock_is_held(
+    tmp_path: Path,
+) -> None:
+    """The shield's notice runs in a signal handler, maybe on a thread that holds the
+    progress lock: `urgent` writes without it (with the lock, this would hang)."""
+    from harness.progress import Progress
+
+    with (tmp_path / "console").open("w") as stream:
+        progress = Progress(stream=stream, live=False)
+        with progress._lock:
+            progress.urgent("finishing the teardown first")
+    assert "finishing the teardown first" in (tmp_path / "console").read_text()
