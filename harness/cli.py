@@ -32,6 +32,13 @@ from harness.errors import HarnessError
 from harness.matrix import check_counts, counts_line, summarize
 from harness.progress import Progress
 from harness.project.run import env_builder, run_project, side_targets
+from harness.reports.bounds import first_line
+from harness.reports.html import write_html
+from harness.reports.junit import write_junit
+from harness.reports.markdown import write_markdown
+from harness.reports.pairs import write_pairs_index
+from harness.reports.pytest_benchmark import write_pytest_benchmark
+from harness.reports.screenshot import screenshot, screenshot_hint
 from harness.results.merge import load_by_upgrade, upgrade_slug
 from harness.results.model import RunResults, RunStatus, SideInfo, write_results
 from harness.scan.command import run_scan, scan_envs, write_scan
@@ -40,13 +47,6 @@ from harness.services.server_args import server_setup
 from harness.session import RunSession
 from harness.team import scenario_names
 from harness.verdict import decide
-from reports.bounds import first_line
-from reports.html import write_html
-from reports.junit import write_junit
-from reports.markdown import write_markdown
-from reports.pairs import write_pairs_index
-from reports.pytest_benchmark import write_pytest_benchmark
-from reports.screenshot import screenshot, screenshot_hint
 
 PROG = "mlflow-upgrade-harness"
 SUMMARY_REASONS = 5  # verdict reasons under the closing line (report.md has them all)

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-import scenarios
 from harness import plugin
 from harness.agent.client import Agent
 from harness.catalog.classify import EXPECTED, FINDING, explain, finding, use_team_catalog
@@ -35,6 +34,7 @@ from harness.lanes import (
 )
 from harness.matrix import blocking_failures
 from harness.plugin import Collector, SessionInjector
+from harness.resources import builtin_scenarios
 from harness.results.model import CheckResult, DiffEntry, Status
 from harness.results.normalize import diff
 from harness.runtime.processes import REGISTRY
@@ -58,7 +58,7 @@ class ScenarioOutcome:
 
 
 def scenarios_dir() -> Path:
-    return Path(scenarios.__file__).resolve().parent
+    return builtin_scenarios()
 
 
 def scenario_folders(config: RunConfig) -> list[Path]:

@@ -14,8 +14,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from harness.errors import UsageError
+from harness.resources import builtin_scenarios
 
-BUILTIN_SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+BUILTIN_SCENARIOS = builtin_scenarios()
 CLIENTS = "clients"
 
 

@@ -43,7 +43,6 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from statistics import median
 from typing import Any
 
@@ -55,12 +54,13 @@ from harness.bench.stats import Comparison, Verdict, compare_strata, median_rule
 from harness.errors import HarnessError
 from harness.progress import Progress
 from harness.proxy.service import AuthProxy
+from harness.resources import client_module
 from harness.runtime.waiting import outcome
 from harness.services.mlflow_server import MlflowServer
 from harness.services.server_args import server_setup
 from harness.session import RunSession
 
-CLIENT_MODULE = Path(__file__).resolve().parents[2] / "scenarios" / "clients" / "bench.py"
+CLIENT_MODULE = client_module("bench")
 MIN_FAST_ROUNDS = 4  # each (process, first) pair once: fewer and no interval means much
 FRESH_ROUNDS = 6  # re-timing regressed operations on new connections (diagnosis)
 INJECT_BASIS_PASSES = 2  # warm passes over injected operations: their delay's basis

@@ -29,6 +29,7 @@ from harness.migration.database import (
     schema,
 )
 from harness.migration.revisions import RevisionGraph
+from harness.resources import client_module
 from harness.results.normalize import flatten
 from harness.runtime.processes import run_to_completion
 from harness.services.base import PostgresService, S3Location
@@ -36,7 +37,7 @@ from harness.services.mlflow_command import MlflowCommand
 from harness.services.mlflow_server import MlflowServer
 from harness.services.pg_admin import PgServer
 
-CLIENT = Path(__file__).resolve().parents[2] / "scenarios" / "clients" / "seed.py"
+CLIENT = client_module("seed")
 UPGRADE_TIMEOUT_S = 1800.0
 Tamper = Callable[[PgServer, str], None]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.reports.screenshot import find_chromium, run_chromium
 from harness.results.model import RunStatus, write_results
-from reports.screenshot import find_chromium, run_chromium
 from tests.integration.conftest import run_cli
 from tests.unit.test_report_writers import full_results
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from harness.reports.matrix import matrix_section
 from harness.results.model import load_results
-from reports.matrix import matrix_section
 from tests.integration.conftest import harness_processes, run_cli
 
 pytestmark = pytest.mark.integration

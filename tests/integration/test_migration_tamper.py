@@ -18,13 +18,13 @@ from harness.config import build_config
 from harness.errors import UsageError
 from harness.migration.drill import DrillSide, MigrationDrill, check_dump, pg_tool
 from harness.progress import Progress
+from harness.scenarios.test_migration import verify_entities, verify_rows, verify_schema
 from harness.services.mlflow_server import MlflowServer
 from harness.services.pg_admin import PgServer
 from harness.session import RunSession
-from scenarios.test_migration import verify_entities, verify_rows, verify_schema
 
 pytestmark = pytest.mark.integration
-SEED = Path(__file__).resolve().parents[2] / "scenarios" / "clients" / "seed.py"
+SEED = Path(__file__).resolve().parents[2] / "harness" / "scenarios" / "clients" / "seed.py"
 
 OLD, NEW = os.environ.get("HARNESS_TEST_FROM", "2.9.2"), os.environ.get("HARNESS_TEST_TO", "3.4.0")
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.reports.screenshot import find_chromium
 from harness.results.model import load_results
-from reports.screenshot import find_chromium
 from tests.integration.conftest import (
     NEW,
     OLD,

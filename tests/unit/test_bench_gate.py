@@ -24,9 +24,9 @@ from harness.bench.runner import (
 )
 from harness.errors import UsageError
 from harness.progress import Progress
+from harness.reports.markdown import render_markdown
+from harness.reports.pytest_benchmark import document, write_pytest_benchmark
 from harness.results.model import RunResults, RunStatus, SideInfo
-from reports.markdown import render_markdown
-from reports.pytest_benchmark import document, write_pytest_benchmark
 
 
 def samples(factors: dict[str, float], rounds: int = 12, seed: int = 3) -> Samples:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-CLIENTS = Path(__file__).resolve().parents[2] / "scenarios" / "clients"
+CLIENTS = Path(__file__).resolve().parents[2] / "harness" / "scenarios" / "clients"
 
 
 def _load(name: str, monkeypatch: pytest.MonkeyPatch, **modules: types.ModuleType) -> Any:

@@ -22,17 +22,17 @@ from typing import Any
 import pytest
 
 from harness.catalog.classify import UNEXPECTED
+from harness.reports.markdown import render_markdown
 from harness.results.model import CheckResult, RunResults, RunStatus, SideInfo, Status
-from harness.scenarios_runner import cross_version_diff
-from harness.services.webhook import ALWAYS, WebhookReceiver
-from reports.markdown import render_markdown
-from scenarios.test_deltaone import (
+from harness.scenarios.test_deltaone import (
     EXPECTED,
     expected_payload,
     verify_detection,
     verify_evaluation,
     verify_webhook,
 )
+from harness.scenarios_runner import cross_version_diff
+from harness.services.webhook import ALWAYS, WebhookReceiver
 from tests.unit.test_scenario_checks import RECORDED, recorded
 
 VERSIONS = ("2.9.2", "3.4.0")

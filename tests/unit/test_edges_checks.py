@@ -19,9 +19,8 @@ import pytest
 
 from harness.catalog.classify import EXPECTED, FINDING, UNEXPECTED
 from harness.results.model import CheckResult, Status
-from harness.scenarios_runner import cross_version_diff
-from scenarios.clients import edge_values as ev
-from scenarios.test_edges import (
+from harness.scenarios.clients import edge_values as ev
+from harness.scenarios.test_edges import (
     judge_limits,
     verify_batches,
     verify_lifecycle,
@@ -29,6 +28,7 @@ from scenarios.test_edges import (
     verify_paging,
     verify_unpaged_history,
 )
+from harness.scenarios_runner import cross_version_diff
 
 RECORDED = json.loads(
     (Path(__file__).parents[1] / "fixtures" / "edges-2.9.2-3.4.0.json").read_text())

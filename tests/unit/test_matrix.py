@@ -22,6 +22,8 @@ from harness.matrix import (
     summarize,
 )
 from harness.plugin import _without
+from harness.reports.markdown import render_markdown
+from harness.reports.matrix import matrix_section
 from harness.results.merge import merge
 from harness.results.model import (
     CheckResult,
@@ -32,8 +34,6 @@ from harness.results.model import (
     load_results,
     write_results,
 )
-from reports.markdown import render_markdown
-from reports.matrix import matrix_section
 
 ROOT = Path(__file__).resolve().parents[2]
 OLD, NEW = "2.9.2", "3.4.0"

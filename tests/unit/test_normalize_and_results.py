@@ -4,6 +4,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import UsageError
+from harness.reports.html import render_html
+from harness.reports.markdown import render_markdown
 from harness.results.model import (
     FORMAT_VERSION,
     CheckResult,
@@ -17,8 +19,6 @@ from harness.results.model import (
 )
 from harness.results.normalize import diff, flatten, normalize
 from harness.scenarios_runner import cross_version_diff
-from reports.html import render_html
-from reports.markdown import render_markdown
 
 RUN_A = "0123456789abcdef0123456789abcdef"
 RUN_B = "fedcba9876543210fedcba9876543210"

@@ -17,9 +17,9 @@ from harness.envs.builder import EnvRequest, MlflowEnv
 from harness.envs.spec import parse_spec
 from harness.errors import EnvironmentBuildError
 from harness.project.run import ProjectSettings, SideTarget, check_project, run_project
+from harness.reports.junit import render_junit
+from harness.reports.markdown import render_markdown
 from harness.verdict import Level, decide
-from reports.junit import render_junit
-from reports.markdown import render_markdown
 from tests.unit.test_report_writers import full_results
 
 

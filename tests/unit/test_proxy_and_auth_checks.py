@@ -22,8 +22,8 @@ from harness.proxy.coverage import (
     probe_method,
 )
 from harness.results.model import CheckResult, Status
+from harness.scenarios.test_basic_auth import verify_auth_migration, verify_basic_auth
 from harness.scenarios_runner import cross_version_diff
-from scenarios.test_basic_auth import verify_auth_migration, verify_basic_auth
 from tests.unit.test_scenario_checks import recorded
 
 

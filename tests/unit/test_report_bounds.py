@@ -3,9 +3,9 @@ out."""
 
 from __future__ import annotations
 
-from reports.bounds import LIMIT, TRUNCATED, code, first_line, fit, head, more
-from reports.html import render_html
-from reports.markdown import render_markdown
+from harness.reports.bounds import LIMIT, TRUNCATED, code, first_line, fit, head, more
+from harness.reports.html import render_html
+from harness.reports.markdown import render_markdown
 from tests.fixtures.large_run import large_failing_run
 
 

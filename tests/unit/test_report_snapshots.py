@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.reports.bounds import LIMIT, TRUNCATED
+from harness.reports.junit import render_junit
+from harness.reports.markdown import render_markdown
 from harness.results.model import RunResults, load_results
-from reports.bounds import LIMIT, TRUNCATED
-from reports.junit import render_junit
-from reports.markdown import render_markdown
 from tests.fixtures.large_run import large_failing_run
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "results-snapshot.json"

@@ -14,6 +14,9 @@ from harness.bench.runner import BenchSettings, analyse
 from harness.errors import UsageError
 from harness.matrix import summarize
 from harness.redact import forget_secrets, redact, register_secret
+from harness.reports.html import render_html
+from harness.reports.junit import render_junit
+from harness.reports.markdown import write_markdown
 from harness.results.model import (
     SCHEMA_PATH,
     CheckResult,
@@ -26,9 +29,6 @@ from harness.results.model import (
     write_results,
 )
 from harness.verdict import Level, decide
-from reports.html import render_html
-from reports.junit import render_junit
-from reports.markdown import write_markdown
 from tests.unit.test_bench_gate import samples
 from tests.unit.test_matrix import cell_checks
 

@@ -11,12 +11,12 @@ import jsonschema
 import pytest
 
 from harness.cli import main
+from harness.reports.html import render_html
+from harness.reports.junit import render_junit
+from harness.reports.markdown import render_markdown
 from harness.results.merge import load_and_merge
 from harness.results.model import write_results
 from harness.verdict import Level, decide
-from reports.html import render_html
-from reports.junit import render_junit
-from reports.markdown import render_markdown
 from tests.unit.test_report_writers import SCHEMA_PATH, full_results
 
 SCAN = {

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from scenarios.test_artifacts import verify_artifacts
-from scenarios.test_errors import verify_invalid_request, verify_stopped_server
-from scenarios.test_model_lookup import verify_lookup
-from scenarios.test_registration import verify_registration
-from scenarios.test_serving import verify_cross_version, verify_serving
-from scenarios.test_tracking import verify_tracking
+from harness.scenarios.test_artifacts import verify_artifacts
+from harness.scenarios.test_errors import verify_invalid_request, verify_stopped_server
+from harness.scenarios.test_model_lookup import verify_lookup
+from harness.scenarios.test_registration import verify_registration
+from harness.scenarios.test_serving import verify_cross_version, verify_serving
+from harness.scenarios.test_tracking import verify_tracking
 
 RECORDED = json.loads(
     (Path(__file__).parents[1] / "fixtures" / "observations-2.9.2-3.4.0.json").read_text()
@@ -155,7 +155,7 @@ def test_error_checks() -> None:
 
 
 def test_migration_checks() -> None:
-    from scenarios.test_migration import (
+    from harness.scenarios.test_migration import (
         verify_entities,
         verify_rollback,
         verify_rows,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.reports import screenshot as shots
 from harness.runtime.processes import RUN_ENV
-from reports import screenshot as shots
 
 
 def test_no_chromium_says_how_to_get_report_png_once(tmp_path: Path,

@@ -13,6 +13,8 @@ from harness.cli import build_parser, config_from_args, main, new_results
 from harness.config import build_config
 from harness.envs.known import load_known
 from harness.errors import UsageError
+from harness.reports.html import render_html
+from harness.reports.markdown import render_markdown
 from harness.results.model import (
     SCHEMA_PATH,
     RunResults,
@@ -25,8 +27,6 @@ from harness.services.base import S3Location
 from harness.services.mlflow_command import MlflowCommand
 from harness.services.mlflow_server import MlflowServer
 from harness.services.server_args import server_setup, split_server_args, workers_in
-from reports.html import render_html
-from reports.markdown import render_markdown
 
 S3 = S3Location("http://127.0.0.1:9000", "key", "s3cr3t-value", "bucket")
 OPT = "--to-server-arg"

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.reports.bounds import first_line, head
 from harness.results.model import RunResults, Status
-from reports.bounds import first_line, head
 
 FILES = 15
 PER_FILE = 12

@@ -14,8 +14,8 @@ import pytest
 
 from harness.auth.basic_auth import BasicAuthFleet
 from harness.plugin import COLLECTOR_KEY, side_of
+from harness.scenarios.background import BackgroundCalls, BackgroundDrill, BackgroundStart, Job
 from harness.session import RunSession
-from scenarios.background import BackgroundCalls, BackgroundDrill, BackgroundStart, Job
 
 DRILL_KEY = pytest.StashKey[BackgroundDrill]()
 AUTH_KEY = pytest.StashKey[BackgroundStart]()

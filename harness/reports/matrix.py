@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.reports.bounds import code, head, more
+from harness.reports.sections import cell
 from harness.results.model import RunResults
-from reports.bounds import code, head, more
-from reports.sections import cell
 
 ICONS = {"passed": "✅", "failed": "❌", "not_applicable": "➖"}
 LONGEST = 160  # characters of an error's first line (report.html and results.json keep it all)

@@ -25,12 +25,12 @@ from harness.proxy.coverage import FORWARDED, coverage
 from harness.proxy.service import AuthProxy, http_request
 from harness.redact import register_secret
 from harness.runtime.ports import free_port
+from harness.scenarios.test_artifacts import s3_keys, verify_artifacts
+from harness.scenarios.test_serving import verify_serving
+from harness.scenarios.test_tracking import verify_tracking
 from harness.services.silent import SilentServer
 from harness.services.webhook import WebhookReceiver
 from harness.session import RunSession, SideRuntime
-from scenarios.test_artifacts import s3_keys, verify_artifacts
-from scenarios.test_serving import verify_serving
-from scenarios.test_tracking import verify_tracking
 
 Observe = Callable[[dict[str, Any]], None]
 ProxyFactory = Callable[..., AbstractContextManager[AuthProxy]]

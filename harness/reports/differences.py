@@ -4,8 +4,8 @@ Every difference, row by row, is in report.html."""
 
 from __future__ import annotations
 
+from harness.reports.bounds import HTML, code, first_line, head, more
 from harness.results.model import DiffEntry, RunResults
-from reports.bounds import HTML, code, first_line, head, more
 
 UNEXPECTED_ROWS = 12
 EXPECTED_ROWS = 20

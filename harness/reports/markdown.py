@@ -8,14 +8,14 @@ from pathlib import Path
 
 from harness.matrix import blocking_failures, check_counts, counts_line
 from harness.redact import redact
+from harness.reports.bounds import HTML, code, first_line, fit, head, more
+from harness.reports.differences import differences_section
+from harness.reports.matrix import matrix_section
+from harness.reports.sections import benchmark_section, deltaone_section, migration_section
+from harness.reports.sections import cell as _cell
+from harness.reports.your_code import your_code_section
 from harness.results.model import CheckResult, RunResults, SideInfo, Status
 from harness.verdict import Level, decide
-from reports.bounds import HTML, code, first_line, fit, head, more
-from reports.differences import differences_section
-from reports.matrix import matrix_section
-from reports.sections import benchmark_section, deltaone_section, migration_section
-from reports.sections import cell as _cell
-from reports.your_code import your_code_section
 
 VERDICT_ICON = {Level.SAFE: "✅", Level.CAVEATS: "⚠️", Level.NOT_SAFE: "❌",
                 Level.NO_VERDICT: "⛔"}

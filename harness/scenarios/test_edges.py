@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from harness.plugin import Client
-from scenarios.clients import edge_values as ev
+from harness.scenarios.clients import edge_values as ev
 
 Observe = Callable[[dict[str, Any]], None]
 LANE_SECONDS = 45  # its typical seconds on one side: how a client's lanes share the modules

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from harness.matrix import parse_cell
+from harness.scenarios.background import BackgroundCalls
 from harness.services.s3 import s3_client
 from harness.session import RunSession
-from scenarios.background import BackgroundCalls
 
 LANE_SECONDS = 6  # its typical seconds on one side: how a client's lanes share the modules
 # Large enough to cross the multipart threshold in three parts (scenarios/clients/artifacts.py)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from scenarios.conftest import BackgroundDrill
+from harness.scenarios.background import BackgroundDrill
 
 Observe = Callable[[dict[str, Any]], None]
 

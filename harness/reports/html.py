@@ -16,9 +16,9 @@ from typing import Any
 
 from harness.matrix import blocking_failures, check_counts, counts_line
 from harness.redact import redact
+from harness.reports.sections import migration_observations, ratio_text
 from harness.results.model import RunResults, SideInfo, Status
 from harness.verdict import Level, decide
-from reports.sections import migration_observations, ratio_text
 
 COLOURS = {"regression": "#c62828", "improvement": "#2e7d32", "unchanged": "#546e7a",
            "inconclusive": "#ef6c00", "old": "#5c6bc0", "new": "#ef6c00"}

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from harness.matrix import check_counts, counts_line
+from harness.reports.bounds import first_line, fit
+from harness.reports.markdown import VERDICT_ICON
 from harness.results.merge import upgrade_slug
 from harness.results.model import RunResults
 from harness.verdict import decide
-from reports.bounds import first_line, fit
-from reports.markdown import VERDICT_ICON
 
 REASONS_SHOWN = 3
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from harness.reports.bounds import first_line, head, more
 from harness.results.model import CheckResult, RunResults, Status
-from reports.bounds import first_line, head, more
 
 CASES_SHOWN = 20  # DeltaOne cases
 OPERATIONS_SHOWN = 20  # benchmark rows per comparison
