@@ -19,8 +19,7 @@ from typing import Any
 
 from harness.matrix import blocking_failures
 from harness.results.model import RunResults, RunStatus, Status
-
-MAX_NAMED = 3
+from harness.results.phase import MAX_NAMED, named
 
 
 class Level(StrEnum):
@@ -51,11 +50,6 @@ class Verdict:
         return {"level": self.level.value, "headline": self.headline, "reasons": self.reasons}
 
 
-def _named(items: list[str]) -> str:
-    shown = ", ".join(items[:MAX_NAMED])
-    return shown + (f" and {len(items) - MAX_NAMED} more" if len(items) > MAX_NAMED else "")
-
-
 def _regressions(results: RunResults) -> tuple[list[str], list[str]]:
     slower, undecided = [], []
     for group, label in (("server_side", "server"), ("client_side", "client")):
@@ -72,12 +66,12 @@ def _by_cause(slower: list[str], causes: list[dict[str, Any]]) -> str:
     """The slower operations said once per cause: a recognised cause with its remedy's
     outcome, then what no cause explains."""
     if not causes:
-        return _named(slower)
+        return named(slower)
     parts = []
     for cause in causes[:MAX_NAMED]:
         ops = cause.get("operations", [])
         if cause.get("id") == "unexplained":
-            parts.append(f"{len(ops)} with no known cause ({_named(ops)})")
+            parts.append(f"{len(ops)} with no known cause ({named(ops)})")
             continue
         text = f"{len(ops)} from one cause, {cause.get('title', cause.get('id'))}"
         remedy = cause.get("remedy_gate") or {}
@@ -86,7 +80,7 @@ def _by_cause(slower: list[str], causes: list[dict[str, Any]]) -> str:
         elif remedy.get("args"):
             still = remedy.get("still_regress") or []
             text += (f" (with `{shlex.join(remedy['args'])}`: "
-                     + (f"{len(still)} still slower: {_named(still)})" if still
+                     + (f"{len(still)} still slower: {named(still)})" if still
                         else "none slower)"))
         parts.append(text)
     left = len(causes) - MAX_NAMED
@@ -109,7 +103,7 @@ def _project_blocking(results: RunResults) -> list[str]:
                        f"{why.splitlines()[0] if why else ''}")
     broken = [t for t in project.get("tests", []) if t["verdict"] == "newly_failing"]
     if broken:
-        reasons.append(f"{len(broken)} of your tests newly fail on {new}: " + _named(
+        reasons.append(f"{len(broken)} of your tests newly fail on {new}: " + named(
             [t["test"] + (f" ({t['mlflow_call']})" if t.get("mlflow_call") else "")
              for t in broken]))
     return reasons
@@ -120,8 +114,8 @@ def _project_caveats(results: RunResults) -> list[str]:
     flaky = [t["test"] for t in tests if t["verdict"] == "flaky"]
     one_side = [t["test"] for t in tests if t["verdict"] == "one_side_only"]
     return ([f"{len(flaky)} of your tests are flaky (a re-run changed the outcome): "
-             + _named(flaky)] if flaky else []) + (
-        [f"{len(one_side)} of your tests ran on one version only: " + _named(one_side)]
+             + named(flaky)] if flaky else []) + (
+        [f"{len(one_side)} of your tests ran on one version only: " + named(one_side)]
         if one_side else [])
 
 
@@ -133,24 +127,24 @@ def decide(results: RunResults) -> Verdict:
     caveats: list[str] = []
     failed = blocking_failures(results.checks)
     if failed:
-        blocking.append(f"{len(failed)} check(s) failed: " + _named(
+        blocking.append(f"{len(failed)} check(s) failed: " + named(
             [f"{c.scenario} on {c.side} ({c.server_version or c.mlflow_version})"
              for c in failed]))
     unexpected = results.unexpected_differences()
     if unexpected:
         blocking.append(f"{len(unexpected)} undocumented behaviour change(s) between the "
-                        "versions: " + _named(sorted({d.path for d in unexpected})))
+                        "versions: " + named(sorted({d.path for d in unexpected})))
     scan = results.scan.get("findings", [])
     deprecated_kinds = ("deprecated", "parameter-deprecated")
     breaking = [f for f in scan if f["kind"] not in deprecated_kinds]
     if breaking:
         blocking.append(f"{len(breaking)} place(s) in your code use APIs "
                         f"{results.scan.get('to', 'the new version')} removed or changed: "
-                        + _named([_place(f) for f in breaking]))
+                        + named([_place(f) for f in breaking]))
     deprecations = [f for f in scan if f["kind"] in deprecated_kinds]
     if deprecations:
         caveats.append(f"{len(deprecations)} place(s) in your code use deprecated APIs: "
-                       + _named([_place(f) for f in deprecations]))
+                       + named([_place(f) for f in deprecations]))
     blocking += _project_blocking(results)
     caveats += _project_caveats(results)
     slower, undecided = _regressions(results)
@@ -165,23 +159,23 @@ def decide(results: RunResults) -> Verdict:
                       if c.status is Status.KNOWN_DEFECT and c.server_version == new_version
                       and c.client_version in ("", new_version)})
     if defects:
-        caveats.append(f"known defect(s) of {new_version} reproduced: " + _named(defects))
+        caveats.append(f"known defect(s) of {new_version} reproduced: " + named(defects))
     advisory = [c for c in results.matrix.get("cells", [])
                 if c["status"] == "failed" and c["advisory"]]
     if advisory:
-        caveats.append("newer clients fail on older servers (upgrade servers first): " + _named(
+        caveats.append("newer clients fail on older servers (upgrade servers first): " + named(
             [f"{c['client']} client → {c['server']} server" for c in advisory]))
     expected = sorted({d.catalog_id for d in results.diff if d.classification == "expected"})
     if expected:
         caveats.append(f"{len(expected)} documented behaviour change(s) your code may rely on: "
-                       + _named(expected))
+                       + named(expected))
     findings = results.findings()
     if findings:
-        caveats.append(f"{len(findings)} finding(s): " + _named(
+        caveats.append(f"{len(findings)} finding(s): " + named(
             sorted({d.catalog_id for d in findings})))
     if undecided:
         caveats.append(f"performance undecided for {len(undecided)} operation(s): "
-                       + _named(undecided))
+                       + named(undecided))
     if not results.benchmark:
         caveats.append("performance not measured (--no-bench)")
     if blocking:
