@@ -85,7 +85,7 @@ def main() -> int:
     injection = parse_injection([args.inject])
     injected_op = injection[0][0]
     out = Path(tempfile.mkdtemp(prefix="gate-calibration-"))
-    config = build_config(from_spec=args.version, to_spec=args.version, out_dir=str(out),
+    config = build_config(from_mlflow=args.version, to_mlflow=args.version, out=str(out),
                           provider="local", inject_latency=[args.inject])
     progress = Progress()
     report: dict[str, Any] = {"version": args.version, "rounds_per_gate": args.rounds,

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from harness.results.matrix import CellFailure, Matrix, MatrixCell
 from harness.results.model import CheckResult, Status
 
 SERVERS = ("from", "to")
@@ -78,10 +78,10 @@ def _sort_key(version: str) -> tuple[int, Version | str]:
 FAILING = (Status.FAILED, Status.ERROR, Status.KNOWN_DEFECT)
 
 
-def summarize(checks: Iterable[CheckResult]) -> dict[str, Any]:
-    """The matrix of the checks that ran in it: per (client, server) version pair, `passed`,
-    `failed` or `not_applicable` (nothing ran, or everything was skipped), with each scenario's
-    status and, for a failed cell, its failing calls and errors, first one first."""
+def summarize(checks: Iterable[CheckResult]) -> Matrix:
+    """The matrix of the checks that ran in it: per (client, server) version pair, its status,
+    each scenario's status and, for a failed cell, its failing calls and errors, first one
+    first."""
     by_cell: dict[tuple[str, str], list[CheckResult]] = {}
     for check in checks:
         if check.in_matrix and check.client_version and check.server_version:
@@ -93,14 +93,13 @@ def summarize(checks: Iterable[CheckResult]) -> dict[str, Any]:
         for server in servers:
             found = sorted(by_cell.get((client, server), []), key=lambda c: c.case or c.test)
             cells.append(_cell(client, server, found))
-    return {"clients": clients, "servers": servers, "cells": cells}
+    return Matrix(clients, servers, cells)
 
 
-def _cell(client: str, server: str, checks: list[CheckResult]) -> dict[str, Any]:
+def _cell(client: str, server: str, checks: list[CheckResult]) -> MatrixCell:
     failures = [
-        {"test": check.case or check.test, "scenario": check.scenario,
-         "status": check.status.value, "call": check.failing_call, "error": check.message,
-         "defect": check.defect.get("id", "")}
+        CellFailure(check.case or check.test, check.scenario, check.status.value,
+                    check.failing_call, check.message, check.defect.get("id", ""))
         for check in checks if check.status in FAILING
     ]
     ran = [check for check in checks if check.status is not Status.SKIPPED]
@@ -113,13 +112,9 @@ def _cell(client: str, server: str, checks: list[CheckResult]) -> dict[str, Any]
         if previous is None or _rank(mine) > _rank(previous):
             scenarios[check.scenario] = mine
     counts = {s.value: sum(1 for c in checks if c.status is s) for s in Status}
-    return {
-        "client": client, "server": server, "status": status,
-        "advisory": advisory(client, server),
-        "counts": {k: v for k, v in counts.items() if v},
-        "scenarios": dict(sorted(scenarios.items())),
-        "failures": failures,
-    }
+    return MatrixCell(client, server, status, advisory(client, server),
+                      {k: v for k, v in counts.items() if v}, dict(sorted(scenarios.items())),
+                      failures)
 
 
 def _rank(status: str) -> int:

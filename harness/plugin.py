@@ -16,7 +16,8 @@ import pytest
 
 from harness.agent.client import Agent
 from harness.catalog.classify import known_defect
-from harness.config import SIDES, build_config
+from harness.config import SIDES
+from harness.config.pytest_options import add_plugin_options, run_config, versions_given
 from harness.console import one_line
 from harness.errors import ClientCallError, HarnessError
 from harness.matrix import MARKER, Cell, cells_for, is_cell, parse_cell
@@ -69,13 +70,7 @@ class Client:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("mlflow-upgrade-harness")
-    group.addoption("--mlflow-from", help="old MLflow spec (e.g. 2.9.2)")
-    group.addoption("--mlflow-to", help="new MLflow spec (e.g. 3.4.0)")
-    group.addoption("--harness-out", default="harness-out", help="folder for logs")
-    group.addoption("--harness-provider", default="auto")
-    group.addoption("--harness-server-workers", type=int, metavar="N",
-                    help="--workers N for both servers (default: MLflow's)")
+    add_plugin_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -90,7 +85,7 @@ def _matrix_cells(config: pytest.Config) -> list[Cell]:
     if session is None:
         return cells_for(SIDES)
     run = session.config
-    if not run.matrix:
+    if not run.matrix.enabled:
         return cells_for([])
     same = {s.role for s in run.sides} if run.from_side.spec == run.to_side.spec \
         and run.from_side.extras == run.to_side.extras else set()
@@ -111,7 +106,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """`--matrix-only`: only the matrix scenarios, in the cells of the listed clients."""
     session = config.stash.get(SESSION_KEY, None)
-    if session is None or not session.config.matrix_only:
+    if session is None or not session.config.matrix.only:
         return
     wanted = {cell.id for cell in _matrix_cells(config)}
     keep: list[pytest.Item] = []
@@ -132,20 +127,13 @@ def harness_session(request: pytest.FixtureRequest) -> Iterator[RunSession]:
     if SESSION_KEY in config.stash:
         yield config.stash[SESSION_KEY]
         return
-    old, new = config.getoption("--mlflow-from"), config.getoption("--mlflow-to")
-    if not old or not new:
+    if not versions_given(config):
         pytest.skip("scenarios need --mlflow-from and --mlflow-to (or mlflow-upgrade-harness run)")
     try:
-        run_config = build_config(
-            from_spec=old,
-            to_spec=new,
-            out_dir=config.getoption("--harness-out"),
-            provider=config.getoption("--harness-provider"),
-            server_workers=config.getoption("--harness-server-workers"),
-        )
+        provisioned = run_config(config)
     except HarnessError as error:
         raise pytest.UsageError(str(error)) from None
-    with RunSession(run_config, Progress()) as session:
+    with RunSession(provisioned, Progress()) as session:
         session.provision()
         yield session
 
@@ -253,7 +241,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     """The deadline: no scenario runs past the run's --scenario-timeout."""
     session = item.config.stash.get(SESSION_KEY, None)
-    limit = session.config.scenario_timeout_s if session is not None else 0.0
+    limit = session.config.scenarios.timeout_s if session is not None else 0.0
     with scenario_deadline(limit, item.nodeid.split("::", 1)[-1]):
         return (yield)
 

@@ -33,32 +33,31 @@ def make_postgres(provider: Provider, config: RunConfig, workdir: Path) -> Postg
     if provider is Provider.EXTERNAL:
         from harness.services.postgres_external import ExternalPostgres
 
-        assert config.external.postgres_dsn is not None
-        return ExternalPostgres(config.external.postgres_dsn)
+        assert config.services.external.postgres_dsn is not None
+        return ExternalPostgres(config.services.external.postgres_dsn)
     if provider is Provider.DOCKER:
         from harness.services.docker import DockerPostgres
 
-        return DockerPostgres(config.run_id, image=config.docker.postgres)
+        return DockerPostgres(config.run_id, image=config.services.docker.postgres)
     from harness.services.postgres_local import LocalPostgres
 
     return LocalPostgres(workdir)
 
 
 def make_s3(provider: Provider, config: RunConfig, workdir: Path) -> S3Service:
-    bucket = config.external.s3_bucket or f"mlflow-upgrade-harness-{config.run_id}"
+    bucket = config.services.external.s3_bucket or f"mlflow-upgrade-harness-{config.run_id}"
     if provider is Provider.EXTERNAL:
         from harness.services.s3 import ExternalS3
 
-        external = config.external
+        external = config.services.external
         assert external.s3_endpoint is not None
         return ExternalS3(external.s3_endpoint, external.s3_access_key or "",
                           external.s3_secret_key or "", bucket, config.run_id)
     if provider is Provider.DOCKER:
         from harness.services.docker import DockerS3
 
-        return DockerS3(
-            config.run_id, bucket, image=config.docker.s3, kind=config.docker.s3_kind
-        )
+        images = config.services.docker
+        return DockerS3(config.run_id, bucket, image=images.s3, kind=images.s3_kind)
     from harness.services.s3 import MotoS3
 
     return MotoS3(workdir, bucket)

@@ -63,13 +63,13 @@ def scenarios_dir() -> Path:
 
 def scenario_folders(config: RunConfig) -> list[Path]:
     """The built-in scenarios (unless --no-builtin), then the team's (--scenarios)."""
-    return ([scenarios_dir()] if config.builtin else []) + list(config.scenario_dirs)
+    return ([scenarios_dir()] if config.scenarios.builtin else []) + list(config.scenarios.dirs)
 
 
 def pytest_args(config: RunConfig) -> list[str]:
     folders = scenario_folders(config)
     # Node ids (and so the catalog's test patterns) stay relative to the built-in folder.
-    root = folders[0] if config.builtin else Path(os.path.commonpath(folders))
+    root = folders[0] if config.scenarios.builtin else Path(os.path.commonpath(folders))
     ini = resources.files("harness").joinpath("scenario_pytest.ini")
     args = [
         *map(str, folders),
@@ -82,15 +82,15 @@ def pytest_args(config: RunConfig) -> list[str]:
         "--tb=short",  # kept in each check's details
         "-rN",
     ]
-    if config.select:
-        args += ["-k", config.select]
-    return args
+    if config.scenarios.select:
+        args += ["-k", config.scenarios.select]
+    return args + list(config.scenarios.pytest_args)
 
 
 def run_scenarios(session: RunSession, config: RunConfig) -> ScenarioOutcome:
     """Every selected scenario on every side and cell: in concurrent lanes (harness/lanes.py),
     or one after the other in this process with --sequential (or where fork is missing)."""
-    if config.sequential or not hasattr(os, "fork"):
+    if config.scenarios.sequential or not hasattr(os, "fork"):
         return _in_process(session, config)
     return _in_lanes(session, config)
 
@@ -103,7 +103,7 @@ def _pytest(session: RunSession, config: RunConfig,
     # pytest's own terminal output (dots, sections) is kept off the console: the run's progress
     # says what runs and one line per check that did not pass (SessionInjector).
     output = io.StringIO()
-    use_team_catalog(config.catalog.read_text() if config.catalog else None)
+    use_team_catalog(config.scan.catalog.read_text() if config.scan.catalog else None)
     # Registered as `harness.plugin`, the name of its pytest11 entry point, which pytest then
     # skips (it would otherwise be registered twice).
     with redirect_stdout(output):
@@ -132,7 +132,7 @@ def _judge_exit(outcome: ScenarioOutcome, codes: list[int], config: RunConfig) -
     if pytest.ExitCode.INTERRUPTED in codes:
         outcome.interrupted = True
     elif all(code == pytest.ExitCode.NO_TESTS_COLLECTED for code in codes):
-        outcome.usage_error = f"no scenario matched -k {config.select!r}"
+        outcome.usage_error = f"no scenario matched -k {config.scenarios.select!r}"
     elif failed := [c for c in codes if c in (pytest.ExitCode.USAGE_ERROR,
                                                 pytest.ExitCode.INTERNAL_ERROR) or c < 0]:
         outcome.usage_error = f"pytest could not run the scenarios (exit {failed[0]})"

@@ -145,7 +145,7 @@ class RunSession:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.workdir = Path(tempfile.mkdtemp(prefix=f"{RUN_DIR_PREFIX}{config.run_id}-"))
         with self.progress.phase("choose provider"):
-            self.provider = resolve_provider(config.provider, docker_available)
+            self.provider = resolve_provider(config.services.provider, docker_available)
         self.progress.say(f"provider: {self.provider.value}")
         imaged = [side for side in config.sides if side.image]
         for side in imaged:
@@ -209,8 +209,8 @@ class RunSession:
         return service  # type: ignore[no-any-return]
 
     def _build_env(self, side: SideConfig) -> MlflowEnv:
-        exclude_newer = self.config.exclude_newer
-        if self.config.as_of_release:
+        exclude_newer = self.config.environments.exclude_newer
+        if self.config.environments.as_of_release:
             exclude_newer = load_known().exclude_newer(side.spec.version)
         request = EnvRequest(side.spec, side.extras, exclude_newer=exclude_newer)
         with self.progress.phase(f"environment {side.role} = {side.spec.label}"):
@@ -254,7 +254,7 @@ class RunSession:
     def _injection_env(self, role: str) -> dict[str, str]:
         """With --inject-latency, both servers load the latency hook (idle on the old side),
         so the benchmark can delay the new server's routes without a proxy in between."""
-        if not self.config.inject_latency:
+        if not self.config.bench.inject:
             return {}
         return injection_server_env(delays_file(self.log_dir, role))
 

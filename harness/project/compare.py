@@ -32,6 +32,10 @@ class TestComparison:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TestComparison:
+        return cls(**{**data, "reruns": tuple(data.get("reruns", ()))})
+
 
 def needs_rerun(old: dict[str, Outcome], new: dict[str, Outcome]) -> list[str]:
     """Tests that failed on exactly one side: re-run on both to tell a break from a flake."""

@@ -7,9 +7,9 @@ from __future__ import annotations
 import shlex
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from harness.envs.builder import EnvRequest, MlflowEnv, ensure_env
 from harness.envs.known import load_known
@@ -17,6 +17,7 @@ from harness.errors import EnvironmentBuildError, UsageError
 from harness.project.compare import compare, needs_rerun, summary
 from harness.project.outcomes import Outcome
 from harness.project.requirements import HeldRequirements, hold_mlflow
+from harness.project.result import ProjectResult
 from harness.project.suite import SuiteRun, run_suite
 
 if TYPE_CHECKING:
@@ -45,22 +46,6 @@ class SideTarget:
 
 
 Builder = Callable[[EnvRequest], MlflowEnv]
-
-
-@dataclass
-class ProjectResult:
-    path: str
-    args: list[str]
-    set_aside: list[str] = field(default_factory=list)
-    conflicts: dict[str, str] = field(default_factory=dict)  # side → why it did not install
-    tests: list[dict[str, Any]] = field(default_factory=list)
-    summary: dict[str, int] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "args": self.args, "set_aside": self.set_aside,
-                "conflicts": self.conflicts, "summary": self.summary, "tests": self.tests,
-                "seconds": self.seconds}
 
 
 def with_requirements(request: EnvRequest, held: HeldRequirements | None) -> EnvRequest:
@@ -105,7 +90,7 @@ def run_project(settings: ProjectSettings, sides: Sequence[SideTarget], log_dir:
             reruns[test] = ([second["from"][test].outcome] if test in second["from"] else [],
                             [second["to"][test].outcome] if test in second["to"] else [])
     judged = compare(old, new, reruns)
-    result.tests = [c.to_dict() for c in judged]
+    result.tests = judged
     result.summary = summary(judged)
     return result
 
@@ -116,8 +101,8 @@ def side_targets(session: RunSession) -> list[SideTarget]:
     targets = []
     for role in ROLES:
         side = session.sides[role]
-        exclude_newer = config.exclude_newer
-        if config.as_of_release:
+        exclude_newer = config.environments.exclude_newer
+        if config.environments.as_of_release:
             exclude_newer = load_known().exclude_newer(side.config.spec.version)
         request = EnvRequest(side.config.spec, side.config.extras, exclude_newer=exclude_newer)
         targets.append(SideTarget(role, side.version, request, side.server.url))

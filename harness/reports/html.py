@@ -17,8 +17,8 @@ from typing import Any
 from harness.matrix import blocking_failures, check_counts, counts_line
 from harness.redact import redact
 from harness.reports.sections import migration_observations, ratio_text
-from harness.results.model import RunResults, SideInfo, Status
-from harness.verdict import Level, decide
+from harness.results.model import Level, RunResults, SideInfo, Status
+from harness.verdict import decide
 
 COLOURS = {"regression": "#c62828", "improvement": "#2e7d32", "unchanged": "#546e7a",
            "inconclusive": "#ef6c00", "old": "#5c6bc0", "new": "#ef6c00"}
@@ -58,7 +58,7 @@ def _table(headers: list[str], rows: list[list[str]], table_id: str = "") -> str
 
 
 def _verdict(results: RunResults) -> str:
-    verdict = decide(results)
+    verdict = results.verdict or decide(results)
     reasons = "".join(f"<li>{_e(r)}</li>" for r in verdict.reasons) or \
         "<li>every check passed on both versions, no undocumented change, no slower " \
         "operation</li>"
@@ -112,25 +112,24 @@ def _diff(results: RunResults) -> str:
 
 def _matrix(results: RunResults) -> str:
     matrix = results.matrix
-    if not matrix or not matrix.get("cells"):
+    if not matrix.cells:
         return ""
-    by_pair = {(c["client"], c["server"]): c for c in matrix["cells"]}
     rows = []
-    for client in matrix["clients"]:
+    for client in matrix.clients:
         row = [f"<b>{_e(client)}</b>"]
-        for server in matrix["servers"]:
-            found = by_pair[(client, server)]
-            text = CELL_TEXT[found["status"]] + (" (advisory)" if found["status"] == "failed"
-                                                 and found["advisory"] else "")
+        for server in matrix.servers:
+            found = matrix.cell(client, server)
+            text = CELL_TEXT[found.status] + (" (advisory)" if found.status == "failed"
+                                              and found.advisory else "")
             row.append(_e(text))
         rows.append(row)
     parts = ["<h2>Client × server compatibility</h2>",
-             _table(["client ↓ · server →"] + [_e(s) for s in matrix["servers"]], rows,
+             _table(["client ↓ · server →"] + [_e(s) for s in matrix.servers], rows,
                     "matrix")]
-    for found in matrix["cells"]:
-        for failure in found["failures"]:
-            parts.append(f"<p>✗ {_e(found['client'])} client → {_e(found['server'])} server, "
-                         f"<code>{_e(failure['test'])}</code>: <code>{_e(failure['error'])}"
+    for found in matrix.cells:
+        for failure in found.failures:
+            parts.append(f"<p>✗ {_e(found.client)} client → {_e(found.server)} server, "
+                         f"<code>{_e(failure.test)}</code>: <code>{_e(failure.error)}"
                          f"</code></p>")
     return "".join(parts)
 
@@ -178,7 +177,7 @@ def _x(value: float, low: float, high: float, width: float) -> float:
 
 def _ratio_chart(results: RunResults) -> str:
     """Each operation's ratio and interval on a log axis, with 1× and the threshold lines."""
-    bench = results.benchmark
+    bench = results.benchmark.data if results.benchmark else {}
     threshold = float(bench.get("settings", {}).get("threshold", 0.2))
     items = [(f"{op}{' (client)' if group == 'client_side' else ''}", item)
              for group in ("server_side", "client_side")
@@ -229,7 +228,8 @@ def _box(values: list[float]) -> tuple[float, float, float, float, float]:
 
 def _latency_chart(results: RunResults) -> str:
     """Box plots of each operation's latencies, old and new, on a log time axis (server side)."""
-    operations = results.benchmark.get("server_side", {}).get("operations", {})
+    bench = results.benchmark.data if results.benchmark else {}
+    operations = bench.get("server_side", {}).get("operations", {})
     rows = [(op, side, item["samples"][side]) for op, item in operations.items()
             for side in ("old", "new") if item.get("samples", {}).get(side)]
     if not rows:
@@ -271,8 +271,8 @@ def _latency_chart(results: RunResults) -> str:
 
 
 def _performance(results: RunResults) -> str:
-    bench = results.benchmark
-    if not bench:
+    bench = results.benchmark.data if results.benchmark else {}
+    if not bench or results.benchmark and results.benchmark.skipped:
         return ""
     passed = bench.get("gate", {}).get("passed")
     threshold = float(bench.get("settings", {}).get("threshold", 0.2))
@@ -340,19 +340,19 @@ def _scenarios(results: RunResults) -> str:
 
 def _your_code(results: RunResults) -> str:
     scan, project = results.scan, results.project
-    tests = [[_e(t["test"]), _e(t["verdict"]), _e(f"{t['old']} → {t['new']}"),
-              _e(t.get("message") or ""), _e(t.get("mlflow_call") or "")]
-             for t in project.get("tests", []) if t["verdict"] != "passed"]
-    suite = (f"<p>Your tests: {_e(json.dumps(project.get('summary', {})))}</p>" + _table(
+    tests = [[_e(t.test), _e(t.verdict), _e(f"{t.old} → {t.new}"),
+              _e(t.message or ""), _e(t.mlflow_call or "")]
+             for t in (project.tests if project else []) if t.verdict != "passed"]
+    suite = (f"<p>Your tests: {_e(json.dumps(project.summary))}</p>" + _table(
         ["test", "verdict", "old → new", "message", "MLflow call"], tests, "project")
         if project else "")
     if not scan:
         return "<h2>Your code</h2>" + suite if project else ""
-    rows = [[_e(f"{f['file']}:{f['line']}"), f"<code>{_e(f['api'])}</code>", _e(f["what"]),
-             _e(f.get("catalog") or ""), _e(f.get("source") or "")]
-            for f in scan.get("findings", [])]
-    intro = (f"<p>Breaking-change scan {_e(scan.get('from', ''))} → {_e(scan.get('to', ''))}: "
-             f"{len(rows)} finding(s) in {scan.get('files_scanned', 0)} files with MLflow "
+    rows = [[_e(f"{f.file}:{f.line}"), f"<code>{_e(f.api)}</code>", _e(f.what),
+             _e(f.catalog or ""), _e(f.source or "")]
+            for f in scan.findings]
+    intro = (f"<p>Breaking-change scan {_e(scan.old_version)} → {_e(scan.new_version)}: "
+             f"{len(rows)} finding(s) in {scan.files_scanned} files with MLflow "
              f"uses.</p>")
     return "<h2>Your code</h2>" + intro + (
         _table(["where", "API", "what changed", "catalog", "source"], rows, "scan") if rows

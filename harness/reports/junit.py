@@ -68,14 +68,13 @@ def _scan_suite(root: ET.Element, results: RunResults) -> None:
     """A test case per scan finding: a break fails, a deprecation is skipped with its note."""
     suite = ET.SubElement(root, "testsuite", {"name": "your code", "timestamp":
                                               results.started_at})
-    for finding in results.scan.get("findings", []):
+    for finding in results.scan.findings if results.scan else []:
         case = ET.SubElement(suite, "testcase", {
-            "classname": f"scan.{finding['file']}", "time": "0",
-            "name": f"{finding['file']}:{finding['line']} {finding['api']}"})
-        message = finding["what"] + (f" [{finding['catalog']}: {finding['source']}]"
-                                     if finding.get("catalog") else "")
-        kind = "skipped" if finding["kind"] in ("deprecated", "parameter-deprecated") \
-            else "failure"
+            "classname": f"scan.{finding.file}", "time": "0",
+            "name": f"{finding.file}:{finding.line} {finding.api}"})
+        message = finding.what + (f" [{finding.catalog}: {finding.source}]"
+                                  if finding.catalog else "")
+        kind = "failure" if finding.breaking else "skipped"
         ET.SubElement(case, kind, {"message": message})
     _finish(suite)
 
@@ -87,17 +86,17 @@ def _project_suites(root: ET.Element, results: RunResults) -> None:
         version = (side.mlflow_version or side.spec) if side else role
         suite = ET.SubElement(root, "testsuite", {"name": f"your tests on {version}",
                                                   "timestamp": results.started_at})
-        for test in results.project.get("tests", []):
-            outcome = test[role]
+        for test in results.project.tests if results.project else []:
+            outcome = test.old if role == "old" else test.new
             if not outcome:
                 continue
             case = ET.SubElement(suite, "testcase", {
-                "classname": f"project.{version}", "name": test["test"], "time": "0"})
+                "classname": f"project.{version}", "name": test.test, "time": "0"})
             if outcome in ("failed", "error"):
                 ET.SubElement(case, "failure" if outcome == "failed" else "error",
-                              {"message": f"{test['verdict']}: {test.get('message', '')}"})
+                              {"message": f"{test.verdict}: {test.message}"})
             elif outcome == "skipped":
-                ET.SubElement(case, "skipped", {"message": test.get("message", "")})
+                ET.SubElement(case, "skipped", {"message": test.message})
         _finish(suite)
 
 
@@ -113,8 +112,8 @@ def render_junit(results: RunResults) -> str:
         _scan_suite(root, results)
     if results.project:
         _project_suites(root, results)
-    bench = results.benchmark
-    if bench:
+    bench = results.benchmark.data if results.benchmark else {}
+    if bench and not (results.benchmark and results.benchmark.skipped):
         suite = ET.SubElement(root, "testsuite", {"name": "performance",
                                                   "timestamp": results.started_at})
         strict = bool(bench.get("server_side", {}).get("gate", {}).get("fail_on_inconclusive"))

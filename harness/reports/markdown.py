@@ -14,8 +14,8 @@ from harness.reports.matrix import matrix_section
 from harness.reports.sections import benchmark_section, deltaone_section, migration_section
 from harness.reports.sections import cell as _cell
 from harness.reports.your_code import your_code_section
-from harness.results.model import CheckResult, RunResults, SideInfo, Status
-from harness.verdict import Level, decide
+from harness.results.model import CheckResult, Level, RunResults, SideInfo, Status
+from harness.verdict import decide
 
 VERDICT_ICON = {Level.SAFE: "✅", Level.CAVEATS: "⚠️", Level.NOT_SAFE: "❌",
                 Level.NO_VERDICT: "⛔"}
@@ -50,7 +50,7 @@ def render_markdown(results: RunResults) -> str:
 
 
 def _verdict(results: RunResults) -> list[str]:
-    verdict = decide(results)
+    verdict = results.verdict or decide(results)
     lines = [f"## {VERDICT_ICON[verdict.level]} {verdict.headline}", ""]
     lines += [f"- {first_line(reason, REASON)}" for reason in verdict.reasons] or [
         "- every check passed on both versions, no undocumented change, no slower operation"]

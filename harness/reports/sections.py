@@ -147,8 +147,8 @@ _VERDICT_ICON = {"regression": "❌", "improvement": "🚀", "unchanged": "✅",
 def benchmark_section(results: RunResults) -> list[str]:
     """Per operation: both medians, new/old with its 95% interval, the verdict, and what
     pytest-benchmark's median rule would have said on the same samples."""
-    bench = results.benchmark
-    if not bench:
+    bench = results.benchmark.data if results.benchmark else {}
+    if not bench or results.benchmark and results.benchmark.skipped:
         return []
     settings = bench.get("settings", {})
     threshold = float(settings.get("threshold", 0.2))

@@ -4,48 +4,46 @@ results.json keeps them all)."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from harness.project.result import ProjectResult
 from harness.reports.bounds import first_line, head
 from harness.results.model import RunResults, Status
+from harness.scan.findings import Finding
 
 FILES = 15
 PER_FILE = 12
 WHAT = 220  # characters of what changed
 
 
-def _line(finding: dict[str, Any]) -> str:
-    also = finding.get("also_at") or []
+def _line(finding: Finding) -> str:
+    also = finding.also_at
     more = f" (also lines {', '.join(map(str, also[:5]))}{'…' if len(also) > 5 else ''})" \
         if also else ""
-    doc = f" — [{finding['catalog']}]({finding['source']})" if finding.get("catalog") and \
-        finding.get("source", "").startswith("http") else (
-        f" — {finding['catalog']}" if finding.get("catalog") else "")
-    return (f"- line {finding['line']}{more}: `{finding['api']}` — "
-            f"{first_line(finding['what'], WHAT)}{doc}")
+    doc = f" — [{finding.catalog}]({finding.source})" if finding.catalog and \
+        finding.source.startswith("http") else (
+        f" — {finding.catalog}" if finding.catalog else "")
+    return (f"- line {finding.line}{more}: `{finding.api}` — "
+            f"{first_line(finding.what, WHAT)}{doc}")
 
 
 TESTS = 20
 MESSAGE = 200
 
 
-def _tests(project: dict[str, Any]) -> list[str]:
+def _tests(project: ProjectResult | None) -> list[str]:
     if not project:
         return []
-    counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in
-                       project.get("summary", {}).items())
-    lines = [f"**Your tests** (`{project.get('path', '')}`): {counts or 'none ran'}.", ""]
-    for side, why in project.get("conflicts", {}).items():
+    counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in project.summary.items())
+    lines = [f"**Your tests** (`{project.path}`): {counts or 'none ran'}.", ""]
+    for side, why in project.conflicts.items():
         lines.append(f"- requirements do not install on the {side} side: "
                      f"{first_line(why, MESSAGE)}")
-    shown, hidden = head([t for t in project.get("tests", []) if t["verdict"] not in
-                          ("passed", "skipped")], TESTS)
+    shown, hidden = head([t for t in project.tests if t.verdict not in ("passed", "skipped")],
+                         TESTS)
     for test in shown:
-        call = f" — from `{first_line(test['mlflow_call'], MESSAGE)}`" \
-            if test.get("mlflow_call") else ""
-        lines.append(f"- {test['verdict'].replace('_', ' ')}: `{test['test']}` "
-                     f"({test['old'] or '—'} → {test['new'] or '—'})"
-                     f"{': ' + first_line(test['message'], MESSAGE) if test.get('message') else ''}"
+        call = f" — from `{first_line(test.mlflow_call, MESSAGE)}`" if test.mlflow_call else ""
+        lines.append(f"- {test.verdict.replace('_', ' ')}: `{test.test}` "
+                     f"({test.old or '—'} → {test.new or '—'})"
+                     f"{': ' + first_line(test.message, MESSAGE) if test.message else ''}"
                      f"{call}")
     lines += [f"- … and {hidden} more in results.json (`project`)"] if hidden else []
     return lines + [""]
@@ -70,15 +68,15 @@ def your_code_section(results: RunResults) -> list[str]:
         return []
     if not scan:
         return ["## Your code", ""] + _tests(project) + _scenarios(results)
-    findings: list[dict[str, Any]] = scan.get("findings", [])
+    findings = scan.findings
     lines = ["## Your code", "",
-             f"Breaking-change scan of {', '.join(f'`{p}`' for p in scan.get('paths', []))} "
-             f"({scan.get('files_scanned', 0)} files with {scan.get('uses', 0)} MLflow uses), "
-             f"{scan.get('from', '?')} → {scan.get('to', '?')}: "
+             f"Breaking-change scan of {', '.join(f'`{p}`' for p in scan.paths)} "
+             f"({scan.files_scanned} files with {scan.uses} MLflow uses), "
+             f"{scan.old_version or '?'} → {scan.new_version or '?'}: "
              f"{len(findings)} finding(s).", ""]
-    by_file: dict[str, list[dict[str, Any]]] = {}
+    by_file: dict[str, list[Finding]] = {}
     for finding in findings:
-        by_file.setdefault(finding["file"], []).append(finding)
+        by_file.setdefault(finding.file, []).append(finding)
     files, hidden_files = head(sorted(by_file), FILES)
     for file in files:
         shown, hidden = head(by_file[file], PER_FILE)

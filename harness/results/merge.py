@@ -1,9 +1,10 @@
 """Merge results files (tox environments, CI shards) into one, without re-running anything.
 
 Checks are joined (the first file wins when two hold the same test in the same client/server
-cell) and the status is the worst of the inputs; the writers derive the matrix and the verdict
-from the joined checks. Files of different upgrades (tox's `pair-*` environments) are merged
-per upgrade: `by_upgrade` groups them, one merged result per pair.
+cell); an input that did not complete (error, interrupt) makes the merge incomplete too,
+otherwise the writers derive the matrix, the verdict and the status from the joined results
+(`harness/verdict.py` `conclude`). Files of different upgrades (tox's `pair-*` environments)
+are merged per upgrade: `by_upgrade` groups them, one merged result per pair.
 """
 
 from __future__ import annotations
@@ -93,7 +94,10 @@ def merge(results: list[RunResults]) -> RunResults:
     merged.checks = list(checks.values())
     merged.diff = list(diff.values())
     merged.error = "\n".join(errors)
+    # Incomplete if any input is; otherwise `conclude` decides from the merged results.
     merged.status = min((r.status for r in results), key=_WORST.index)
+    if merged.completed:
+        merged.status = RunStatus.PASSED
     merged.merged_from = [r.run_id for r in results]
     return merged
 

@@ -9,13 +9,18 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 
+from harness.bench.result import BenchmarkResult
 from harness.errors import UsageError
+from harness.project.result import ProjectResult
 from harness.redact import redact
+from harness.results.matrix import Matrix
+from harness.scan.report import ScanReport
 
 FORMAT_VERSION = 2
 # Format 1 (before the matrix, merging and the verdict) is read: its new fields get defaults.
 READABLE_VERSIONS = (1, 2)
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
+PHASE_FIELDS = ("benchmark", "scan", "project", "verdict")
 
 
 class Status(StrEnum):
@@ -36,6 +41,40 @@ class RunStatus(StrEnum):
 EXIT_CODES = {
     RunStatus.PASSED: 0, RunStatus.FAILED: 1, RunStatus.ERROR: 2, RunStatus.INTERRUPTED: 130
 }
+
+
+class Level(StrEnum):
+    SAFE = "safe"
+    CAVEATS = "safe_with_caveats"
+    NOT_SAFE = "not_safe"
+    NO_VERDICT = "no_verdict"
+
+
+HEADLINES = {
+    Level.SAFE: "Safe to upgrade",
+    Level.CAVEATS: "Safe to upgrade, with caveats",
+    Level.NOT_SAFE: "Not safe to upgrade",
+    Level.NO_VERDICT: "No verdict",
+}
+
+
+@dataclass
+class Verdict:
+    """The one-line answer and its reasons (harness/verdict.py decides it)."""
+
+    level: Level
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def headline(self) -> str:
+        return HEADLINES[self.level]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"level": self.level.value, "headline": self.headline, "reasons": self.reasons}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Verdict | None:
+        return cls(Level(data["level"]), list(data.get("reasons", []))) if data else None
 
 
 @dataclass
@@ -110,18 +149,23 @@ class RunResults:
     checks: list[CheckResult] = field(default_factory=list)
     diff: list[DiffEntry] = field(default_factory=list)
     machine: dict[str, Any] = field(default_factory=dict)
-    benchmark: dict[str, Any] = field(default_factory=dict)  # see docs/results-format.md
-    scan: dict[str, Any] = field(default_factory=dict)  # the breaking-change scan (--scan)
-    project: dict[str, Any] = field(default_factory=dict)  # the team's suite (--project)
+    benchmark: BenchmarkResult | None = None  # see docs/results-format.md
+    scan: ScanReport | None = None  # the breaking-change scan (--scan)
+    project: ProjectResult | None = None  # the team's suite (--project)
     team_scenarios: list[str] = field(default_factory=list)  # names from --scenarios folders
-    matrix: dict[str, Any] = field(default_factory=dict)  # harness/matrix.py summarize()
+    matrix: Matrix = field(default_factory=Matrix)  # harness/matrix.py summarize()
     merged_from: list[str] = field(default_factory=list)  # run ids, when `report` merged files
-    verdict: dict[str, Any] = field(default_factory=dict)  # harness/verdict.py: level, reasons
+    verdict: Verdict | None = None  # harness/verdict.py: level, reasons
     format_version: int = FORMAT_VERSION
 
     @property
     def exit_code(self) -> int:
         return EXIT_CODES[self.status]
+
+    @property
+    def completed(self) -> bool:
+        """The run got to a verdict (no usage or infrastructure error, no interrupt)."""
+        return self.status not in (RunStatus.ERROR, RunStatus.INTERRUPTED)
 
     def unexpected_differences(self) -> list[DiffEntry]:
         return [d for d in self.diff if d.classification == "unexpected"]
@@ -130,10 +174,15 @@ class RunResults:
         return [d for d in self.diff if d.classification == "finding"]
 
     def to_json(self) -> str:
-        return json.dumps(_plain(self), indent=2, sort_keys=False)
+        data = {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        for name in PHASE_FIELDS:  # a phase that did not run: an empty object, as always
+            data[name] = data[name] if data[name] is not None else {}
+        return json.dumps(data, indent=2, sort_keys=False)
 
 
 def _plain(value: Any) -> Any:
+    if hasattr(value, "to_dict"):
+        return _plain(value.to_dict())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Enum):
@@ -181,11 +230,12 @@ def load_results(path: Path) -> RunResults:
         ],
         diff=[DiffEntry(**d) for d in data.get("diff", [])],
         machine=data.get("machine", {}),
-        benchmark=data.get("benchmark", {}),
-        scan=data.get("scan", {}),
-        project=data.get("project", {}),
+        benchmark=BenchmarkResult.from_dict(data["benchmark"]) if data.get("benchmark")
+        else None,
+        scan=ScanReport.from_dict(data["scan"]) if data.get("scan") else None,
+        project=ProjectResult.from_dict(data["project"]) if data.get("project") else None,
         team_scenarios=data.get("team_scenarios", []),
-        matrix=data.get("matrix", {}),
+        matrix=Matrix.from_dict(data.get("matrix") or {}),
         merged_from=data.get("merged_from", []),
-        verdict=data.get("verdict", {}),
+        verdict=Verdict.from_dict(data.get("verdict") or {}),
     )

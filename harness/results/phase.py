@@ -3,23 +3,32 @@
 A phase (scenarios, scan, your tests, benchmark, …) returns a typed result. The verdict
 (`harness/verdict.py`) composes them and is the only place the run's status comes from:
 
-- `blocking()`: reasons the upgrade is *not safe* (each one line, as the report shows it);
-- `caveats()`: reasons it is *safe, with caveats*;
+- `blocking(upgrade)`: reasons the upgrade is *not safe* (each one line, as the report shows it);
+- `caveats(upgrade)`: reasons it is *safe, with caveats*;
 - `to_dict()`: the result as written to `results.json` (dicts appear only there).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 MAX_NAMED = 3  # items named in one reason before "and N more"
 
 
+@dataclass(frozen=True)
+class Upgrade:
+    """What a reason may name: the versions the run resolved ("" when unknown)."""
+
+    old: str = ""
+    new: str = ""
+
+
 @runtime_checkable
 class PhaseResult(Protocol):
-    def blocking(self) -> list[str]: ...
+    def blocking(self, upgrade: Upgrade) -> list[str]: ...
 
-    def caveats(self) -> list[str]: ...
+    def caveats(self, upgrade: Upgrade) -> list[str]: ...
 
     def to_dict(self) -> dict[str, Any]: ...
 

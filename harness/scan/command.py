@@ -8,7 +8,6 @@ import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,66 +15,12 @@ from harness.envs.builder import EnvRequest, MlflowEnv, ensure_env
 from harness.envs.spec import parse_spec
 from harness.errors import UsageError
 from harness.scan.catalog import load_api_catalog
-from harness.scan.changes import DEPRECATED, PARAM_DEPRECATED, diff_surfaces, summary
+from harness.scan.changes import diff_surfaces, summary
 from harness.scan.extract import surface_for_env
-from harness.scan.findings import Finding, find
+from harness.scan.findings import find
+from harness.scan.report import ScanReport
 from harness.scan.surface import Surface
 from harness.scan.uses import find_uses
-
-NOT_BREAKING = (DEPRECATED, PARAM_DEPRECATED)  # warnings today; the call still works
-
-
-@dataclass
-class ScanReport:
-    """What the scan found, and what it took."""
-
-    old_version: str
-    new_version: str
-    paths: list[str]
-    findings: list[Finding]
-    api_changes: dict[str, int]
-    files_scanned: int
-    uses: int
-    timings: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def breaking(self) -> list[Finding]:
-        return [f for f in self.findings if f.kind not in NOT_BREAKING]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "from": self.old_version, "to": self.new_version, "paths": self.paths,
-            "files_scanned": self.files_scanned, "uses": self.uses,
-            "api_changes": self.api_changes, "timings": self.timings,
-            "findings": [f.to_dict() for f in self.findings],
-        }
-
-    def headline(self) -> str:
-        deprecations = len(self.findings) - len(self.breaking)
-        return (f"scan {self.old_version} → {self.new_version}: {len(self.breaking)} breaking, "
-                f"{deprecations} deprecated ({self.uses} MLflow uses in "
-                f"{self.files_scanned} files)")
-
-    def markdown(self) -> str:
-        lines = [f"# Your code: {self.old_version} → {self.new_version}", "",
-                 self.headline() + ".", ""]
-        by_file: dict[str, list[Finding]] = {}
-        for item in self.findings:
-            by_file.setdefault(item.file, []).append(item)
-        for file, items in by_file.items():
-            lines += [f"## `{file}`", ""]
-            for item in items:
-                more = f" (also lines {', '.join(map(str, item.also_at))})" if item.also_at \
-                    else ""
-                lines.append(f"- line {item.line}{more}: `{item.api}` — {item.what}")
-                if item.catalog:
-                    lines.append(f"  - {item.catalog}: {item.summary} ({item.source})")
-            lines.append("")
-        if not self.findings:
-            lines += ["Nothing in this code meets a removed, changed or deprecated API.", ""]
-        counts = ", ".join(f"{k} {v}" for k, v in self.api_changes.items())
-        lines += [f"API changes between the versions, all told: {counts}.", ""]
-        return "\n".join(lines)
 
 
 def scan_code(paths: Sequence[Path], old: Surface, new: Surface,

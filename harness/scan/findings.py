@@ -14,7 +14,9 @@ from typing import Any
 from harness.scan.catalog import ApiEntry
 from harness.scan.changes import (
     BEHAVIOUR,
+    DEPRECATED,
     MOVED,
+    PARAM_DEPRECATED,
     REMOVED,
     Change,
     call_changes,
@@ -23,6 +25,8 @@ from harness.scan.changes import (
 )
 from harness.scan.surface import Surface
 from harness.scan.uses import Use
+
+NOT_BREAKING = (DEPRECATED, PARAM_DEPRECATED)  # warnings today; the call still works
 
 
 @dataclass
@@ -43,6 +47,17 @@ class Finding:
         more = f" (also lines {', '.join(map(str, self.also_at))})" if self.also_at else ""
         doc = f" [{self.catalog}: {self.source}]" if self.catalog else ""
         return f"{where}: {self.api} — {self.what}{more}{doc}"
+
+    @property
+    def breaking(self) -> bool:
+        """Whether this use fails on the new version (a deprecation still works today)."""
+        return self.kind not in NOT_BREAKING
+
+    def place(self) -> str:
+        """`file:line api`, with the parameter when that is what changed: two parameters of
+        one call are two places, not the same one twice."""
+        parameter = f"({self.parameter}=…)" if self.parameter else ""
+        return f"{self.file}:{self.line} {self.api}{parameter}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

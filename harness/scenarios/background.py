@@ -58,8 +58,8 @@ class BackgroundDrill:
                 new=sides["to"],
                 run_id=session.config.run_id,
                 log_dir=session.log_dir,
-                scale=session.config.migration_scale,
-                dump=session.config.from_dump,
+                scale=session.config.scenarios.scale,
+                dump=session.config.scenarios.from_dump,
             ).run()
         except BaseException as error:  # noqa: BLE001 - handed to the tests that wait for it
             self.error = error

@@ -14,6 +14,7 @@ import pytest
 
 from harness.auth.basic_auth import BasicAuthFleet
 from harness.plugin import COLLECTOR_KEY, side_of
+from harness.scenarios import options
 from harness.scenarios.background import BackgroundCalls, BackgroundDrill, BackgroundStart, Job
 from harness.session import RunSession
 
@@ -21,6 +22,19 @@ DRILL_KEY = pytest.StashKey[BackgroundDrill]()
 AUTH_KEY = pytest.StashKey[BackgroundStart]()
 CALLS_KEY = pytest.StashKey[BackgroundCalls]()
 JOIN_S = 5.0
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The built-in scenarios' own options: also options of `mlflow-upgrade-harness run` and
+    keys of its config file (harness/config/scenario_options.py)."""
+    group = parser.getgroup("mlflow-upgrade-harness scenarios")
+    group.addoption("--deltaone-detector", metavar="FILE[:FUNCTION]",
+                    type=options.deltaone_detector,
+                    help="run the DeltaOne scenario with your own detector function (default "
+                         "function name: detect) instead of the reference one")
+    group.addoption("--proxy-command", metavar="TEMPLATE", type=options.proxy_command,
+                    help="your auth proxy instead of the reference one: a command with "
+                         "{upstream} and {port} (and optionally {token_env}) filled in")
 
 
 def _selected(session: pytest.Session, filename: str) -> bool:

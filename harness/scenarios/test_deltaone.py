@@ -18,7 +18,6 @@ import pytest
 from harness.matrix import parse_cell
 from harness.plugin import Client
 from harness.services.webhook import ALWAYS, Delivery, WebhookReceiver
-from harness.session import RunSession
 
 Observe = Callable[[dict[str, Any]], None]
 LANE_SECONDS = 60  # its typical seconds on one side: how a client's lanes share the modules
@@ -190,8 +189,9 @@ def webhook(side: str) -> Iterator[WebhookReceiver]:
 
 
 @pytest.fixture(scope="session")
-def detector(harness_session: RunSession) -> str | None:
-    chosen = harness_session.config.deltaone_detector
+def detector(request: pytest.FixtureRequest) -> str | None:
+    """The team's detector (`--deltaone-detector FILE[:FUNCTION]`), or None: the reference one."""
+    chosen = request.config.getoption("deltaone_detector", None)
     return str(chosen) if chosen else None
 
 

@@ -53,12 +53,14 @@ def proxy_token() -> str:
 
 
 @pytest.fixture(scope="session")
-def proxy_factory(harness_session: RunSession, proxy_token: str) -> ProxyFactory:
+def proxy_factory(harness_session: RunSession, proxy_token: str,
+                  request: pytest.FixtureRequest) -> ProxyFactory:
     """A proxy of the run's kind (reference or --proxy-command) in front of any upstream."""
+    template = request.config.getoption("proxy_command", None)
 
     def make(label: str, upstream: str, **options: Any) -> AuthProxy:
         return AuthProxy(label, upstream, proxy_token, harness_session.log_dir,
-                         command_template=harness_session.config.proxy_command, **options)
+                         command_template=template, **options)
 
     return make
 

@@ -32,7 +32,7 @@ OLD, NEW = os.environ.get("HARNESS_TEST_FROM", "2.9.2"), os.environ.get("HARNESS
 @pytest.fixture(scope="module")
 def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunSession]:
     out = tmp_path_factory.mktemp("migration")
-    config = build_config(from_spec=OLD, to_spec=NEW, out_dir=str(out), provider="local")
+    config = build_config(from_mlflow=OLD, to_mlflow=NEW, out=str(out), provider="local")
     with RunSession(config, Progress(quiet=True)) as provisioned:
         provisioned.provision()
         yield provisioned

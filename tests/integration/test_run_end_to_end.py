@@ -59,10 +59,10 @@ def test_every_scenario_ran_on_both_sides(full_run: CliRun) -> None:
     for scenario in ("tracking", "registration", "model_lookup", "serving", "artifacts",
                      "deltaone"):  # the client-side scenarios also ran in the skew cells
         assert {"from_on_to", "to_on_from"} <= by_scenario[scenario], scenario
-    cells = {(c["client"], c["server"]): c for c in results.matrix["cells"]}
+    cells = {(c.client, c.server): c for c in results.matrix.cells}
     # The old client on the new server: nothing fails but a known defect of the old version.
-    assert all(f["defect"] for f in cells[(OLD, NEW)]["failures"]), cells[(OLD, NEW)]
-    assert {s for n, s in cells[(OLD, NEW)]["scenarios"].items() if n != "artifacts"} \
+    assert all(f.defect for f in cells[(OLD, NEW)].failures), cells[(OLD, NEW)]
+    assert {s for n, s in cells[(OLD, NEW)].scenarios.items() if n != "artifacts"} \
         == {"passed"}
 
 
@@ -107,7 +107,8 @@ def test_same_version_run_has_no_differences(tmp_path: Path) -> None:
     assert "Traceback" not in plain and "\nE   " not in plain
     closing = [line for line in plain.splitlines()
                if line.strip() and not line.startswith("  - ")][-1]  # the reasons follow it
-    assert f"] {results.verdict['headline']} (" in closing, closing
+    assert results.verdict is not None
+    assert f"] {results.verdict.headline} (" in closing, closing
 
 
 def test_report_and_logs_are_written(full_run: CliRun) -> None:
@@ -156,5 +157,6 @@ def test_console_says_one_labelled_line_per_check_that_did_not_pass(full_run: Cl
         "known defect proxy-multipart-upload-path",
         "known defect get-history-without-max-results-empty"}
     closing = [line for line in full_run.stderr.splitlines() if not line.startswith("  - ")][-1]
-    assert f"] {results.verdict['headline']} (" in closing, closing  # after the "[ 12.3s]" stamp
+    assert results.verdict is not None
+    assert f"] {results.verdict.headline} (" in closing, closing  # after the "[ 12.3s]" stamp
     assert {s.server_setup["workers_from"] for s in results.sides} == {"mlflow default"}

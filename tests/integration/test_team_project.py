@@ -14,11 +14,10 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from harness.results.model import RunResults, load_results
+from harness.results.model import Level, RunResults, load_results
 from tests.integration.conftest import TEST_SERVER_WORKERS, CliRun, harness_processes, run_cli
 
 pytestmark = pytest.mark.integration
@@ -58,8 +57,8 @@ def line_of(team: Path, file: str, text: str) -> int:
 
 def test_the_scan_names_each_planted_break_once_at_its_line(team: Path,
                                                             results: RunResults) -> None:
-    found = [(f["file"], f["line"], f["api"], f.get("parameter") or f["kind"], f["kind"])
-             for f in results.scan["findings"]]
+    assert results.scan is not None
+    found = [(f.file, f.line, f.api, f.parameter or f.kind, f.kind) for f in results.scan.findings]
     evaluate = line_of(team, "deltaone.py", "result = mlflow.evaluate(")
     assert found == [
         (f"{SRC}/deltaone.py", line_of(team, "deltaone.py", "higher_is_better=True"),
@@ -77,24 +76,25 @@ def test_the_scan_names_each_planted_break_once_at_its_line(team: Path,
 
 def test_the_suite_names_the_two_broken_tests_and_passes_the_rest(team: Path,
                                                                   results: RunResults) -> None:
-    tests = {t["test"]: t for t in results.project["tests"]}
-    broken = {name for name, t in tests.items() if t["verdict"] != "passed"}
+    assert results.project is not None
+    tests = {t.test: t for t in results.project.tests}
+    broken = {name for name, t in tests.items() if t.verdict != "passed"}
     assert broken == {"tests/test_deltaone.py::test_thresholds_say_one_point_higher",
                       "tests/test_registry_integration.py::test_the_run_holds_the_model_files"}
-    assert len(tests) == 10 and results.project["summary"] == {"newly_failing": 2, "passed": 8}
-    assert results.project["conflicts"] == {} and results.project["set_aside"] == ["mlflow==2.9.2"]
+    assert len(tests) == 10 and results.project.summary == {"newly_failing": 2, "passed": 8}
+    assert results.project.conflicts == {} and results.project.set_aside == ["mlflow==2.9.2"]
     threshold = tests["tests/test_deltaone.py::test_thresholds_say_one_point_higher"]
-    assert (threshold["old"], threshold["new"]) == ("passed", "failed")
-    assert "higher_is_better" in threshold["message"]
-    assert threshold["mlflow_call"].startswith(
+    assert (threshold.old, threshold.new) == ("passed", "failed")
+    assert "higher_is_better" in threshold.message
+    assert threshold.mlflow_call is not None and threshold.mlflow_call.startswith(
         f"{SRC}/deltaone.py:{line_of(team, 'deltaone.py', 'higher_is_better=True')}:")
     files = tests["tests/test_registry_integration.py::test_the_run_holds_the_model_files"]
-    assert (files["old"], files["new"]) == ("passed", "failed")
-    assert "has_model_files" in files["message"]
+    assert (files.old, files.new) == ("passed", "failed")
+    assert "has_model_files" in files.message
     for test in (threshold, files):  # re-run on both: a break each time, not a flake
-        assert test["verdict"] == "newly_failing" and test["reruns"] == ["passed", "failed"]
+        assert test.verdict == "newly_failing" and test.reruns == ("passed", "failed")
     # An integration test really talked to each side's server (not skipped for lack of one).
-    assert tests["tests/test_registry_integration.py::test_load_by_stage"]["old"] == "passed"
+    assert tests["tests/test_registry_integration.py::test_load_by_stage"].old == "passed"
 
 
 def test_the_team_scenario_ran_from_outside_the_repository(results: RunResults) -> None:
@@ -110,13 +110,13 @@ def test_the_team_scenario_ran_from_outside_the_repository(results: RunResults) 
 def test_the_verdict_names_the_breaks_and_nothing_else(team_run: CliRun,
                                                        results: RunResults) -> None:
     assert team_run.code == 1, team_run.stderr[-3000:]
-    verdict: dict[str, Any] = results.verdict
-    assert verdict["level"] == "not_safe"
-    reasons = [r.split(":")[0] for r in verdict["reasons"]]
-    assert reasons == [
-        "1 undocumented behaviour change(s) between the versions",
+    verdict = results.verdict
+    assert verdict is not None and verdict.level is Level.NOT_SAFE
+    reasons = [r.split(":")[0] for r in verdict.reasons]
+    assert reasons == [  # your code and your tests first, as in the report
         "4 place(s) in your code use APIs 3.4.0 removed or changed",
         "2 of your tests newly fail on 3.4.0",
+        "1 undocumented behaviour change(s) between the versions",
         "1 place(s) in your code use deprecated APIs",
         "1 documented behaviour change(s) your code may rely on",
         "performance not measured (--no-bench)",

@@ -12,6 +12,7 @@ import pytest
 
 from harness.bench.diagnosis import connection_level, diagnose, load_causes, shape
 from harness.bench.inject import SITE_DIR, server_env, write_delays
+from harness.bench.result import _by_cause
 from harness.bench.runner import (
     FRESH,
     NEW,
@@ -24,7 +25,6 @@ from harness.bench.runner import (
     override_args,
     regroup,
 )
-from harness.verdict import _by_cause
 
 
 def test_every_condition_once_per_cycle() -> None:

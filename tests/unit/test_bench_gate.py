@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from harness.bench.operations import parse_injection
+from harness.bench.result import BenchmarkResult
 from harness.bench.runner import (
     LARGE_CAP_S,
     LARGE_SHARE,
@@ -95,22 +96,24 @@ def _results() -> RunResults:
     return RunResults(run_id="r", started_at="t", harness_version="0",
                       sides=[SideInfo("from", "2.9.2", "2.9.2"), SideInfo("to", "3.4.0",
                                                                          "3.4.0")],
-                      status=RunStatus.FAILED, benchmark=bench)
+                      status=RunStatus.FAILED, benchmark=BenchmarkResult(bench))
 
 
 def test_pytest_benchmark_files_hold_the_raw_samples(tmp_path: Path) -> None:
     results = _results()
-    write_pytest_benchmark(results.benchmark, tmp_path)
+    assert results.benchmark is not None
+    bench = results.benchmark.data
+    write_pytest_benchmark(bench, tmp_path)
     old = json.loads((tmp_path / "benchmark-old.json").read_text())
     new = json.loads((tmp_path / "benchmark-new.json").read_text())
     names = {b["name"]: b for b in new["benchmarks"]}
     assert set(names) == {"get_run", "download_1mb"}
     stats = names["download_1mb"]["stats"]
-    raw = results.benchmark["server_side"]["operations"]["download_1mb"]["samples"]["new"]
+    raw = bench["server_side"]["operations"]["download_1mb"]["samples"]["new"]
     assert stats["data"] == raw and stats["rounds"] == 12
     assert stats["min"] <= stats["q1"] <= stats["median"] <= stats["q3"] <= stats["max"]
     assert {"machine_info", "commit_info", "benchmarks", "datetime", "version"} <= set(old)
-    assert document(results.benchmark, "old")["benchmarks"][0]["group"] == "server-side"
+    assert document(bench, "old")["benchmarks"][0]["group"] == "server-side"
 
 
 def test_report_shows_the_gate_each_interval_and_the_median_rule() -> None:
@@ -215,13 +218,14 @@ def test_reports_show_extrapolated_and_single_round_operations(tmp_path: Path) -
                      {"download_64mb": ["new"]})
     measured.old["upload_64mb"], measured.new["upload_64mb"] = [0.8], [5.4]
     results = _results()
-    results.benchmark["server_side"] = {**analyse(measured, BenchSettings()), "rounds": 12}
+    assert results.benchmark is not None
+    results.benchmark.data["server_side"] = {**analyse(measured, BenchSettings()), "rounds": 12}
     section = render_markdown(results)
     rows = {line.split(" | ")[0].strip("| "): line for line in section.splitlines()
             if line.startswith("| ") and "ms |" in line}
     assert "≈ 5.00× [5.00, 5.00]" in rows["download_64mb"]
     assert "6.75× (one round)" in rows["upload_64mb"] and "inconclusive" in rows["upload_64mb"]
-    write_pytest_benchmark(results.benchmark, tmp_path)
+    write_pytest_benchmark(results.benchmark.data, tmp_path)
     new = json.loads((tmp_path / "benchmark-new.json").read_text())
     single = next(b for b in new["benchmarks"] if b["name"].endswith("upload_64mb"))
     assert single["stats"]["data"] == [5.4] and single["stats"]["rounds"] == 1

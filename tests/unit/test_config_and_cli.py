@@ -26,7 +26,7 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
     [
         (["run", "--from", "2.9.x", "--to", "3.4.0"], "malformed MLflow version"),
         (["run", "--from", "numpy==1", "--to", "3.4.0"], "not mlflow"),
-        (["run", "--from", "2.9.2"], "required"),
+        (["run", "--from", "2.9.2"], "the new MLflow is missing: give --to SPEC"),
         (["run", "--from", "2.9.2", "--to", "3.4.0", "--provider", "cloud"], "invalid choice"),
         (["run", "--from", "2.9.2", "--to", "3.4.0", "--exclude-newer", "yesterday"], "YYYY-MM-DD"),
         (["run", "--from", "2.9.2", "--to", "3.4.0", "--as-of-release", "--exclude-newer",
@@ -93,23 +93,23 @@ def test_from_dump_must_be_a_pg_dump_archive(
 
 def test_build_config_validates_into_typed_objects(tmp_path: Path) -> None:
     config = build_config(
-        from_spec="2.9.2", to_spec="mlflow==3.4.0", out_dir=str(tmp_path / "out"),
-        from_extras=["redis"], provider="local",
+        from_mlflow="2.9.2", to_mlflow="mlflow==3.4.0", out=str(tmp_path / "out"),
+        from_extra=["redis"], provider="local",
     )
-    assert config.provider is Provider.LOCAL
+    assert config.services.provider is Provider.LOCAL
     assert config.from_side.extras == ("redis",)
     assert config.to_side.spec.label == "3.4.0"
     assert config.out_dir == (tmp_path / "out").resolve()
     with pytest.raises(UsageError, match="unknown provider"):
-        build_config(from_spec="2.9.2", to_spec="3.4.0", out_dir=str(tmp_path), provider="x")
+        build_config(from_mlflow="2.9.2", to_mlflow="3.4.0", out=str(tmp_path), provider="x")
 
 
 def test_same_option_twice_with_the_same_value_is_accepted(tmp_path: Path) -> None:
-    from harness.cli import build_parser, config_from_args
+    from harness.cli import run_config
 
-    args = build_parser().parse_args(["run", "--from", "2.9.2", "--from", "2.9.2", "--to",
-                                      "3.4.0", "--out", str(tmp_path / "o")])
-    assert config_from_args(args).from_side.spec.raw == "2.9.2"
+    config = run_config(["run", "--from", "2.9.2", "--from", "2.9.2", "--to", "3.4.0", "--out",
+                         str(tmp_path / "o")], cwd=tmp_path)
+    assert config.from_side.spec.raw == "2.9.2"
 
 
 def test_requested_server_port_in_use_is_one_line_and_nothing_starts(

@@ -24,6 +24,7 @@ from harness.matrix import (
 from harness.plugin import _without
 from harness.reports.markdown import render_markdown
 from harness.reports.matrix import matrix_section
+from harness.results.matrix import Matrix
 from harness.results.merge import merge
 from harness.results.model import (
     CheckResult,
@@ -92,17 +93,18 @@ def test_the_failing_cell_names_its_call_and_error() -> None:
     checks.append(check("from", OLD, OLD, "test_migration.py::test_x", in_matrix=False,
                         status=Status.FAILED))  # not a matrix scenario: not in the matrix
     matrix = summarize(checks)
-    assert matrix["clients"] == [OLD, NEW] and matrix["servers"] == [OLD, NEW]
-    by_pair = {(c["client"], c["server"]): c for c in matrix["cells"]}
-    assert {pair: c["status"] for pair, c in by_pair.items()} == {
+    assert matrix.clients == [OLD, NEW] and matrix.servers == [OLD, NEW]
+    by_pair = {(c.client, c.server): c for c in matrix.cells}
+    assert {pair: c.status for pair, c in by_pair.items()} == {
         (OLD, OLD): "passed", (OLD, NEW): "passed", (NEW, OLD): "failed", (NEW, NEW): "passed"}
     broken = by_pair[(NEW, OLD)]
-    assert broken["advisory"] is True
-    assert broken["scenarios"] == {"model_lookup": "failed", "tracking": "passed"}
-    assert broken["failures"] == [{
+    assert broken.advisory is True
+    assert broken.scenarios == {"model_lookup": "failed", "tracking": "passed"}
+    assert matrix.to_dict()["cells"][2]["failures"] == [{
         "test": "test_model_lookup.py::test_lookup_by_model_id", "scenario": "model_lookup",
         "status": "failed", "call": "lookup:by_model_id: " + LOGGED_MODELS_404,
         "error": LOGGED_MODELS_404, "defect": ""}]
+    assert Matrix.from_dict(matrix.to_dict()) == matrix
     section = "\n".join(matrix_section(results(checks, "r")))
     assert "| **3.4.0** | ❌ failed (1 of 2), advisory | ✅ passed |" in section
     assert "/api/2.0/mlflow/logged-models" in section and "advisory" in section
@@ -137,7 +139,7 @@ def test_summary_lines_count_advisory_failures_apart_from_blocking_ones() -> Non
 
 def test_skipped_everywhere_is_not_applicable() -> None:
     matrix = summarize([check("from", OLD, OLD, "test_a.py::t", Status.SKIPPED)])
-    assert matrix["cells"][0]["status"] == "not_applicable"
+    assert matrix.cells[0].status == "not_applicable"
 
 
 def test_merging_per_client_files_gives_the_report_of_one_run(tmp_path: Path) -> None:
@@ -161,12 +163,13 @@ def test_merging_per_client_files_gives_the_report_of_one_run(tmp_path: Path) ->
 def test_report_command_merges_folders_and_exits_with_the_worst_code(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    failed = results(cell_checks("from", OLD), "a")
+    failed = results([*cell_checks("from", OLD), check(
+        "from", OLD, OLD, "test_migration.py::test_upgrade", Status.FAILED, in_matrix=False)], "a")
     failed.status = RunStatus.FAILED
     write_results(failed, tmp_path / "in" / "a" / "results.json")
     write_results(results(cell_checks("to", NEW), "b"), tmp_path / "in" / "b" / "results.json")
     code = main(["report", str(tmp_path / "in"), "--out", str(tmp_path / "out")])
-    assert code == 1  # the worst of the merged verdicts
+    assert code == 1  # the merged verdict: a shard's failed check fails the whole
     merged = json.loads((tmp_path / "out" / "results.json").read_text())
     assert merged["merged_from"] == ["a", "b"] and len(merged["matrix"]["cells"]) == 4
     report = (tmp_path / "out" / "report.md").read_text()
@@ -182,7 +185,9 @@ def test_report_of_several_upgrades_writes_one_report_per_pair_and_an_index(
     written to a folder named after it, with an index of the verdicts; the worst code wins."""
     first = results(cell_checks("from", OLD), "a")
     shard = results(cell_checks("to", NEW), "b")
-    other = results(cell_checks("from", "3.4.0"), "c")
+    other = results([*cell_checks("from", "3.4.0"), check(
+        "from", "3.4.0", "3.4.0", "test_migration.py::test_upgrade", Status.FAILED,
+        in_matrix=False)], "c")
     other.sides = [SideInfo("from", "3.4.0", "3.4.0"), SideInfo("to", "3.17.2", "3.17.2")]
     other.status = RunStatus.FAILED
     for name, each in (("pair-a", first), ("pair-a-shard", shard), ("pair-c", other)):
@@ -216,13 +221,13 @@ def test_report_bad_input_is_one_line(
 
 
 def test_clients_option_maps_versions_to_sides_and_extras(tmp_path: Path) -> None:
-    config = build_config(from_spec=OLD, to_spec=NEW, out_dir=str(tmp_path),
+    config = build_config(from_mlflow=OLD, to_mlflow=NEW, out=str(tmp_path),
                           clients=["3.4.0,3.17.2", "2.9.2"], matrix_only=True)
     assert [(c.role, c.spec.raw) for c in config.matrix_clients] == [
         ("to", NEW), ("client1", "3.17.2"), ("from", OLD)]
     assert [c.role for c in config.extra_clients] == ["client1"]
-    assert config.bench is False  # the matrix alone
-    default = build_config(from_spec=OLD, to_spec=NEW, out_dir=str(tmp_path))
+    assert config.bench.enabled is False  # the matrix alone
+    default = build_config(from_mlflow=OLD, to_mlflow=NEW, out=str(tmp_path))
     assert [c.role for c in default.matrix_clients] == ["from", "to"]
 
 
@@ -230,12 +235,12 @@ def test_clients_option_maps_versions_to_sides_and_extras(tmp_path: Path) -> Non
     ({"clients": ["2.9.2,2.9.2"]}, "listed twice"),
     ({"clients": ["2.9.2,"]}, "empty version"),
     ({"clients": ["3.x"]}, "malformed"),
-    ({"clients": ["3.17.2"], "matrix": False}, "drop --no-matrix"),
-    ({"matrix_only": True, "matrix": False}, "contradict"),
+    ({"clients": ["3.17.2"], "no_matrix": True}, "drop --no-matrix"),
+    ({"matrix_only": True, "no_matrix": True}, "contradict"),
 ])
 def test_bad_matrix_options(tmp_path: Path, kwargs: dict[str, object], expected: str) -> None:
     with pytest.raises(Exception, match=expected) as raised:
-        build_config(from_spec=OLD, to_spec=NEW, out_dir=str(tmp_path), **kwargs)  # type: ignore[arg-type]
+        build_config(from_mlflow=OLD, to_mlflow=NEW, out=str(tmp_path), **kwargs)
     assert isinstance(raised.value, UsageError) or "Spec" in type(raised.value).__name__
 
 

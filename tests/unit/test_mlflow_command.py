@@ -77,11 +77,11 @@ def test_server_in_an_image_passes_s3_secrets_by_name_only(tmp_path: Path) -> No
 @pytest.mark.parametrize("image", ["", "has space", "-rm", "a;b"])
 def test_malformed_image_is_a_usage_error(image: str, tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="--to-image: .* is not a Docker image reference"):
-        build_config(from_spec="2.9.2", to_spec="3.4.0", out_dir=str(tmp_path), to_image=image)
+        build_config(from_mlflow="2.9.2", to_mlflow="3.4.0", out=str(tmp_path), to_image=image)
 
 
 def test_images_land_on_their_sides(tmp_path: Path) -> None:
-    config = build_config(from_spec="2.9.2", to_spec="3.4.0", out_dir=str(tmp_path),
+    config = build_config(from_mlflow="2.9.2", to_mlflow="3.4.0", out=str(tmp_path),
                           to_image="registry.example/team/mlflow:3.4.0@sha256:ab")
     assert config.from_side.image is None
     assert config.to_side.image == "registry.example/team/mlflow:3.4.0@sha256:ab"

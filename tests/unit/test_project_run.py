@@ -16,10 +16,12 @@ from harness.config import build_config
 from harness.envs.builder import EnvRequest, MlflowEnv
 from harness.envs.spec import parse_spec
 from harness.errors import EnvironmentBuildError
+from harness.project.result import ProjectResult
 from harness.project.run import ProjectSettings, SideTarget, check_project, run_project
 from harness.reports.junit import render_junit
 from harness.reports.markdown import render_markdown
-from harness.verdict import Level, decide
+from harness.results.model import Level
+from harness.verdict import decide
 from tests.unit.test_report_writers import full_results
 
 
@@ -75,7 +77,7 @@ def test_suite_on_both_sides_with_reruns(tmp_path: Path) -> None:
     result = run_project(settings, _targets(), tmp_path / "logs", build)
     assert [r.extras for r in built] == [("requests", "pytest")] * 2  # the team's mlflow pin aside
     assert result.set_aside == ["mlflow==2.9.2"]
-    verdicts = {t["test"]: t["verdict"] for t in result.tests}
+    verdicts = {t.test: t.verdict for t in result.tests}
     assert verdicts == {"tests/test_team.py::test_stable": "passed",
                         "tests/test_team.py::test_breaks_on_the_new_server": "newly_failing",
                         "tests/test_team.py::test_flaky": "flaky"}
@@ -112,9 +114,9 @@ def test_bad_project_options_are_one_line(capsys: pytest.CaptureFixture[str], tm
 
 def test_scan_defaults_to_the_project(tmp_path: Path) -> None:
     project = _project(tmp_path / "team")
-    config = build_config(from_spec="2.9.2", to_spec="3.4.0", out_dir=str(tmp_path / "o"),
+    config = build_config(from_mlflow="2.9.2", to_mlflow="3.4.0", out=str(tmp_path / "o"),
                           project=str(project), project_tests="tests -k stable")
-    assert config.scan_paths == (project.resolve(),)
+    assert config.scan.paths == (project.resolve(),)
     assert config.project == ProjectSettings(project.resolve(), ("tests", "-k", "stable"),
                                              project.resolve() / "requirements.txt", 900.0)
 
@@ -137,13 +139,13 @@ PROJECT = {
 
 def test_newly_failing_tests_fail_the_verdict_and_come_first() -> None:
     results = full_results()
-    results.project = PROJECT
+    results.project = ProjectResult.from_dict(PROJECT)
     verdict = decide(results)
     assert verdict.level is Level.NOT_SAFE
     assert any("1 of your tests newly fail on 3.4.0: tests/test_r.py::test_files "
                "(src/registry.py:70" in r for r in verdict.reasons)
     assert any("1 of your tests are flaky" in r for r in verdict.reasons)
-    results.verdict = verdict.to_dict()
+    results.verdict = verdict
     markdown = render_markdown(results)
     assert "- newly failing: `tests/test_r.py::test_files` (passed → failed): assert False — " \
            "from `src/registry.py:70: names = client.list_artifacts(run_id)`" in markdown

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from harness.cli import write_reports
+from harness.reports.writers import write_reports
 from harness.results.model import load_results
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"

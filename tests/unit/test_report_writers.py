@@ -10,6 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from harness.bench.result import BenchmarkResult
 from harness.bench.runner import BenchSettings, analyse
 from harness.errors import UsageError
 from harness.matrix import summarize
@@ -17,10 +18,12 @@ from harness.redact import forget_secrets, redact, register_secret
 from harness.reports.html import render_html
 from harness.reports.junit import render_junit
 from harness.reports.markdown import write_markdown
+from harness.results.matrix import Matrix
 from harness.results.model import (
     SCHEMA_PATH,
     CheckResult,
     DiffEntry,
+    Level,
     RunResults,
     RunStatus,
     SideInfo,
@@ -28,7 +31,7 @@ from harness.results.model import (
     load_results,
     write_results,
 )
-from harness.verdict import Level, decide
+from harness.verdict import decide
 from tests.unit.test_bench_gate import samples
 from tests.unit.test_matrix import cell_checks
 
@@ -51,15 +54,15 @@ def full_results(status: RunStatus = RunStatus.PASSED) -> RunResults:
         checks=checks,
         diff=[DiffEntry("test_x.py::t", "api.evaluate", "accepted", "removed", "deltaone",
                         "expected", "evaluate-baseline-model-removed", "summary", "https://x")],
-        benchmark={"settings": {"threshold": 0.2}, "server_side": server,
-                   "gate": {"passed": False}, "seconds": 60.0},
+        benchmark=BenchmarkResult({"settings": {"threshold": 0.2}, "server_side": server,
+                                   "gate": {"passed": False}, "seconds": 60.0}),
         matrix=summarize(checks))
 
 
 def test_results_validate_against_the_published_schema(tmp_path: Path) -> None:
     schema = json.loads(SCHEMA_PATH.read_text())
     results = full_results()
-    results.verdict = decide(results).to_dict()
+    results.verdict = decide(results)
     write_results(results, tmp_path / "results.json")
     document = json.loads((tmp_path / "results.json").read_text())
     jsonschema.validate(document, schema)
@@ -79,7 +82,7 @@ def test_format_1_is_read_and_other_formats_refused_with_a_clear_message(tmp_pat
             check.pop(field)
     (tmp_path / "v1.json").write_text(json.dumps({**document, "format_version": 1}))
     old = load_results(tmp_path / "v1.json")
-    assert old.checks[0].in_matrix is False and old.matrix == {}
+    assert old.checks[0].in_matrix is False and old.matrix == Matrix()
     write_markdown(old, tmp_path / "old.md")  # renders
     for version in (0, 3, None):
         (tmp_path / "bad.json").write_text(json.dumps({**document, "format_version": version}))
@@ -96,7 +99,8 @@ def test_verdict_levels_and_reasons() -> None:
     assert any("newer clients fail on older servers" in r and "3.4.0 client → 2.9.2 server"
                in r for r in verdict.reasons)
     calm = full_results()
-    calm.benchmark["server_side"] = {**analyse(samples({"get_run": 1.0}), BenchSettings()),
+    assert calm.benchmark is not None
+    calm.benchmark.data["server_side"] = {**analyse(samples({"get_run": 1.0}), BenchSettings()),
                                      "rounds": 12}
     assert decide(calm).level is Level.CAVEATS  # the advisory cell and the documented change
     calm.checks = [c for c in calm.checks if c.status is Status.PASSED]
@@ -146,7 +150,7 @@ def test_planted_secrets_never_reach_a_report(tmp_path: Path) -> None:
         check.details = f"Authorization: Bearer {token}\naws_secret_access_key={key}"
         check.logs = {"server": f"--backend-store-uri postgresql://u:{password}@h/db"}
         results.error = f"token {token}"
-        from harness.cli import write_reports
+        from harness.reports.writers import write_reports
 
         write_reports(results, tmp_path)
         for name in ("results.json", "report.md", "report.html", "junit.xml"):

@@ -15,8 +15,9 @@ from harness.reports.html import render_html
 from harness.reports.junit import render_junit
 from harness.reports.markdown import render_markdown
 from harness.results.merge import load_and_merge
-from harness.results.model import write_results
-from harness.verdict import Level, decide
+from harness.results.model import Level, write_results
+from harness.scan.report import ScanReport
+from harness.verdict import decide
 from tests.unit.test_report_writers import SCHEMA_PATH, full_results
 
 SCAN = {
@@ -37,20 +38,20 @@ SCAN = {
 
 def test_scan_validates_and_round_trips(tmp_path: Path) -> None:
     results = full_results()
-    results.scan = SCAN
-    results.verdict = decide(results).to_dict()
+    results.scan = ScanReport.from_dict(SCAN)
+    results.verdict = decide(results)
     write_results(results, tmp_path / "r" / "results.json")
     jsonschema.validate(json.loads((tmp_path / "r" / "results.json").read_text()),
                         json.loads(SCHEMA_PATH.read_text()))
     merged = load_and_merge([str(tmp_path / "r")])
-    assert merged.scan["findings"] == SCAN["findings"]
+    assert merged.scan is not None and merged.scan.to_dict()["findings"] == SCAN["findings"]
 
 
 def test_a_break_in_your_code_makes_the_verdict_not_safe() -> None:
     results = full_results()
-    results.benchmark = {}
+    results.benchmark = None
     results.diff = []
-    results.scan = SCAN
+    results.scan = ScanReport.from_dict(SCAN)
     verdict = decide(results)
     assert verdict.level is Level.NOT_SAFE
     assert any("1 place(s) in your code use APIs 3.4.0 removed or changed: evaluator.py:21 "
@@ -60,10 +61,10 @@ def test_a_break_in_your_code_makes_the_verdict_not_safe() -> None:
 
 def test_two_parameters_of_one_call_are_two_places_in_the_verdict() -> None:
     results = full_results()
-    results.benchmark, results.diff = {}, []
+    results.benchmark, results.diff = None, []
     second = {**SCAN["findings"][0], "parameter": "validation_thresholds",
               "what": "parameter validation_thresholds removed in 3.4.0"}
-    results.scan = {**SCAN, "findings": [SCAN["findings"][0], second]}
+    results.scan = ScanReport.from_dict({**SCAN, "findings": [SCAN["findings"][0], second]})
     (reason,) = [r for r in decide(results).reasons if "removed or changed" in r]
     assert reason.endswith("evaluator.py:21 mlflow.evaluate(baseline_model=…), "
                            "evaluator.py:21 mlflow.evaluate(validation_thresholds=…)")
@@ -71,8 +72,8 @@ def test_two_parameters_of_one_call_are_two_places_in_the_verdict() -> None:
 
 def test_your_code_comes_first_in_every_writer() -> None:
     results = full_results()
-    results.scan = SCAN
-    results.verdict = decide(results).to_dict()
+    results.scan = ScanReport.from_dict(SCAN)
+    results.verdict = decide(results)
     markdown = render_markdown(results)
     headings = [line for line in markdown.splitlines() if line.startswith("## ")]
     assert headings[1] == "## Your code"  # right after the verdict
@@ -104,7 +105,7 @@ def test_scan_and_catalog_paths_are_checked_before_anything_starts(
 def test_team_scenarios_are_listed_in_your_code(tmp_path: Path) -> None:
     results = full_results()
     results.team_scenarios = ["tracking"]  # a scenario of full_results' checks, as the team's
-    results.verdict = decide(results).to_dict()
+    results.verdict = decide(results)
     markdown = render_markdown(results)
     section = markdown[markdown.index("## Your code"):]
     assert "**Your scenarios**" in section and "- scenario `tracking`: " in section

@@ -24,7 +24,7 @@ class _Session:
 @pytest.mark.parametrize("sequential", [True, False], ids=["in-process", "lanes"])
 def test_pytest_output_stays_off_the_console(tmp_path: Path, sequential: bool,
                                              capfd: pytest.CaptureFixture[str]) -> None:
-    config = build_config(from_spec="2.9.2", to_spec="3.4.0", out_dir=str(tmp_path),
+    config = build_config(from_mlflow="2.9.2", to_mlflow="3.4.0", out=str(tmp_path),
                           select="no_scenario_has_this_name", sequential=sequential)
     stream = io.StringIO()
     outcome = run_scenarios(_Session(config, Progress(stream=stream, live=False)),  # type: ignore[arg-type]

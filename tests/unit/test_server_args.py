@@ -9,8 +9,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from harness.cli import build_parser, config_from_args, main, new_results
-from harness.config import build_config
+from harness.cli import main, run_config
+from harness.config import RunConfig, build_config
 from harness.envs.known import load_known
 from harness.errors import UsageError
 from harness.reports.html import render_html
@@ -23,6 +23,7 @@ from harness.results.model import (
     load_results,
     write_results,
 )
+from harness.run import new_results
 from harness.services.base import S3Location
 from harness.services.mlflow_command import MlflowCommand
 from harness.services.mlflow_server import MlflowServer
@@ -32,10 +33,9 @@ S3 = S3Location("http://127.0.0.1:9000", "key", "s3cr3t-value", "bucket")
 OPT = "--to-server-arg"
 
 
-def _config(tmp_path: Path, *argv: str):  # type: ignore[no-untyped-def]
-    args = build_parser().parse_args(["run", "--from", "2.9.2", "--to", "3.4.0", "--out",
-                                      str(tmp_path / "o"), *argv])
-    return config_from_args(args)
+def _config(tmp_path: Path, *argv: str) -> RunConfig:
+    return run_config(["run", "--from", "2.9.2", "--to", "3.4.0", "--out", str(tmp_path / "o"),
+                       *argv], cwd=tmp_path)
 
 
 @pytest.mark.parametrize("argv", [
@@ -66,8 +66,7 @@ def test_defaults_give_no_workers_and_server_workers_is_workers_on_both_sides(
     tmp_path: Path,
 ) -> None:
     plain = _config(tmp_path)
-    assert plain.server_workers is None
-    assert plain.from_side.server_args == () and plain.to_side.server_args == ()
+    assert plain.from_side.server_args == plain.to_side.server_args == ()
     both = _config(tmp_path, "--server-workers", "3", "--to-server-arg", "--static-prefix /x")
     assert both.from_side.server_args == ("--workers", "3")
     assert both.to_side.server_args == ("--workers", "3", "--static-prefix", "/x")
@@ -138,8 +137,8 @@ def _exit_code(tmp_path: Path, argv: list[str]) -> int:
 
 
 def test_uvicorn_opts_are_accepted_where_uvicorn_exists(tmp_path: Path) -> None:
-    config = build_config(from_spec="2.9.2", to_spec="3.4.0", out_dir=str(tmp_path),
-                          to_server_args=["--uvicorn-opts '--timeout-keep-alive 5'"])
+    config = build_config(from_mlflow="2.9.2", to_mlflow="3.4.0", out=str(tmp_path),
+                          to_server_arg=["--uvicorn-opts '--timeout-keep-alive 5'"])
     assert config.to_side.server_args == ("--uvicorn-opts", "--timeout-keep-alive 5")
 
 
@@ -201,8 +200,8 @@ def test_argv_in_an_image_passes_server_args_through_unchanged(tmp_path: Path) -
 
 
 def _results(tmp_path: Path) -> RunResults:
-    config = build_config(from_spec="2.9.2", to_spec="3.4.0", out_dir=str(tmp_path / "o"),
-                          to_server_args=["--workers 1"], clients=["2.9.2", "3.4.0", "3.17.2"])
+    config = build_config(from_mlflow="2.9.2", to_mlflow="3.4.0", out=str(tmp_path / "o"),
+                          to_server_arg=["--workers 1"], clients=["2.9.2", "3.4.0", "3.17.2"])
     results = new_results(config)
     for info, version in zip(results.sides, ("2.9.2", "3.4.0"), strict=False):
         info.mlflow_version = version

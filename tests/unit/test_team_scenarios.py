@@ -91,10 +91,10 @@ def test_no_builtin_needs_scenarios_one_line_exit_2(capsys: pytest.CaptureFixtur
 
 def test_team_and_builtin_scenarios_are_collected_together(tmp_path: Path) -> None:
     team = team_folder(tmp_path / "team")
-    both = build_config(from_spec="2.9.2", to_spec="3.4.0", out_dir=str(tmp_path / "o"),
-                        scenario_dirs=[str(team)])
-    alone = build_config(from_spec="2.9.2", to_spec="3.4.0", out_dir=str(tmp_path / "o"),
-                         scenario_dirs=[str(team)], builtin=False)
+    both = build_config(from_mlflow="2.9.2", to_mlflow="3.4.0", out=str(tmp_path / "o"),
+                        scenarios=[str(team)])
+    alone = build_config(from_mlflow="2.9.2", to_mlflow="3.4.0", out=str(tmp_path / "o"),
+                         scenarios=[str(team)], no_builtin=True)
     args = pytest_args(both)
     assert args[:2] == [str(BUILTIN_SCENARIOS), str(team.resolve())]
     assert args[args.index("--rootdir") + 1] == str(BUILTIN_SCENARIOS)
