@@ -24,7 +24,7 @@ from harness.matrix import MARKER, Cell, cells_for, is_cell, parse_cell
 from harness.progress import Progress
 from harness.results.model import CheckResult, Status
 from harness.runtime.processes import tail
-from harness.session import RunSession, SideRuntime
+from harness.session import ClientRuntime, RunSession, SideRuntime
 from harness.team import BUILTIN_SCENARIOS, clients_dir
 from harness.watchdog import InfrastructureDown, scenario_deadline
 
@@ -295,6 +295,39 @@ def _without(ident: str, side: str) -> str:
     return ident.replace(f"-{side}-", "-", 1)
 
 
+def _outcome(report: pytest.TestReport) -> tuple[Status, str, str]:
+    """The status, message and details a report says (before known defects are looked up)."""
+    if report.passed:
+        return Status.PASSED, "", ""
+    if report.skipped:
+        longrepr = report.longrepr
+        return Status.SKIPPED, str(longrepr[2]) if isinstance(longrepr, tuple) else "", ""
+    status = Status.FAILED if report.when == "call" else Status.ERROR
+    crash = getattr(report.longrepr, "reprcrash", None)
+    message = str(getattr(crash, "message", "") or report.longreprtext.splitlines()[-1:])
+    return status, message, report.longreprtext[-4000:]
+
+
+def _failure_logs(session: RunSession | None, side: str, runtime: SideRuntime | None,
+                  client_runtime: SideRuntime | ClientRuntime | None) -> dict[str, str]:
+    """Log tails for a failed check: its servers and clients, and PostgreSQL or S3 if down."""
+    logs: dict[str, str] = {}
+    runtimes = [runtime] if runtime is not None else []
+    if side == CROSS and session is not None:
+        runtimes = list(session.sides.values())
+    for each in runtimes:
+        logs[f"server {each.role} {each.version}"] = each.server.logs(30)
+        logs[f"client {each.role} {each.version}"] = tail(each.client.log_path, 30)
+    if session is not None:  # the culprit, when PostgreSQL or S3 went down
+        for label, service in (("postgresql", session.postgres), ("s3", session.s3)):
+            if service is not None and not service.alive():
+                logs[label] = service.logs(30)
+    if client_runtime is not None and client_runtime is not runtime:
+        logs[f"client {client_runtime.role} {client_runtime.version}"] = tail(
+            client_runtime.client.log_path, 30)
+    return logs
+
+
 def _record(item: pytest.Item, report: pytest.TestReport, side: str) -> CheckResult | None:
     collector = item.config.stash[COLLECTOR_KEY]
     session = item.config.stash.get(SESSION_KEY, None)
@@ -305,33 +338,9 @@ def _record(item: pytest.Item, report: pytest.TestReport, side: str) -> CheckRes
     client_version = client_runtime.version if client_runtime else ""
     if side == CROSS and session is not None and session.sides:
         version = " → ".join(session.sides[role].version for role in SIDES)
-    if report.passed:
-        status = Status.PASSED
-    elif report.skipped:
-        status = Status.SKIPPED
-    else:
-        status = Status.FAILED if report.when == "call" else Status.ERROR
-    message, details = "", ""
-    logs: dict[str, str] = {}
-    if status is Status.SKIPPED and isinstance(report.longrepr, tuple):
-        message = str(report.longrepr[2])
-    elif status in (Status.FAILED, Status.ERROR):
-        crash = getattr(report.longrepr, "reprcrash", None)
-        message = str(getattr(crash, "message", "") or report.longreprtext.splitlines()[-1:])
-        details = report.longreprtext[-4000:]
-        runtimes = [runtime] if runtime is not None else []
-        if side == CROSS and session is not None:
-            runtimes = list(session.sides.values())
-        for each in runtimes:
-            logs[f"server {each.role} {each.version}"] = each.server.logs(30)
-            logs[f"client {each.role} {each.version}"] = tail(each.client.log_path, 30)
-        if session is not None:  # the culprit, when PostgreSQL or S3 went down
-            for label, service in (("postgresql", session.postgres), ("s3", session.s3)):
-                if service is not None and not service.alive():
-                    logs[label] = service.logs(30)
-        if client_runtime is not None and client_runtime is not runtime:
-            logs[f"client {client_runtime.role} {client_version}"] = tail(
-                client_runtime.client.log_path, 30)
+    status, message, details = _outcome(report)
+    failed = status in (Status.FAILED, Status.ERROR)
+    logs = _failure_logs(session, side, runtime, client_runtime) if failed else {}
     case = case_of(item, side)
     defect = None
     if status is Status.FAILED:

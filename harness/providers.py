@@ -64,6 +64,6 @@ def make_s3(provider: Provider, config: RunConfig, workdir: Path) -> S3Service:
 
 
 def docker_available() -> bool:
-    from harness.services.docker import docker_engine_available
+    from harness.services.docker_engine import docker_engine_available
 
     return docker_engine_available()

@@ -151,7 +151,7 @@ class RunSession:
         for side in imaged:
             require_docker_cli(side.image_option)
         if self.provider is Provider.DOCKER or imaged:
-            from harness.services.docker import sweep_stale_containers
+            from harness.services.docker_engine import sweep_stale_containers
 
             with self.progress.phase("sweep containers of killed runs"):
                 swept = sweep_stale_containers(config.run_id)

@@ -18,6 +18,7 @@ import shlex
 import sys
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
@@ -50,6 +51,17 @@ def check_template(template: str) -> str:
     return template
 
 
+@dataclass(frozen=True)
+class ProxyOptions:
+    """How a proxy treats its upstream: the reference proxy's bound on one upstream request
+    and the path prefixes it forwards (none named: its default ones), and whether `start`
+    waits until an authenticated request is forwarded (not for a dead or stand-in upstream)."""
+
+    upstream_timeout: float = 120.0
+    forward: tuple[str, ...] = ()
+    expect_forwarding: bool = True
+
+
 class AuthProxy(OwnsProcess, Service):
     """Listens on 127.0.0.1:`port` and forwards to `upstream` for clients with `token`."""
 
@@ -60,9 +72,7 @@ class AuthProxy(OwnsProcess, Service):
         token: str,
         log_dir: Path,
         command_template: str | None = None,
-        upstream_timeout: float = 120.0,
-        forward: tuple[str, ...] = (),
-        expect_forwarding: bool = True,
+        options: ProxyOptions | None = None,
         delays: tuple[tuple[str, float], ...] = (),
         port: int | None = None,
     ) -> None:
@@ -72,9 +82,7 @@ class AuthProxy(OwnsProcess, Service):
         self.token = token
         self.log_dir = log_dir
         self.command_template = command_template
-        self.upstream_timeout = upstream_timeout
-        self.forward = forward
-        self.expect_forwarding = expect_forwarding
+        self.options = options or ProxyOptions()
         self.delays = delays
         self.requested_port = port
         self.port = 0
@@ -96,10 +104,10 @@ class AuthProxy(OwnsProcess, Service):
         argv = [
             sys.executable, "-m", "harness.proxy.auth_proxy",
             "--upstream", self.upstream, "--port", str(self.port),
-            "--upstream-timeout", f"{self.upstream_timeout:g}",
+            "--upstream-timeout", f"{self.options.upstream_timeout:g}",
             "--access-log", str(self.access_log),
         ]
-        for prefix in self.forward:
+        for prefix in self.options.forward:
             argv += ["--forward", prefix]
         if not self.token:
             argv.append("--no-auth")
@@ -114,7 +122,7 @@ class AuthProxy(OwnsProcess, Service):
                               env=env)
         wait_until_ready(self.name, TcpCheck(LOOPBACK, self.port), READY_TIMEOUT_S,
                          process=self._process)
-        if self.expect_forwarding:
+        if self.options.expect_forwarding:
             wait_until_ready(
                 self.name,
                 CallableCheck(lambda: self.request("GET", PROBE_PATH)[0] == 200,

@@ -22,7 +22,7 @@ import pytest
 from harness.errors import ClientCallError
 from harness.plugin import Client
 from harness.proxy.coverage import FORWARDED, coverage
-from harness.proxy.service import AuthProxy, http_request
+from harness.proxy.service import AuthProxy, ProxyOptions, http_request
 from harness.redact import register_secret
 from harness.runtime.ports import free_port
 from harness.scenarios.test_artifacts import s3_keys, verify_artifacts
@@ -42,6 +42,8 @@ CORE_PREFIXES = ("/api/2.0/mlflow/", "/api/2.0/mlflow-artifacts/")
 # `timeout`, in X-Harness-Proxy) is asserted first.
 UPSTREAM_DOWN_BOUND_S = 10.0
 SLOW_UPSTREAM_TIMEOUT_S = 2.0
+# A stand-in or dead upstream: no authenticated request to wait for at the proxy's start.
+NO_FORWARDING_WAIT = ProxyOptions(expect_forwarding=False)
 _ROUTE_IN_ERROR = re.compile(r"/(?:ajax-)?api/[\w./-]+")
 
 
@@ -168,7 +170,7 @@ def _is_json(headers: dict[str, str], body: bytes) -> bool:
 def test_headers_are_forwarded(side: str, proxy_factory: ProxyFactory, observe: Observe) -> None:
     """Authorization intact, the client's own headers kept, user context added."""
     with WebhookReceiver() as upstream, proxy_factory(
-        f"{side}-headers", upstream.base_url, expect_forwarding=False
+        f"{side}-headers", upstream.base_url, options=NO_FORWARDING_WAIT
     ) as proxy:
         sent = {"X-Client-Trace": f"trace-{side}"}
         status, _, _ = proxy.request("GET", "/api/2.0/mlflow/experiments/search?max_results=1",
@@ -199,7 +201,7 @@ def test_upstream_down_is_502_and_silent_upstream_504(
     side: str, proxy_factory: ProxyFactory, observe: Observe
 ) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
-    with proxy_factory(f"{side}-dead", dead, expect_forwarding=False) as proxy:
+    with proxy_factory(f"{side}-dead", dead, options=NO_FORWARDING_WAIT) as proxy:
         reference = proxy.is_reference
         started = time.monotonic()
         try:
@@ -210,8 +212,8 @@ def test_upstream_down_is_502_and_silent_upstream_504(
                                  f"{time.monotonic() - started:.1f}s: {error}") from error
         down_seconds = time.monotonic() - started
     with SilentServer() as silent, proxy_factory(
-        f"{side}-silent", silent.url, expect_forwarding=False,
-        upstream_timeout=SLOW_UPSTREAM_TIMEOUT_S,
+        f"{side}-silent", silent.url,
+        options=ProxyOptions(SLOW_UPSTREAM_TIMEOUT_S, expect_forwarding=False),
     ) as proxy:
         started = time.monotonic()
         slow, slow_headers, _ = proxy.request("GET", "/api/2.0/mlflow/experiments/search",

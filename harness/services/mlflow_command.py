@@ -94,7 +94,7 @@ class MlflowCommand:
 
 def container_labels(container: str) -> dict[str, str]:
     """The same labels as the docker provider's containers: found per run, swept when orphaned."""
-    from harness.services.docker import SERVICE_LABEL, run_labels
+    from harness.services.docker_engine import SERVICE_LABEL, run_labels
 
     labels = run_labels(REGISTRY.run_id, container)
     labels[SERVICE_LABEL] = container

@@ -22,7 +22,12 @@ from typing import Any
 
 import pytest
 
-from harness.services.docker import PID_LABEL, RUN_LABEL, docker_engine_available, engine_address
+from harness.services.docker_engine import (
+    PID_LABEL,
+    RUN_LABEL,
+    docker_engine_available,
+    engine_address,
+)
 from tests.integration.conftest import harness_cmd, harness_processes, run_cli, run_folders
 
 pytestmark = pytest.mark.integration

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from harness.faults import PAUSE_ENV
-from harness.services.docker import RUN_LABEL
+from harness.services.docker_engine import RUN_LABEL
 from tests.integration.conftest import harness_processes, run_folders
 from tests.integration.external_store import ExternalStore, external_store
 from tests.integration.live_run import LiveRun

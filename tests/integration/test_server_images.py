@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.services.docker import RUN_LABEL
+from harness.services.docker_engine import RUN_LABEL
 from tests.integration.conftest import CliRun, harness_processes, run_cli
 from tests.integration.mlflow_image import BASE_IMAGE, build_mlflow_image, image_exists
 from tests.integration.test_docker_provider import DOCKER_ARGS, ENV, skip_without_engine

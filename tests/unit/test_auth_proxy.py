@@ -18,12 +18,13 @@ import pytest
 from harness.errors import UsageError
 from harness.proxy import auth_proxy
 from harness.proxy.auth_proxy import TOKEN_ENV
-from harness.proxy.service import AuthProxy, check_template
+from harness.proxy.service import AuthProxy, ProxyOptions, check_template
 from harness.runtime.ports import free_port
 from harness.runtime.quiet_http import QuietHTTPServer
 
 TOKEN = "s3cret-token-for-tests"
 BIG = os.urandom(3 * 1024 * 1024)
+NO_WAIT = ProxyOptions(expect_forwarding=False)  # a stub or dead upstream
 
 
 class Upstream:
@@ -92,8 +93,8 @@ def upstream() -> Iterator[Upstream]:
 @pytest.fixture(scope="module")
 def proxy(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthProxy]:
     logs = tmp_path_factory.mktemp("proxy")
-    with AuthProxy("unit", upstream.url, TOKEN, logs, upstream_timeout=1.5,
-                   expect_forwarding=False) as running:
+    with AuthProxy("unit", upstream.url, TOKEN, logs,
+                   options=ProxyOptions(1.5, expect_forwarding=False)) as running:
         yield running
 
 
@@ -170,7 +171,7 @@ def test_slow_upstream_is_a_504_within_the_timeout(proxy: AuthProxy) -> None:
 
 def test_dead_upstream_is_a_502(tmp_path: Path) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
-    with AuthProxy("dead", dead, TOKEN, tmp_path, expect_forwarding=False) as proxy:
+    with AuthProxy("dead", dead, TOKEN, tmp_path, options=NO_WAIT) as proxy:
         started = time.monotonic()
         status, _, body = proxy.request("GET", "/api/2.0/mlflow/experiments/search")
         assert status == 502 and json.loads(body)["error_code"] == "BAD_GATEWAY"
@@ -193,7 +194,7 @@ def test_proxy_without_a_token_refuses_to_start(monkeypatch: pytest.MonkeyPatch)
 
 def test_pass_through_proxy_with_injected_latency(upstream: Upstream, tmp_path: Path) -> None:
     """The benchmarks' proxy: no token, and a fixed delay on chosen routes only."""
-    with AuthProxy("delay", upstream.url, "", tmp_path, expect_forwarding=False,
+    with AuthProxy("delay", upstream.url, "", tmp_path, options=NO_WAIT,
                    delays=(("/api/2.0/mlflow/runs/get", 0.3),)) as proxy:
         started = time.monotonic()
         assert proxy.request("GET", "/api/2.0/mlflow/runs/get?run_id=d", token=None)[0] == 200
@@ -220,6 +221,6 @@ def test_a_user_template_runs_in_place_of_the_reference(
     template = (f"{sys.executable} -m harness.proxy.auth_proxy --upstream {{upstream}} "
                 f"--port {{port}} --token-env {{token_env}} --forward /api/2.0/mlflow/runs/")
     with AuthProxy("user", upstream.url, TOKEN, tmp_path, command_template=check_template(
-            template), expect_forwarding=False) as proxy:
+            template), options=NO_WAIT) as proxy:
         assert proxy.request("GET", "/api/2.0/mlflow/runs/get?run_id=user")[0] == 200
         assert proxy.request("GET", "/api/2.0/mlflow/experiments/search")[0] == 404

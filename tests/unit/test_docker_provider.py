@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 import harness.services.docker as dockermod
+import harness.services.docker_container as containermod
+import harness.services.docker_engine as enginemod
 from harness.errors import ProviderUnavailable, ServiceError, UsageError
 from harness.runtime.processes import REGISTRY
 from harness.runtime.waiting import CallableCheck
@@ -41,7 +43,7 @@ def no_engine(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def engine_up(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("testcontainers")
-    monkeypatch.setattr(dockermod, "docker_engine_available", lambda timeout=3.0: True)
+    monkeypatch.setattr(enginemod, "docker_engine_available", lambda timeout=3.0: True)
 
 
 def _block_modules(monkeypatch: pytest.MonkeyPatch, *tops: str) -> None:
@@ -133,7 +135,7 @@ def fake_engine(monkeypatch: pytest.MonkeyPatch, engine_up: None) -> dict[str, A
     monkeypatch.setattr(dockermod, "_postgres_container", factory(5432))
     monkeypatch.setattr(dockermod, "_minio_container", factory(9000))
     monkeypatch.setattr(dockermod, "_moto_container", factory(5000))
-    monkeypatch.setattr(dockermod, "_start_without_waits", lambda c: c.fake_start())
+    monkeypatch.setattr(containermod, "_start_without_waits", lambda c: c.fake_start())
     monkeypatch.setattr(dockermod, "READY_TIMEOUT_S", 5.0)
     return made
 
@@ -144,7 +146,7 @@ def fake_engine(monkeypatch: pytest.MonkeyPatch, engine_up: None) -> dict[str, A
 def test_engine_absent_when_docker_host_points_at_missing_socket(no_engine: None) -> None:
     pytest.importorskip("docker")
     started = time.monotonic()
-    assert dockermod.docker_engine_available(timeout=2.0) is False
+    assert enginemod.docker_engine_available(timeout=2.0) is False
     assert time.monotonic() - started < 3.0
 
 
@@ -152,7 +154,7 @@ def test_engine_absent_through_cli_when_sdk_missing(
     no_engine: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _block_modules(monkeypatch, "docker")
-    assert dockermod.docker_engine_available(timeout=2.0) is False
+    assert enginemod.docker_engine_available(timeout=2.0) is False
 
 
 def test_engine_probe_is_bounded_when_it_hangs(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -162,10 +164,10 @@ def test_engine_probe_is_bounded_when_it_hangs(monkeypatch: pytest.MonkeyPatch) 
         release.wait(10)
         return True
 
-    monkeypatch.setattr(dockermod, "_ping_engine", hang)
+    monkeypatch.setattr(enginemod, "_ping_engine", hang)
     started = time.monotonic()
     try:
-        assert dockermod.docker_engine_available(timeout=0.1) is False
+        assert enginemod.docker_engine_available(timeout=0.1) is False
     finally:
         release.set()
     assert time.monotonic() - started < 2.0
@@ -175,7 +177,7 @@ def test_configure_env_sets_defaults_and_keeps_user_values(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("TC_HOST", "127.0.0.2")
-    dockermod.configure_testcontainers_env()
+    enginemod.configure_testcontainers_env()
     assert os.environ["TESTCONTAINERS_RYUK_DISABLED"] == "true"
     assert os.environ["TESTCONTAINERS_CONNECTION_MODE"] == "docker_host"
     assert os.environ["TC_HOST"] == "127.0.0.2"
@@ -199,11 +201,11 @@ def test_import_touches_neither_env_nor_testcontainers() -> None:
 
 
 def test_run_labels_name_run_process_and_host() -> None:
-    labels = dockermod.run_labels("run1", "postgres-abc")
-    assert labels[dockermod.RUN_LABEL] == "run1"
-    assert labels[dockermod.PID_LABEL] == str(os.getpid())
-    assert labels[dockermod.HOST_LABEL]
-    assert labels[dockermod.SERVICE_LABEL] == "postgres-abc"
+    labels = enginemod.run_labels("run1", "postgres-abc")
+    assert labels[enginemod.RUN_LABEL] == "run1"
+    assert labels[enginemod.PID_LABEL] == str(os.getpid())
+    assert labels[enginemod.HOST_LABEL]
+    assert labels[enginemod.SERVICE_LABEL] == "postgres-abc"
 
 
 # --- provider unavailable ------------------------------------------------------------------
@@ -252,7 +254,7 @@ def test_postgres_start_labels_publishes_on_loopback_and_delegates(
     with pg:
         container = fake_engine["container"]
         assert container.image == "postgres:16"
-        assert container.labels[dockermod.RUN_LABEL] == "run1"
+        assert container.labels[enginemod.RUN_LABEL] == "run1"
         assert container.ports == {"5432": ("127.0.0.1",)}
         assert fake_engine["args"][0] == pg.password
         dsn = pg.create_database("db1", template="tpl")
@@ -311,7 +313,7 @@ def test_a_removal_already_under_way_is_waited_for_not_an_error(
 
     other = APIError("409 Client Error: Conflict", response=_response(409),
                      explanation="container is paused")
-    assert not dockermod._removal_in_progress(other)
+    assert not containermod._removal_in_progress(other)
 
 
 def test_container_that_exits_fails_fast_with_logs(
@@ -392,7 +394,7 @@ def test_never_started_service_stops_twice_and_has_no_logs(engine_up: None) -> N
 
 def test_loopback_port_ignores_other_addresses() -> None:
     attrs = {"NetworkSettings": {"Ports": {"5432/tcp": [{"HostIp": "0.0.0.0", "HostPort": "9"}]}}}
-    assert dockermod._loopback_port(attrs, 5432) is None
+    assert containermod._loopback_port(attrs, 5432) is None
 
 
 def test_real_testcontainers_classes_get_labels_loopback_ports_and_no_waits(
@@ -414,8 +416,8 @@ def test_real_testcontainers_classes_get_labels_loopback_ports_and_no_waits(
             created["started"] = True
 
     monkeypatch.setattr(tcc, "DockerClient", FakeDockerClient)
-    dockermod.configure_testcontainers_env()
-    labels = {dockermod.RUN_LABEL: "run1"}
+    enginemod.configure_testcontainers_env()
+    labels = {enginemod.RUN_LABEL: "run1"}
     builds: dict[str, Callable[[], Any]] = {
         "5432": lambda: dockermod._postgres_container("postgres:16", "pw", labels),
         "9000": lambda: dockermod._minio_container("minio/minio:x", "ak", "secret123", labels),
@@ -424,8 +426,8 @@ def test_real_testcontainers_classes_get_labels_loopback_ports_and_no_waits(
     for port, build in builds.items():
         created.clear()
         container = build()
-        dockermod._publish_on_loopback(container)
-        dockermod._start_without_waits(container)
+        containermod._publish_on_loopback(container)
+        containermod._start_without_waits(container)
         assert created["started"]
         assert created["client_kw"] == {"timeout": dockermod.DOCKER_API_TIMEOUT_S}
         assert created["ports"] == {port: ("127.0.0.1",)}
@@ -441,16 +443,16 @@ def test_is_stale_needs_other_run_this_host_and_dead_owner() -> None:
 
     def labels(run: str, pid: str, hostname: str = host) -> dict[str, str]:
         return {
-            dockermod.RUN_LABEL: run,
-            dockermod.PID_LABEL: pid,
-            dockermod.HOST_LABEL: hostname,
+            enginemod.RUN_LABEL: run,
+            enginemod.PID_LABEL: pid,
+            enginemod.HOST_LABEL: hostname,
         }
 
-    assert dockermod.is_stale(labels("old", dead), "now", host)
-    assert not dockermod.is_stale(labels("now", dead), "now", host)
-    assert not dockermod.is_stale(labels("old", str(os.getpid())), "now", host)
-    assert not dockermod.is_stale(labels("old", dead, "elsewhere"), "now", host)
-    assert not dockermod.is_stale(labels("old", ""), "now", host)
+    assert enginemod.is_stale(labels("old", dead), "now", host)
+    assert not enginemod.is_stale(labels("now", dead), "now", host)
+    assert not enginemod.is_stale(labels("old", str(os.getpid())), "now", host)
+    assert not enginemod.is_stale(labels("old", dead, "elsewhere"), "now", host)
+    assert not enginemod.is_stale(labels("old", ""), "now", host)
 
 
 def test_sweep_removes_only_stale_containers(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -458,21 +460,21 @@ def test_sweep_removes_only_stale_containers(monkeypatch: pytest.MonkeyPatch) ->
     client = FakeSdkClient()
     dead = str(_dead_pid())
     for run, pid in (("old", dead), ("now", dead), ("old", str(os.getpid()))):
-        labels = dockermod.run_labels(run, "svc")
-        labels[dockermod.PID_LABEL] = pid
+        labels = enginemod.run_labels(run, "svc")
+        labels[enginemod.PID_LABEL] = pid
         client.items.append(FakeSdkContainer(client, labels))
     monkeypatch.setattr(docker, "from_env", lambda timeout: client)
-    assert dockermod.sweep_stale_containers("now") == 1
-    assert [c.labels[dockermod.RUN_LABEL] for c in client.items] == ["now", "old"]
+    assert enginemod.sweep_stale_containers("now") == 1
+    assert [c.labels[enginemod.RUN_LABEL] for c in client.items] == ["now", "old"]
     assert client.closed
 
 
 def test_sweep_without_engine_returns_zero(no_engine: None) -> None:
     started = time.monotonic()
-    assert dockermod.sweep_stale_containers("now", timeout=2.0) == 0
+    assert enginemod.sweep_stale_containers("now", timeout=2.0) == 0
     assert time.monotonic() - started < 3.0
 
 
 def test_sweep_without_docker_sdk_returns_zero(monkeypatch: pytest.MonkeyPatch) -> None:
     _block_modules(monkeypatch, "docker")
-    assert dockermod.sweep_stale_containers("now") == 0
+    assert enginemod.sweep_stale_containers("now") == 0

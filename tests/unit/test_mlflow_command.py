@@ -12,7 +12,7 @@ from harness.config import build_config
 from harness.errors import ProviderUnavailable, UsageError
 from harness.runtime.processes import REGISTRY
 from harness.services.base import S3Location
-from harness.services.docker import PID_LABEL, RUN_LABEL
+from harness.services.docker_engine import PID_LABEL, RUN_LABEL
 from harness.services.mlflow_command import MlflowCommand, require_docker_cli
 from harness.services.mlflow_server import MlflowServer
 

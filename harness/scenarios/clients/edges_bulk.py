@@ -101,7 +101,15 @@ def paging(tracking_uri, prefix):
     """Enough experiments, runs, registered models, model versions and metric points to need
     several pages; each read through its page tokens to the end, with the client and REST."""
     client = connect(tracking_uri)
-    base, sizes, stem = tracking_uri, ev.PAGE_SIZES, f"{prefix}-edges-page-"
+    stem = f"{prefix}-edges-page-"
+    runs_in, model = _paging_data(client, prefix, stem)
+    found = _paged_reads(client, tracking_uri, stem, runs_in, model)
+    found["metric_history"] = _paged_history(client, tracking_uri, runs_in)
+    return found
+
+
+def _paging_data(client, prefix, stem):
+    """The paged entities; (the paged runs' experiment, the model of the paged versions)."""
     names = {kind: ev.paged(kind) for kind in ev.PAGED}
     for name in sorted(names["experiments"]):
         client.create_experiment(stem + name)
@@ -116,10 +124,15 @@ def paging(tracking_uri, prefix):
     for _ in names["model_versions"]:
         client.create_model_version(model, f"runs:/{source_run}/model", source_run)
     client.delete_run(source_run)  # not one of the paged runs
+    return runs_in, model
 
+
+def _paged_reads(client, base, stem, runs_in, model):
+    """Each kind's pages, read to the end with the client and REST (names without `stem`)."""
+    sizes = ev.PAGE_SIZES
     like = f"name LIKE '{stem}%'"
     short = len(stem)
-    found = {
+    return {
         "experiments": {
             "client": [[e.name[short:] for e in page] for page in _pages_client(
                 lambda n, t: client.search_experiments(
@@ -160,8 +173,6 @@ def paging(tracking_uri, prefix):
                            lambda v: v["version"]),
         },
     }
-    found["metric_history"] = _paged_history(client, base, runs_in)
-    return found
 
 
 def _names(pages, name):
@@ -235,9 +246,42 @@ def lifecycle(tracking_uri, prefix):
                 for name in ("child-a", "child-b")}
     gone = client.create_experiment(f"{stem}-gone")
     client.create_run(gone, run_name="in-deleted-experiment")
+    views = _LifecycleViews(client, base, stem, experiment_id)
+    nested = f"tags.mlflow.parentRunId = '{parent}'"
 
-    def runs(view, filter_string=""):
-        status, answer = rest(base, "POST", "/runs/search", {
+    seen = {"nested": views.runs(ViewType.ACTIVE_ONLY, nested)}
+    client.delete_run(children["child-b"])
+    seen["run_deleted"] = {"active": views.runs(ViewType.ACTIVE_ONLY),
+                           "deleted": views.runs(ViewType.DELETED_ONLY),
+                           "stage": views.run_stage(children["child-b"]),
+                           "nested": views.runs(ViewType.ACTIVE_ONLY, nested)}
+    client.restore_run(children["child-b"])
+    seen["run_restored"] = {"active": views.runs(ViewType.ACTIVE_ONLY),
+                            "deleted": views.runs(ViewType.DELETED_ONLY),
+                            "stage": views.run_stage(children["child-b"])}
+    client.delete_experiment(gone)
+    seen["experiment_deleted"] = {"active": views.experiments(ViewType.ACTIVE_ONLY),
+                                  "deleted": views.experiments(ViewType.DELETED_ONLY),
+                                  "stage": views.experiment_stage(gone)}
+    client.restore_experiment(gone)
+    seen["experiment_restored"] = {"active": views.experiments(ViewType.ACTIVE_ONLY),
+                                   "deleted": views.experiments(ViewType.DELETED_ONLY),
+                                   "stage": views.experiment_stage(gone)}
+    seen["registry"] = _renamed_and_archived(client, base, stem, parent)
+    return seen
+
+
+class _LifecycleViews:
+    """The lifecycle scenario's runs (of `experiment_id`) and experiments (named `stem`…) as
+    search and get see them, with the client and REST."""
+
+    def __init__(self, client, base, stem, experiment_id):
+        self.client, self.base, self.stem = client, base, stem
+        self.experiment_id = experiment_id
+
+    def runs(self, view, filter_string=""):
+        client, experiment_id = self.client, self.experiment_id
+        status, answer = rest(self.base, "POST", "/runs/search", {
             "experiment_ids": [experiment_id], "filter": filter_string,
             "run_view_type": REST_VIEWS[view], "max_results": 100})
         return {
@@ -247,49 +291,28 @@ def lifecycle(tracking_uri, prefix):
             if status == 200 else rest_outcome(status, answer),
         }
 
-    def run_stage(run_id):
-        return agreed({"client": client.get_run(run_id).info.lifecycle_stage,
-                        "rest": rest(base, "GET", "/runs/get", query={"run_id": run_id})[1]
+    def run_stage(self, run_id):
+        return agreed({"client": self.client.get_run(run_id).info.lifecycle_stage,
+                        "rest": rest(self.base, "GET", "/runs/get", query={"run_id": run_id})[1]
                         .get("run", {}).get("info", {}).get("lifecycle_stage")})
 
-    def experiments(view):
+    def experiments(self, view):
+        stem = self.stem
         like = f"name LIKE '{stem}%'"
-        status, answer = rest(base, "POST", "/experiments/search", {
+        status, answer = rest(self.base, "POST", "/experiments/search", {
             "filter": like, "view_type": REST_VIEWS[view], "max_results": 100})
         return {
-            "client": sorted(e.name[len(stem):] or "." for e in client.search_experiments(
+            "client": sorted(e.name[len(stem):] or "." for e in self.client.search_experiments(
                 view_type=view, filter_string=like)),
             "rest": sorted(e["name"][len(stem):] or "." for e in answer.get("experiments", []))
             if status == 200 else rest_outcome(status, answer),
         }
 
-    def experiment_stage(eid):
-        return agreed({"client": client.get_experiment(eid).lifecycle_stage,
-                        "rest": rest(base, "GET", "/experiments/get",
+    def experiment_stage(self, eid):
+        return agreed({"client": self.client.get_experiment(eid).lifecycle_stage,
+                        "rest": rest(self.base, "GET", "/experiments/get",
                                      query={"experiment_id": eid})[1]
                         .get("experiment", {}).get("lifecycle_stage")})
-
-    seen = {"nested": runs(ViewType.ACTIVE_ONLY, f"tags.mlflow.parentRunId = '{parent}'")}
-    client.delete_run(children["child-b"])
-    seen["run_deleted"] = {"active": runs(ViewType.ACTIVE_ONLY),
-                           "deleted": runs(ViewType.DELETED_ONLY),
-                           "stage": run_stage(children["child-b"]),
-                           "nested": runs(ViewType.ACTIVE_ONLY,
-                                          f"tags.mlflow.parentRunId = '{parent}'")}
-    client.restore_run(children["child-b"])
-    seen["run_restored"] = {"active": runs(ViewType.ACTIVE_ONLY),
-                            "deleted": runs(ViewType.DELETED_ONLY),
-                            "stage": run_stage(children["child-b"])}
-    client.delete_experiment(gone)
-    seen["experiment_deleted"] = {"active": experiments(ViewType.ACTIVE_ONLY),
-                                  "deleted": experiments(ViewType.DELETED_ONLY),
-                                  "stage": experiment_stage(gone)}
-    client.restore_experiment(gone)
-    seen["experiment_restored"] = {"active": experiments(ViewType.ACTIVE_ONLY),
-                                   "deleted": experiments(ViewType.DELETED_ONLY),
-                                   "stage": experiment_stage(gone)}
-    seen["registry"] = _renamed_and_archived(client, base, stem, parent)
-    return seen
 
 
 def _renamed_and_archived(client, base, stem, run_id):

@@ -10,6 +10,19 @@ def _signature_dict(signature):
     return None if signature is None else {k: v for k, v in signature.to_dict().items() if v}
 
 
+def _logged_view(info):
+    """What a logged model's info says of it."""
+    return {
+        "model_uri": info.model_uri,
+        "model_id": getattr(info, "model_id", None),
+        "registered_model_version": getattr(info, "registered_model_version", None),
+        "signature": _signature_dict(info.signature),
+        "metadata": info.metadata,
+        "flavors": sorted(info.flavors),
+        "has_input_example": info.saved_input_example_info is not None,
+    }
+
+
 def register(tracking_uri, prefix, with_metadata=True):
     """Register a baseline and an improved model, then stage, alias and tag the improved one."""
     client = connect(tracking_uri)
@@ -30,15 +43,7 @@ def register(tracking_uri, prefix, with_metadata=True):
             mlflow.log_metric("accuracy", accuracy)
             info = log_sklearn(model, registered_model_name=name, **extra)
         run_ids[kind] = info.run_id
-        logged[kind] = {
-            "model_uri": info.model_uri,
-            "model_id": getattr(info, "model_id", None),
-            "registered_model_version": getattr(info, "registered_model_version", None),
-            "signature": _signature_dict(info.signature),
-            "metadata": info.metadata,
-            "flavors": sorted(info.flavors),
-            "has_input_example": info.saved_input_example_info is not None,
-        }
+        logged[kind] = _logged_view(info)
 
     versions = sorted(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version))
     client.set_model_version_tag(name, "2", "benchmark_metric", "accuracy")

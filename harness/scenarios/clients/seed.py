@@ -25,39 +25,61 @@ def seed(tracking_uri, prefix, scale=1, history=200):
     began = time.monotonic()
     counts = {"experiments": 0, "runs": 0, "params": 0, "tags": 0, "metric_rows": 0}
     steps = history * scale
-    experiment_ids = []
-    for e in range(3):
-        experiment_id = client.create_experiment(f"{prefix}-seed-{e}", tags={"team": f"t{e % 2}"})
-        experiment_ids.append(experiment_id)
-        counts["experiments"] += 1
-        for r, status in enumerate(STATUSES):
-            run = client.create_run(experiment_id, run_name=f"run-{e}-{r}",
-                                    tags={"stage": "seed", "index": str(r)})
-            run_id = run.info.run_id
-            client.log_batch(run_id, params=[Param(f"p{i}", str(i * r)) for i in range(10)],
-                             tags=[RunTag(f"t{i}", f"v{i}") for i in range(5)])
-            metrics = [Metric(key, (step * 0.001 + r) if key != "loss" else 1.0 / (step + 1),
-                              1_700_000_000_000 + step, step)
-                       for key in ("loss", "accuracy", "lr") for step in range(steps)]
-            for start in range(0, len(metrics), BATCH):
-                client.log_batch(run_id, metrics=metrics[start:start + BATCH])
-            counts["runs"] += 1
-            counts["params"] += 10
-            counts["tags"] += 7
-            counts["metric_rows"] += len(metrics)
-            if status != "RUNNING":
-                client.set_terminated(run_id, status=status)
-            if r == 4:
-                client.delete_run(run_id)
-        if hasattr(mlflow, "data"):
-            X, _ = dataset(rows=20)
-            with mlflow.start_run(experiment_id=experiment_id, run_name=f"inputs-{e}"):
-                mlflow.log_input(mlflow.data.from_pandas(X, name=f"features-{e}"), context="train")
-            counts["runs"] += 1
+    experiment_ids = [_seed_experiment(client, prefix, e, steps, counts) for e in range(3)]
     client.delete_experiment(experiment_ids[-1])
 
     name = f"{prefix}-seed-model"
-    mlflow.set_experiment(experiment_id=experiment_ids[0])
+    model, X = _seed_model(client, name, experiment_ids[0])
+    edges_began = time.monotonic()
+    edges = seed_edges(client, prefix)
+    edges["seconds"] = round(time.monotonic() - edges_began, 2)
+    counts["runs"] += len(edges["run_ids"])
+    counts["metric_rows"] += edges["metric_rows"]
+    return {
+        "counts": counts,
+        "model_name": name,
+        "edges": edges,
+        "predictions": predictions(model, X),
+        "seconds": round(time.monotonic() - began, 2),
+    }
+
+
+def _seed_experiment(client, prefix, e, steps, counts):
+    """Experiment `e`: a run in each of STATUSES (the last deleted) with params, tags and
+    `steps` points of three metrics, and a run with a dataset input; added to `counts`."""
+    experiment_id = client.create_experiment(f"{prefix}-seed-{e}", tags={"team": f"t{e % 2}"})
+    counts["experiments"] += 1
+    for r, status in enumerate(STATUSES):
+        run = client.create_run(experiment_id, run_name=f"run-{e}-{r}",
+                                tags={"stage": "seed", "index": str(r)})
+        run_id = run.info.run_id
+        client.log_batch(run_id, params=[Param(f"p{i}", str(i * r)) for i in range(10)],
+                         tags=[RunTag(f"t{i}", f"v{i}") for i in range(5)])
+        metrics = [Metric(key, (step * 0.001 + r) if key != "loss" else 1.0 / (step + 1),
+                          1_700_000_000_000 + step, step)
+                   for key in ("loss", "accuracy", "lr") for step in range(steps)]
+        for start in range(0, len(metrics), BATCH):
+            client.log_batch(run_id, metrics=metrics[start:start + BATCH])
+        counts["runs"] += 1
+        counts["params"] += 10
+        counts["tags"] += 7
+        counts["metric_rows"] += len(metrics)
+        if status != "RUNNING":
+            client.set_terminated(run_id, status=status)
+        if r == 4:
+            client.delete_run(run_id)
+    if hasattr(mlflow, "data"):
+        X, _ = dataset(rows=20)
+        with mlflow.start_run(experiment_id=experiment_id, run_name=f"inputs-{e}"):
+            mlflow.log_input(mlflow.data.from_pandas(X, name=f"features-{e}"), context="train")
+        counts["runs"] += 1
+    return experiment_id
+
+
+def _seed_model(client, name, experiment_id):
+    """Registered model `name`: a logged model (version 1) and versions 2 to 4 of its files,
+    with stages, an alias, tags and descriptions; (the model, the features it predicts)."""
+    mlflow.set_experiment(experiment_id=experiment_id)
     model, X, _ = train("improved")
     with mlflow.start_run(run_name="model"):
         info = log_sklearn(model, registered_model_name=name)
@@ -74,18 +96,7 @@ def seed(tracking_uri, prefix, scale=1, history=200):
     client.set_registered_model_alias(name, "champion", "2")
     client.set_model_version_tag(name, "2", "benchmark_metric", "accuracy")
     client.set_model_version_tag(name, "2", "benchmark_value", "0.91")
-    edges_began = time.monotonic()
-    edges = seed_edges(client, prefix)
-    edges["seconds"] = round(time.monotonic() - edges_began, 2)
-    counts["runs"] += len(edges["run_ids"])
-    counts["metric_rows"] += edges["metric_rows"]
-    return {
-        "counts": counts,
-        "model_name": name,
-        "edges": edges,
-        "predictions": predictions(model, X),
-        "seconds": round(time.monotonic() - began, 2),
-    }
+    return model, X
 
 
 def at_limits():
