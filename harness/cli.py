@@ -66,8 +66,8 @@ def parse(arguments: list[str], cwd: Path) -> tuple[argparse.Namespace,
                                                    dict[str, CommandOptions]]:
     """The command line and the config file, as each command's options and their values."""
     command = next((a for a in arguments if not a.startswith("-")), "")
-    options = {name: command_options(name, arguments if name == command else [], cwd)
-               for name in ("run", "scan")}
+    options = {name: command_options(name, arguments if name == command else [], cwd,
+                                     active=name == command) for name in ("run", "scan")}
     return build_parser(options).parse_args(arguments), options
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.config.options import SIDE_NAMES, Option
+from harness.config.options import OPTIONS, SIDE_NAMES, Option
 from harness.config.values import WrongType, from_file
 from harness.errors import UsageError
 
@@ -104,16 +104,22 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def _take(config: ConfigFile, table: dict[str, Any], options: list[Option]) -> None:
+    """The values of `options`; keys of the other commands' options are left for them."""
     plain = {o.key: o for o in options if not o.sided}
     sided = {o.key: o for o in options if o.sided}
+    others = {o.key for o in OPTIONS if not o.sided} - set(plain)
+    others_sided = {o.key for o in OPTIONS if o.sided} - set(sided)
     for key, value in table.items():
+        if key in others:
+            continue
         if key in SIDE_NAMES:
             if not isinstance(value, dict):
                 raise UsageError(f"{config.path}: {key} must be a table, [{_name(config, key)}], "
                                  f"of the {SIDE_NAMES[key]} side's options "
                                  "(e.g. mlflow = \"2.9.2\")")
             for inner, item in value.items():
-                _set(config, sided, inner, item, side=key)
+                if inner not in others_sided:
+                    _set(config, sided, inner, item, side=key)
             continue
         _set(config, plain, key, value)
 

@@ -46,14 +46,16 @@ class CommandOptions:
         return {k: v for k, v in values.items() if k in dests}
 
 
-def command_options(command: str, argv: Sequence[str], cwd: Path) -> CommandOptions:
-    """Before the full parse: the config file (read) and the scenario folders' options."""
+def command_options(command: str, argv: Sequence[str], cwd: Path,
+                    active: bool = True) -> CommandOptions:
+    """Before the full parse: the config file (read) and the scenario folders' options; a
+    command that is not the one given only needs its options (for the parser)."""
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config")
     pre.add_argument("--scenarios", action="append")
     pre.add_argument("--no-builtin", action="store_true")
     known, _rest = pre.parse_known_args(argv)
-    raw = find_config(known.config, cwd) if command in ("run", "scan") else None
+    raw = find_config(known.config, cwd) if active and command in ("run", "scan") else None
     scenario_options = _scenario_options(known, raw) if command == "run" else []
     file = raw.checked([*for_command(command), *scenario_options]) if raw else None
     return CommandOptions(for_command(command), scenario_options, file)

@@ -108,7 +108,8 @@ _RUN = [
            "own default, 4)", Group.SERVER, Kind.INT, metavar="N"),
     Option("provider", "where PostgreSQL and S3 come from; `auto` = docker when an engine "
            "answers and testcontainers is installed, else local", Group.SERVICES,
-           default="auto", choices=("auto", "local", "docker", "external")),
+           default="auto", choices=("auto", "local", "docker", "external"),
+           metavar="auto|local|docker|external"),
     Option("postgres-dsn", "external provider: `postgresql://user:pw@host:port/db` (a password: "
            "never read from a file)", Group.SERVICES, metavar="DSN", in_file=False),
     Option("s3-endpoint", "external provider: S3 endpoint URL (credentials from "
