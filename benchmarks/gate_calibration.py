@@ -1,7 +1,8 @@
 """Does the regression gate cry wolf, or miss? Counted over many gates on this machine.
 
     python benchmarks/gate_calibration.py --version 3.4.0 --gates 20 \
-        --inject get_run=30 --json docs/gate-calibration-3.4.0-default.json
+        --inject get_run=30 \
+        --json docs/data/gate-calibration-3.4.0-<set-up>-<commit>-<date>.json
 
 The configuration users run by default: servers with `mlflow server`'s own worker count,
 clients talking to them directly (no proxy), the latency injected inside the new server

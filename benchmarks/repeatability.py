@@ -1,6 +1,7 @@
 """Consecutive runs, one verdict: does the harness say the same thing every time?
 
-    python benchmarks/repeatability.py --runs 5 --json docs/repeatability.json \
+    python benchmarks/repeatability.py --runs 5 \
+        --json docs/data/repeatability-2.9.2-3.4.0-<commit>-<date>.json \
         -- --from 2.9.2 --to 3.4.0
     python benchmarks/repeatability.py --runs 5 --cpu-load 2 -- --from 2.9.2 --to 3.4.0
 
