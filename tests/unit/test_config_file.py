@@ -212,3 +212,15 @@ def test_every_option_has_a_usable_name() -> None:
     for option in OPTIONS:
         assert option.kind in set(Kind) and option.dest().isidentifier(), option.key
         assert option.key == option.key.lower() and " " not in option.key
+
+
+def test_the_readme_config_example_is_a_valid_config(tmp_path: Path) -> None:
+    text = README.read_text()
+    example = text.split("**A config file**", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    repo = _repo(tmp_path, example)
+    config = run_config(["run"], cwd=repo)
+    assert (config.from_side.spec.raw, config.to_side.spec.raw) == ("2.9.2", "3.4.0")
+    assert config.project is not None and config.project.path == repo.resolve()
+    assert config.scan.paths == (repo.resolve(),)
+    assert config.to_side.server_args == ("--workers", "2")
+    assert config.out_dir == (repo / "build" / "upgrade-report").resolve()
