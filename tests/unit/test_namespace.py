@@ -49,7 +49,8 @@ def _assert_rendered(proc: subprocess.CompletedProcess[str], cwd: Path) -> None:
 
 
 def test_console_script_ignores_a_teams_harness_reports_and_scenarios(tmp_path: Path) -> None:
-    script = shutil.which("mlflow-upgrade-harness")
+    beside = Path(sys.executable).parent / "mlflow-upgrade-harness"  # this interpreter's own
+    script = str(beside) if beside.is_file() else shutil.which("mlflow-upgrade-harness")
     if script is None:
         pytest.fail("the console script mlflow-upgrade-harness is not installed (pip install .)")
     team = _team_folder(tmp_path / "team", ("harness", "reports", "scenarios"))
