@@ -2,7 +2,7 @@
 
 - **Server side**: client processes of the *old* version (the one client that works against
   both servers: a 3.x client cannot log models to a 2.x server) time every operation against
-  the old and the new server in the same round. Rounds rotate over `CLIENT_PROCESSES`
+  the old and the new server in the same round. Rounds rotate over `client_processes`
   processes and over which server goes first (`condition()`), so a per-process state lands
   on both sides alike and the interval carries its variance. Each timed call goes over a
   kept-alive connection that has just served a request (as in a client's loop of calls):
@@ -15,14 +15,14 @@
 - **Client side**: each version's own client against the new server, rounds alternating.
 - **Budget.** `--bench-budget` B (seeding and warming the servers come on top; each part
   gets its minimum rounds whatever the budget): every operation but the 64 MB transfers gets
-  `MIN_FAST_ROUNDS` rounds; then, until `1 - CLIENT_SHARE` of B (the share the gate was
+  `min_fast_rounds` rounds; then, until `1 - client_share` of B (the share the gate was
   calibrated with), rounds go only to the operations still inconclusive (the gate ends early
   when every operation is decided), so cheap operations get many rounds and expensive ones
-  (log_model) few. The client side follows, for `CLIENT_SHARE` of B at most and until
-  `1 - LARGE_SHARE` of B from the start at the latest;
-  then the re-timing on new connections and the remedies (`DIAGNOSIS_SHARE` of B); the 64 MB
-  transfers come **last**, up to `LARGE_ROUNDS` rounds of their own (a further round only
-  when it fits in `LARGE_SHARE` of B; downloads in a block per server): a capped download
+  (log_model) few. The client side follows, for `client_share` of B at most and until
+  `1 - large_share` of B from the start at the latest;
+  then the re-timing on new connections and the remedies (`diagnosis_share` of B); the 64 MB
+  transfers come **last**, up to `large_rounds` rounds of their own (a further round only
+  when it fits in `large_share` of B; downloads in a block per server): a capped download
   does not stop the server. 3.4.0's WSGI bridge goes on streaming the rest of the file into
   the closed connection for about a minute with a core busy (measured: 1.0 CPU-s/s for 40 s
   after the client left), and every round timed after it would run on one core of two.
@@ -30,7 +30,7 @@
   fits the new server's version and set-up (`expected_remedies`) will be verified if its
   operations regress; its server starts in the background during seeding, which is not timed,
   instead of after the gate. An unused one is stopped at the end.
-- **Capped transfers.** A 64 MB download still running after `LARGE_CAP_S` is stopped, on
+- **Capped transfers.** A 64 MB download still running after `large_cap_s` is stopped, on
   either side, and its sample is the time the whole file takes at the rate received so far
   (flagged extrapolated): 3.4.0 streams such a file at ~1 MB/s, and a minute per download
   would leave no budget for rounds that decide anything.
@@ -49,8 +49,10 @@ from typing import Any
 from harness.agent.client import Agent
 from harness.bench.diagnosis import ARTIFACT_TRANSFER, Group, diagnose, load_causes
 from harness.bench.inject import delays_file, write_delays
-from harness.bench.operations import ALL, BY_NAME, OPERATIONS
+from harness.bench.operations import ALL, BY_NAME
 from harness.bench.stats import Comparison, Verdict, compare_strata, median_rule_fails
+from harness.bench.tuning import TUNING, Tuning
+from harness.bench.tuning import BenchSettings as BenchSettings
 from harness.errors import HarnessError
 from harness.progress import Progress
 from harness.proxy.service import AuthProxy
@@ -61,40 +63,8 @@ from harness.services.server_args import server_setup
 from harness.session import RunSession
 
 CLIENT_MODULE = client_module("bench")
-MIN_FAST_ROUNDS = 4  # each (process, first) pair once: fewer and no interval means much
-FRESH_ROUNDS = 6  # re-timing regressed operations on new connections (diagnosis)
-INJECT_BASIS_PASSES = 2  # warm passes over injected operations: their delay's basis
-CONFIRM_ROUNDS = 8  # a change seen in fewer rounds gets more before it is taken as decided
-CHEAP_S = 1.0  # a round of an operation costing less (both servers) is cheap
-EXPENSIVE_EVERY = 4  # adaptive rounds include the expensive undecided operations this often
-MAX_FAST_ROUNDS = 60
-LARGE_ROUNDS = 3
-LARGE_CAP_S = 8.0
-REMEDY_LARGE_ROUNDS = 2
-CLIENT_PROCESSES = 2
 REUSED, FRESH = "reused", "fresh"
-CLIENT_SHARE = 0.25  # of the budget, for the client-side comparison
-CALL_TIMEOUT_S = 900.0
-LARGE_SHARE = 0.4  # of the budget: the large transfers' rounds after the first (3 of ≤ 24 s)
-DIAGNOSIS_SHARE = 0.25  # of the budget: regressed operations on new connections, and the
-# gate re-run against a server with a cause's remedy (only when something regressed)
 OLD, NEW = "old", "new"
-REMEDY_STOP_WAIT_S = 10.0  # for a remedy server's start under way when the phase ends
-
-
-@dataclass(frozen=True)
-class BenchSettings:
-    budget_s: float = 180.0
-    threshold: float = 0.20
-    inject: tuple[tuple[str, float], ...] = ()
-    fail_on_inconclusive: bool = False
-    operations: tuple[str, ...] = tuple(op.name for op in OPERATIONS)
-    large_rounds: int = LARGE_ROUNDS
-    client_side: bool = True
-    # Pass-through proxies in front of both servers: needed to inject latency (and then on
-    # both sides, so their cost is symmetric); off by default, as clients talk to servers
-    # directly in production and a proxy changes connection behaviour.
-    proxies: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,7 +77,7 @@ class Condition:
     first: str
 
 
-def condition(index: int, processes: int = CLIENT_PROCESSES,
+def condition(index: int, processes: int = TUNING.client_processes,
               connection: str = REUSED) -> Condition:
     """Round `index`'s condition: processes rotate every round, the server that goes first
     every `processes` rounds, so every 2 × processes rounds hold each (process, first) pair
@@ -150,28 +120,28 @@ class Samples:
 
 
 def undecided(samples: Samples, ops: list[str], threshold: float,
-              index: int | None = None) -> list[str]:
+              index: int | None = None, tuning: Tuning = TUNING) -> list[str]:
     """The operations whose comparison is still inconclusive: further rounds go to them.
-    With the round's `index`, an expensive one (a round of it costs more than `CHEAP_S`, e.g.
-    log_model at ~8 s on 3.4.0) only every `EXPENSIVE_EVERY` rounds while cheap ones are
+    With the round's `index`, an expensive one (a round of it costs more than `cheap_s`, e.g.
+    log_model at ~8 s on 3.4.0) only every `expensive_every` rounds while cheap ones are
     still undecided, so the budget buys many rounds of the operations a round costs little."""
-    open_ops = [op for op in ops if len(samples.old.get(op, [])) < 2 or _open(samples, op,
-                                                                          threshold)]
-    if index is None or index % EXPENSIVE_EVERY == 0:
+    open_ops = [op for op in ops if len(samples.old.get(op, [])) < 2
+                or _open(samples, op, threshold, tuning)]
+    if index is None or index % tuning.expensive_every == 0:
         return open_ops
-    cheap = [op for op in open_ops if samples.round_cost(op) < CHEAP_S]
+    cheap = [op for op in open_ops if samples.round_cost(op) < tuning.cheap_s]
     return cheap or open_ops
 
 
-def _open(samples: Samples, op: str, threshold: float) -> bool:
+def _open(samples: Samples, op: str, threshold: float, tuning: Tuning = TUNING) -> bool:
     """Still worth a round: inconclusive, or a change (regression, improvement) seen in fewer
-    than `CONFIRM_ROUNDS` rounds. Stopping an operation at the first lucky streak would turn
+    than `confirm_rounds` rounds. Stopping an operation at the first lucky streak would turn
     the adaptive schedule's many looks into false alarms."""
     comparison = samples.compare(op, threshold)[0]
     if comparison.verdict is Verdict.INCONCLUSIVE:
         return True
     changed = comparison.verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT)
-    return changed and comparison.rounds < CONFIRM_ROUNDS
+    return changed and comparison.rounds < tuning.confirm_rounds
 
 
 def injected_delays(
@@ -231,7 +201,7 @@ def analyse(samples: Samples, settings: BenchSettings) -> dict[str, Any]:
         description = c.describe(settings.threshold)
         if extrapolated:
             description += (f" (≈: {extrapolated} of {2 * c.rounds} samples extrapolated from "
-                            f"the first {LARGE_CAP_S:g}s of their transfer)")
+                            f"the first {settings.tuning.large_cap_s:g}s of their transfer)")
         operations[op] = {
             **_plain(c), "description": description, "extrapolated": extrapolated,
             "median_rule_fails": median_rule_fails(samples.old[op], samples.new[op],
@@ -314,6 +284,10 @@ class Benchmark:
         self.remedy_starts: dict[tuple[str, ...], Future[MlflowServer]] = {}
         self.remedy_pool: ThreadPoolExecutor | None = None
 
+    @property
+    def tuning(self) -> Tuning:
+        return self.settings.tuning
+
     def _agent(self, role: str, extra: int = 0) -> Agent:
         """The side's own client process (`extra` 0): idle once the scenarios are done, and
         `import mlflow` is already paid; one is started only if the side's is gone. `extra` N
@@ -366,8 +340,8 @@ class Benchmark:
         return self.urls[side]
 
     def _call(self, agent: Agent, url: str, function: str, **kwargs: Any) -> Any:
-        return agent.call(CLIENT_MODULE, function, timeout=CALL_TIMEOUT_S, tracking_uri=url,
-                          **kwargs)
+        return agent.call(CLIENT_MODULE, function, timeout=self.tuning.call_timeout_s,
+                          tracking_uri=url, **kwargs)
 
     def open(self) -> None:
         """Clients, proxies, the same seeded data on both servers (seeded at once, the old one
@@ -383,7 +357,8 @@ class Benchmark:
                               large=large)
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-client") as pool:
-            further = [pool.submit(self._agent, "from", n) for n in range(1, CLIENT_PROCESSES)]
+            further = [pool.submit(self._agent, "from", n)
+                       for n in range(1, self.tuning.client_processes)]
             self.fixed = [self._agent("from")]
             seeding_new = pool.submit(lambda: seed(outcome(further[0]), NEW)) if further \
                 else None
@@ -423,7 +398,7 @@ class Benchmark:
             server.stop()
         if self.remedy_pool:
             self.remedy_pool.shutdown(wait=False, cancel_futures=True)
-            wait_futures(list(self.remedy_starts.values()), timeout=REMEDY_STOP_WAIT_S)
+            wait_futures(list(self.remedy_starts.values()), timeout=self.tuning.remedy_stop_wait_s)
             for server in self.remedy_servers.values():
                 server.stop()
 
@@ -446,7 +421,7 @@ class Benchmark:
             self.prestart_remedies()
             self.open()  # seeding and warming the servers: not in the budget
             started = time.monotonic()
-            share = 1 - CLIENT_SHARE if self.settings.client_side else 1.0
+            share = 1 - self.tuning.client_share if self.settings.client_side else 1.0
             server_side = self.server_gate(started + self.settings.budget_s * share)
             result: dict[str, Any] = {
                 "settings": {"budget_s": self.settings.budget_s,
@@ -461,9 +436,10 @@ class Benchmark:
             }
             if self.settings.client_side:  # its share, and no later than the large rounds'
                 result["client_side"] = self._client_side(min(
-                    time.monotonic() + self.settings.budget_s * CLIENT_SHARE,
+                    time.monotonic() + self.settings.budget_s * self.tuning.client_share,
                     started + self.settings.budget_s * (1 - self._large_share())))
-            diagnosis_deadline = time.monotonic() + self.settings.budget_s * DIAGNOSIS_SHARE
+            diagnosis_deadline = (time.monotonic()
+                                  + self.settings.budget_s * self.tuning.diagnosis_share)
             self.retime_fresh(server_side, diagnosis_deadline)
             setup = self._new_setup()
             groups = diagnose(result, self.session.sides["to"].version, setup)
@@ -488,7 +464,7 @@ class Benchmark:
         got: dict[str, Any] = self._call(
             self.fixed[rule.process], urls[OLD], "run_round", servers=urls,
             contexts=self.contexts, ops=ops, first=rule.first, connection=rule.connection,
-            cap_s=LARGE_CAP_S if capped else None)
+            cap_s=self.tuning.large_cap_s if capped else None)
         samples.add(got["timings"], got["extrapolated"], rule.connection)
 
     def server_gate(self, deadline: float, rounds: int | None = None) -> dict[str, Any]:
@@ -502,7 +478,7 @@ class Benchmark:
             basis = [op for op in fast if op in dict(settings.inject) or ALL in
                      dict(settings.inject)]
             warmup = Samples()
-            for _ in range(INJECT_BASIS_PASSES):
+            for _ in range(self.tuning.inject_basis_passes):
                 for op, times in self._warm_up(basis).old.items():
                     warmup.old.setdefault(op, []).extend(times)
         injected, routes = injected_delays(settings, warmup)
@@ -514,10 +490,10 @@ class Benchmark:
                 self._round(samples, fast, index)
             index = rounds
         else:
-            while index < MAX_FAST_ROUNDS and (index < MIN_FAST_ROUNDS
+            while index < self.tuning.max_fast_rounds and (index < self.tuning.min_fast_rounds
                                                or time.monotonic() < deadline):
-                ops = fast if index < MIN_FAST_ROUNDS \
-                    else undecided(samples, fast, settings.threshold, index)
+                ops = fast if index < self.tuning.min_fast_rounds \
+                    else undecided(samples, fast, settings.threshold, index, self.tuning)
                 if not ops:
                     break
                 self._round(samples, ops, index)
@@ -529,12 +505,12 @@ class Benchmark:
 
     def _large_share(self) -> float:
         """Of the budget, what the large transfers' rounds may take (none without them)."""
-        return LARGE_SHARE if any(BY_NAME[op].large for op in self.settings.operations) \
-            else 0.0
+        large = any(BY_NAME[op].large for op in self.settings.operations)
+        return self.tuning.large_share if large else 0.0
 
     def large_gate(self, server_side: dict[str, Any], deadline: float) -> None:
         """The large transfers' rounds, added to the server side's operations and gate. Run
-        after every other timed round: a 64 MB download stopped at `LARGE_CAP_S` does not stop
+        after every other timed round: a 64 MB download stopped at `large_cap_s` does not stop
         the server (3.4.0's WSGI bridge streams the rest for about a minute, a core busy), so
         rounds after it would be timed on a machine with one core taken."""
         large = [op for op in self.settings.operations if BY_NAME[op].large]
@@ -579,9 +555,9 @@ class Benchmark:
                         self._call(self.fixed[0], urls[OLD], "warm_workers",
                                    servers={NEW: server.url})
                         self._large_rounds(samples, large, float("inf"),
-                                           rounds=REMEDY_LARGE_ROUNDS, urls=urls)
-                        index = self._rounds_until_decided(samples, ops, MIN_FAST_ROUNDS,
-                                                           deadline, urls=urls)
+                                           rounds=self.tuning.remedy_large_rounds, urls=urls)
+                        index = self._rounds_until_decided(
+                            samples, ops, self.tuning.min_fast_rounds, deadline, urls=urls)
                     finally:
                         server.stop()
             except HarnessError as error:  # the remedy's server would not start: say so
@@ -603,10 +579,10 @@ class Benchmark:
         """`minimum` rounds of `ops`, then rounds of the still undecided ones until `deadline`;
         returns the number of rounds."""
         index = 0
-        while ops and index < MAX_FAST_ROUNDS and (index < minimum
+        while ops and index < self.tuning.max_fast_rounds and (index < minimum
                                                    or time.monotonic() < deadline):
             chosen = ops if index < minimum \
-                else undecided(samples, ops, self.settings.threshold, index)
+                else undecided(samples, ops, self.settings.threshold, index, self.tuning)
             if not chosen:
                 break
             self._round(samples, chosen, index, **round_args)
@@ -636,7 +612,8 @@ class Benchmark:
         samples = Samples()
         with self.progress.phase(f"benchmark: {len(ops)} regressed operation(s) on new "
                                  "connections"):
-            self._rounds_until_decided(samples, ops, FRESH_ROUNDS, deadline, connection=FRESH)
+            self._rounds_until_decided(samples, ops, self.tuning.fresh_rounds, deadline,
+                                       connection=FRESH)
         for op, item in analyse(samples, self.settings)["operations"].items():
             fresh = item["by_connection"].get(FRESH) or {
                 k: item.get(k) for k in ("rounds", "old_median_s", "new_median_s", "ratio",
@@ -664,7 +641,7 @@ class Benchmark:
         ordered = sorted(large, key=lambda op: op.startswith("download_"))
         for position, op in enumerate(ordered):
             until = time.monotonic() + (deadline - time.monotonic()) / (len(ordered) - position)
-            wanted = rounds or self.settings.large_rounds
+            wanted = rounds or self.tuning.large_rounds
             if op.startswith("download_"):
                 self._download_blocks(samples, op, wanted, until, urls)
                 continue
@@ -714,7 +691,7 @@ class Benchmark:
         got: dict[str, Any] = self._call(
             self.fixed[rule.process], urls[OLD], "run_round", servers={side: urls[side]},
             contexts={side: self.contexts[side]}, ops=[op], first=side,
-            connection=REUSED, cap_s=LARGE_CAP_S)
+            connection=REUSED, cap_s=self.tuning.large_cap_s)
         return got["timings"][op][side], side in got["extrapolated"].get(op, [])
 
     def _client_side(self, deadline: float) -> dict[str, Any]:
@@ -728,10 +705,10 @@ class Benchmark:
         ops = [op for op in self.settings.operations if BY_NAME[op].client_side]
         samples = Samples()
         index = 0
-        while index < MAX_FAST_ROUNDS and (index < MIN_FAST_ROUNDS or
+        while index < self.tuning.max_fast_rounds and (index < self.tuning.min_fast_rounds or
                                            time.monotonic() < deadline):
-            chosen = ops if index < MIN_FAST_ROUNDS \
-                else undecided(samples, ops, self.settings.threshold, index)
+            chosen = ops if index < self.tuning.min_fast_rounds \
+                else undecided(samples, ops, self.settings.threshold, index, self.tuning)
             if not chosen:
                 break
             rule = condition(index, processes=1)  # kept-alive connections, first alternating

@@ -13,8 +13,6 @@ import pytest
 
 from harness.bench.operations import parse_injection
 from harness.bench.runner import (
-    LARGE_CAP_S,
-    LARGE_SHARE,
     Benchmark,
     BenchSettings,
     Samples,
@@ -22,6 +20,7 @@ from harness.bench.runner import (
     injected_delays,
     undecided,
 )
+from harness.bench.tuning import TUNING
 from harness.errors import UsageError
 from harness.progress import Progress
 from harness.reports.markdown import render_markdown
@@ -140,7 +139,7 @@ def test_an_extrapolated_slowdown_is_a_regression_and_says_so() -> None:
     item = analyse(capped, BenchSettings())["operations"]["download_64mb"]
     assert item["verdict"] == "regression" and item["extrapolated"] == 3
     assert item["ratio"] == pytest.approx(15.0)
-    assert f"extrapolated from the first {LARGE_CAP_S:g}s" in item["description"]
+    assert f"extrapolated from the first {TUNING.large_cap_s:g}s" in item["description"]
 
 
 def test_one_round_is_reported_inconclusive_and_gated_only_when_asked() -> None:
@@ -198,7 +197,7 @@ def test_the_schedule_keeps_to_the_budget(
     result = bench.server_gate(bench.now + 135.0)
     assert "download_64mb" not in result["operations"]  # not among the fast rounds
     assert result["rounds"] == fast_rounds  # identical samples: decided, no adaptive rounds
-    bench.large_gate(result, bench.now + settings.budget_s * LARGE_SHARE)
+    bench.large_gate(result, bench.now + settings.budget_s * TUNING.large_share)
     assert bench.rounds[fast_rounds:] == [("upload_64mb",)] * large_rounds  # then downloads:
     downloads = bench.alone  # a block on the old server, then as many on the new one
     assert downloads[-large_rounds:] == [("download_64mb", "new")] * large_rounds
@@ -228,10 +227,8 @@ def test_reports_show_extrapolated_and_single_round_operations(tmp_path: Path) -
 
 
 def test_adaptive_rounds_spend_on_cheap_undecided_operations() -> None:
-    """An undecided log_model (8 s a round) joins only every EXPENSIVE_EVERY-th adaptive
+    """An undecided log_model (8 s a round) joins only every `expensive_every`-th adaptive
     round while a cheap operation is still undecided; alone, it gets every round."""
-    from harness.bench.runner import EXPENSIVE_EVERY, undecided
-
     noisy = Samples()
     for jitter in (0.6, 1.5, 0.7, 1.4):
         noisy.add({"get_run": {"old": 0.05, "new": 0.05 * jitter},
@@ -239,22 +236,20 @@ def test_adaptive_rounds_spend_on_cheap_undecided_operations() -> None:
     both = ["get_run", "log_model"]
     assert undecided(noisy, both, 0.2) == both
     cheap_rounds = [i for i in range(8, 16) if undecided(noisy, both, 0.2, i) == ["get_run"]]
-    assert len(cheap_rounds) == 8 - 8 // EXPENSIVE_EVERY
+    assert len(cheap_rounds) == 8 - 8 // TUNING.expensive_every
     assert undecided(noisy, ["log_model"], 0.2, 9) == ["log_model"]
 
 
 def test_a_change_is_confirmed_before_its_operation_stops_getting_rounds() -> None:
     """A slowdown seen in a few rounds (a lucky streak on a noisy machine) keeps getting
-    rounds until CONFIRM_ROUNDS; an unchanged operation stops at once."""
-    from harness.bench.runner import CONFIRM_ROUNDS, undecided
-
+    rounds until `confirm_rounds`; an unchanged operation stops at once."""
     streak = Samples()
     for jitter in (1.0, 1.02, 0.98, 1.01):
         streak.add({"transition_stage": {"old": 0.012, "new": 0.024 * jitter},
                     "get_run": {"old": 0.010, "new": 0.010 * jitter}})
     assert streak.compare("transition_stage", 0.2)[0].verdict.value == "regression"
     assert undecided(streak, ["transition_stage", "get_run"], 0.2) == ["transition_stage"]
-    for _ in range(CONFIRM_ROUNDS - 4):
+    for _ in range(TUNING.confirm_rounds - 4):
         streak.add({"transition_stage": {"old": 0.012, "new": 0.024},
                     "get_run": {"old": 0.010, "new": 0.010}})
     assert undecided(streak, ["transition_stage", "get_run"], 0.2) == []
@@ -401,5 +396,5 @@ def test_run_times_the_calibrated_gate_first_and_the_64mb_transfers_last(
     assert deadlines["gate"] == 135.0  # the share the calibration measured
     assert deadlines["client side"] == client_until
     large_start = max(gate_s, client_until) + 20.0  # after the re-timing's 20 s
-    assert deadlines["64 MB transfers"] == pytest.approx(large_start + 72.0)  # LARGE_SHARE
+    assert deadlines["64 MB transfers"] == pytest.approx(large_start + 72.0)  # large_share
     assert result["setup_s"] == 15.0
