@@ -42,17 +42,25 @@ import shlex
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
-from dataclasses import asdict, dataclass, field
-from statistics import median
+from dataclasses import dataclass
 from typing import Any
 
 from harness.agent.client import Agent
+from harness.bench.analysis import (
+    FRESH,
+    NEW,
+    OLD,
+    REUSED,
+    Samples,
+    analyse,
+    regate,
+    regroup,
+)
 from harness.bench.diagnosis import ARTIFACT_TRANSFER, Group, diagnose, load_causes
-from harness.bench.inject import delays_file, write_delays
+from harness.bench.inject import delays_file, injected_delays, write_delays
 from harness.bench.operations import ALL, BY_NAME
-from harness.bench.stats import Comparison, Verdict, compare_strata, median_rule_fails
-from harness.bench.tuning import TUNING, Tuning
-from harness.bench.tuning import BenchSettings as BenchSettings
+from harness.bench.stats import Verdict
+from harness.bench.tuning import TUNING, BenchSettings, Tuning
 from harness.errors import HarnessError
 from harness.progress import Progress
 from harness.proxy.service import AuthProxy
@@ -62,9 +70,12 @@ from harness.services.mlflow_server import MlflowServer
 from harness.services.server_args import server_setup
 from harness.session import RunSession
 
+__all__ = [  # the phase's names, wherever they live, as other code imports them
+    "CLIENT_MODULE", "FRESH", "NEW", "OLD", "REUSED", "TUNING", "BenchSettings", "Benchmark",
+    "Condition", "Samples", "Tuning", "analyse", "condition", "expected_remedies",
+    "injected_delays", "override_args", "regate", "regroup", "undecided",
+]
 CLIENT_MODULE = client_module("bench")
-REUSED, FRESH = "reused", "fresh"
-OLD, NEW = "old", "new"
 
 
 @dataclass(frozen=True)
@@ -85,38 +96,6 @@ def condition(index: int, processes: int = TUNING.client_processes,
     the diagnosis re-times regressed operations on new connections."""
     return Condition(process=index % processes, connection=connection,
                      first=(OLD, NEW)[(index // processes) % 2])
-
-
-@dataclass
-class Samples:
-    """Seconds per operation and side, in round order (index i of old and new: one round),
-    with the connection each pair was timed on."""
-
-    old: dict[str, list[float]] = field(default_factory=dict)
-    new: dict[str, list[float]] = field(default_factory=dict)
-    extrapolated: dict[str, int] = field(default_factory=dict)  # samples of capped transfers
-    connections: dict[str, list[str]] = field(default_factory=dict)
-
-    def add(self, timings: dict[str, dict[str, float]],
-            extrapolated: dict[str, list[str]] | None = None, connection: str = REUSED
-            ) -> None:
-        for op, by_side in timings.items():
-            self.old.setdefault(op, []).append(by_side[OLD])
-            self.new.setdefault(op, []).append(by_side[NEW])
-            self.connections.setdefault(op, []).append(connection)
-        for op, sides in (extrapolated or {}).items():
-            self.extrapolated[op] = self.extrapolated.get(op, 0) + len(sides)
-
-    def round_cost(self, op: str) -> float:
-        """Seconds a round of `op` takes on both servers (medians); 0 when unmeasured."""
-        if not self.old.get(op):
-            return 0.0
-        return median(self.old[op]) + median(self.new[op])
-
-    def compare(self, op: str, threshold: float) -> tuple[Comparison, dict[str, Comparison]]:
-        """New against old for `op`, within each kind of connection (`compare_strata`)."""
-        return compare_strata(self.old[op], self.new[op], self.connections.get(op, []),
-                              threshold)
 
 
 def undecided(samples: Samples, ops: list[str], threshold: float,
@@ -142,88 +121,6 @@ def _open(samples: Samples, op: str, threshold: float, tuning: Tuning = TUNING) 
         return True
     changed = comparison.verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT)
     return changed and comparison.rounds < tuning.confirm_rounds
-
-
-def injected_delays(
-    settings: BenchSettings, warmup: Samples
-) -> tuple[dict[str, float], tuple[tuple[str, float], ...]]:
-    """Per injected operation, a fixed delay = fraction × the old side's median over warm
-    calls (`warmup`); and the route → delay table."""
-    per_op: dict[str, float] = {}
-    for name, fraction in settings.inject:
-        targets = [op for op in settings.operations if BY_NAME[op].routes] if name == ALL \
-            else [name]
-        for op in targets:
-            if op in warmup.old:
-                per_op[op] = fraction * median(warmup.old[op])
-    routes = tuple((route, seconds) for op, seconds in per_op.items()
-                   for route in BY_NAME[op].routes)
-    return per_op, routes
-
-
-def regate(operations: dict[str, dict[str, Any]], settings: BenchSettings) -> dict[str, Any]:
-    """Fails on a regression (and on an undecided operation with --fail-on-inconclusive);
-    an operation measured in one round only is inconclusive."""
-    regressions = sorted(op for op, item in operations.items()
-                         if item["verdict"] == Verdict.REGRESSION.value)
-    inconclusive = sorted(op for op, item in operations.items()
-                          if item["verdict"] == Verdict.INCONCLUSIVE.value)
-    failed = bool(regressions) or (settings.fail_on_inconclusive and bool(inconclusive))
-    return {"passed": not failed, "regressions": regressions, "inconclusive": inconclusive,
-            "threshold": settings.threshold,
-            "fail_on_inconclusive": settings.fail_on_inconclusive}
-
-
-def regroup(preliminary: list[Group], final: list[Group],
-            server_side: dict[str, Any]) -> list[Group]:
-    """The causes diagnosed once the large transfers are in (`final`), each with the remedy
-    gate its cause got before them (`preliminary`, by id); a remedy gate names as still
-    slower only the operations that regressed in the main gate."""
-    regressed = {op for op, item in server_side.get("operations", {}).items()
-                 if item.get("verdict") == "regression"}
-    verified = {group.id: group.remedy_gate for group in preliminary if group.remedy_gate}
-    for group in final:
-        gate_ = verified.get(group.id)
-        if gate_:
-            if "still_regress" in gate_:
-                gate_["still_regress"] = [op for op in gate_["still_regress"] if op in regressed]
-            group.remedy_gate = gate_
-    return final
-
-
-def analyse(samples: Samples, settings: BenchSettings) -> dict[str, Any]:
-    strata = {op: samples.compare(op, settings.threshold)
-              for op in samples.old if len(samples.old[op]) >= 2}
-    comparisons = {op: found[0] for op, found in strata.items()}
-    operations: dict[str, Any] = {}
-    for op, c in comparisons.items():
-        extrapolated = samples.extrapolated.get(op, 0)
-        description = c.describe(settings.threshold)
-        if extrapolated:
-            description += (f" (≈: {extrapolated} of {2 * c.rounds} samples extrapolated from "
-                            f"the first {settings.tuning.large_cap_s:g}s of their transfer)")
-        operations[op] = {
-            **_plain(c), "description": description, "extrapolated": extrapolated,
-            "median_rule_fails": median_rule_fails(samples.old[op], samples.new[op],
-                                                   settings.threshold),
-            "by_connection": {mode: {"rounds": m.rounds, "old_median_s": round(m.old_median_s, 6),
-                                     "new_median_s": round(m.new_median_s, 6),
-                                     **{k: v for k, v in _plain(m).items()
-                                        if k in ("ratio", "low", "high", "verdict")}}
-                              for mode, m in strata[op][1].items()},
-            "samples": {OLD: samples.old[op], NEW: samples.new[op],
-                        "connection": samples.connections.get(op, [])}}
-    # The budget allowed one round: reported, gated only with --fail-on-inconclusive.
-    for op in (op for op in samples.old if len(samples.old[op]) < 2):
-        old_s, new_s = median(samples.old[op]), median(samples.new[op])
-        operations[op] = {
-            "verdict": Verdict.INCONCLUSIVE.value, "rounds": len(samples.old[op]),
-            "ratio": round(new_s / old_s, 6) if old_s > 0 else None, "low": None, "high": None,
-            "old_median_s": round(old_s, 6), "new_median_s": round(new_s, 6),
-            "description": "inconclusive: one round only; a larger --bench-budget gives it two",
-            "extrapolated": samples.extrapolated.get(op, 0), "median_rule_fails": False,
-            "samples": {OLD: samples.old[op], NEW: samples.new[op]}}
-    return {"operations": operations, "gate": regate(operations, settings)}
 
 
 def expected_remedies(version: str, setup: dict[str, Any]) -> list[tuple[str, ...]]:
@@ -254,12 +151,6 @@ def override_args(base: list[str], override: list[str]) -> list[str]:
             continue
         kept.append(token)
     return kept + override
-
-
-def _plain(comparison: Comparison) -> dict[str, Any]:
-    data = asdict(comparison)
-    data["verdict"] = comparison.verdict.value
-    return {k: round(v, 6) if isinstance(v, float) else v for k, v in data.items()}
 
 
 class Benchmark:

@@ -10,20 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.bench.analysis import FRESH, NEW, OLD, REUSED, Samples, analyse, regroup
 from harness.bench.diagnosis import connection_level, diagnose, load_causes, shape
 from harness.bench.inject import SITE_DIR, server_env, write_delays
-from harness.bench.runner import (
-    FRESH,
-    NEW,
-    OLD,
-    REUSED,
-    BenchSettings,
-    Samples,
-    analyse,
-    condition,
-    override_args,
-    regroup,
-)
+from harness.bench.runner import condition, override_args
+from harness.bench.tuning import BenchSettings
 from harness.verdict import _by_cause
 
 

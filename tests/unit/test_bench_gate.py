@@ -11,16 +11,11 @@ from typing import Any
 
 import pytest
 
+from harness.bench.analysis import Samples, analyse
+from harness.bench.inject import injected_delays
 from harness.bench.operations import parse_injection
-from harness.bench.runner import (
-    Benchmark,
-    BenchSettings,
-    Samples,
-    analyse,
-    injected_delays,
-    undecided,
-)
-from harness.bench.tuning import TUNING
+from harness.bench.runner import Benchmark, undecided
+from harness.bench.tuning import TUNING, BenchSettings
 from harness.errors import UsageError
 from harness.progress import Progress
 from harness.reports.markdown import render_markdown
