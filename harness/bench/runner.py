@@ -2,9 +2,8 @@
 
 - **Server side**: client processes of the *old* version (the one client that works against
   both servers: a 3.x client cannot log models to a 2.x server) time every operation against
-  the old and the new server in the same round. Rounds rotate over `client_processes`
-  processes and over which server goes first (`condition()`), so a per-process state lands
-  on both sides alike and the interval carries its variance. Each timed call goes over a
+  the old and the new server in the same round, rotated over the client processes and over
+  which server goes first (`schedule.condition`). Each timed call goes over a
   kept-alive connection that has just served a request (as in a client's loop of calls):
   the connection's state is a controlled condition, not an accident of the order of calls.
   Operations that regress are re-timed on new connections (`retime_fresh`): slower on
@@ -13,19 +12,12 @@
   of the old side's median time (a hook loaded in the server process, `inject.py`): clients
   still talk to the servers directly, as in production.
 - **Client side**: each version's own client against the new server, rounds alternating.
-- **Budget.** `--bench-budget` B (seeding and warming the servers come on top; each part
-  gets its minimum rounds whatever the budget): every operation but the 64 MB transfers gets
-  `min_fast_rounds` rounds; then, until `1 - client_share` of B (the share the gate was
-  calibrated with), rounds go only to the operations still inconclusive (the gate ends early
-  when every operation is decided), so cheap operations get many rounds and expensive ones
-  (log_model) few. The client side follows, for `client_share` of B at most and until
-  `1 - large_share` of B from the start at the latest;
-  then the re-timing on new connections and the remedies (`diagnosis_share` of B); the 64 MB
-  transfers come **last**, up to `large_rounds` rounds of their own (a further round only
-  when it fits in `large_share` of B; downloads in a block per server): a capped download
-  does not stop the server. 3.4.0's WSGI bridge goes on streaming the rest of the file into
-  the closed connection for about a minute with a core busy (measured: 1.0 CPU-s/s for 40 s
-  after the client left), and every round timed after it would run on one core of two.
+- **Budget** (`schedule.py`): the calibrated gate first, then the client side, the re-timing
+  on new connections and the remedies, each part to its deadline. The 64 MB transfers come
+  **last**: a capped download does not stop the server. 3.4.0's WSGI bridge goes on
+  streaming the rest of the file into the closed connection for about a minute with a core
+  busy (measured: 1.0 CPU-s/s for 40 s after the client left), and every round timed after
+  it would run on one core of two.
 - **Remedy servers start while the data is seeded.** A catalogued cause with a remedy that
   fits the new server's version and set-up (`expected_remedies`) will be verified if its
   operations regress; its server starts in the background during seeding, which is not timed,
@@ -40,10 +32,11 @@ from __future__ import annotations
 
 import shlex
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
-from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from harness.agent.client import Agent
 from harness.bench.analysis import (
@@ -59,7 +52,17 @@ from harness.bench.analysis import (
 from harness.bench.diagnosis import ARTIFACT_TRANSFER, Group, diagnose, load_causes
 from harness.bench.inject import delays_file, injected_delays, write_delays
 from harness.bench.operations import ALL, BY_NAME
-from harness.bench.stats import Verdict
+from harness.bench.schedule import (
+    DOWNLOAD_ROOM,
+    Budget,
+    Condition,
+    Rounds,
+    another_fits,
+    condition,
+    large_order,
+    part_until,
+    undecided,
+)
 from harness.bench.tuning import TUNING, BenchSettings, Tuning
 from harness.errors import HarnessError
 from harness.progress import Progress
@@ -76,51 +79,8 @@ __all__ = [  # the phase's names, wherever they live, as other code imports them
     "injected_delays", "override_args", "regate", "regroup", "undecided",
 ]
 CLIENT_MODULE = client_module("bench")
-
-
-@dataclass(frozen=True)
-class Condition:
-    """What a round holds fixed for both servers: the client process, the connection every
-    timed call starts on, and which server goes first."""
-
-    process: int
-    connection: str
-    first: str
-
-
-def condition(index: int, processes: int = TUNING.client_processes,
-              connection: str = REUSED) -> Condition:
-    """Round `index`'s condition: processes rotate every round, the server that goes first
-    every `processes` rounds, so every 2 × processes rounds hold each (process, first) pair
-    once. Gate rounds run on kept-alive connections (how MLflow's clients call a server);
-    the diagnosis re-times regressed operations on new connections."""
-    return Condition(process=index % processes, connection=connection,
-                     first=(OLD, NEW)[(index // processes) % 2])
-
-
-def undecided(samples: Samples, ops: list[str], threshold: float,
-              index: int | None = None, tuning: Tuning = TUNING) -> list[str]:
-    """The operations whose comparison is still inconclusive: further rounds go to them.
-    With the round's `index`, an expensive one (a round of it costs more than `cheap_s`, e.g.
-    log_model at ~8 s on 3.4.0) only every `expensive_every` rounds while cheap ones are
-    still undecided, so the budget buys many rounds of the operations a round costs little."""
-    open_ops = [op for op in ops if len(samples.old.get(op, [])) < 2
-                or _open(samples, op, threshold, tuning)]
-    if index is None or index % tuning.expensive_every == 0:
-        return open_ops
-    cheap = [op for op in open_ops if samples.round_cost(op) < tuning.cheap_s]
-    return cheap or open_ops
-
-
-def _open(samples: Samples, op: str, threshold: float, tuning: Tuning = TUNING) -> bool:
-    """Still worth a round: inconclusive, or a change (regression, improvement) seen in fewer
-    than `confirm_rounds` rounds. Stopping an operation at the first lucky streak would turn
-    the adaptive schedule's many looks into false alarms."""
-    comparison = samples.compare(op, threshold)[0]
-    if comparison.verdict is Verdict.INCONCLUSIVE:
-        return True
-    changed = comparison.verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT)
-    return changed and comparison.rounds < tuning.confirm_rounds
+Play = Callable[[list[str], int], None]  # (operations, round index): time one round
+T = TypeVar("T")
 
 
 def expected_remedies(version: str, setup: dict[str, Any]) -> list[tuple[str, ...]]:
@@ -312,8 +272,8 @@ class Benchmark:
             self.prestart_remedies()
             self.open()  # seeding and warming the servers: not in the budget
             started = time.monotonic()
-            share = 1 - self.tuning.client_share if self.settings.client_side else 1.0
-            server_side = self.server_gate(started + self.settings.budget_s * share)
+            budget = Budget.of(self.settings)
+            server_side = self.server_gate(budget.gate_until(started))
             result: dict[str, Any] = {
                 "settings": {"budget_s": self.settings.budget_s,
                              "threshold": self.settings.threshold,
@@ -326,18 +286,15 @@ class Benchmark:
                 "server_side": server_side,
             }
             if self.settings.client_side:  # its share, and no later than the large rounds'
-                result["client_side"] = self._client_side(min(
-                    time.monotonic() + self.settings.budget_s * self.tuning.client_share,
-                    started + self.settings.budget_s * (1 - self._large_share())))
-            diagnosis_deadline = (time.monotonic()
-                                  + self.settings.budget_s * self.tuning.diagnosis_share)
+                result["client_side"] = self._client_side(
+                    budget.client_until(time.monotonic(), started))
+            diagnosis_deadline = budget.diagnosis_until(time.monotonic())
             self.retime_fresh(server_side, diagnosis_deadline)
             setup = self._new_setup()
             groups = diagnose(result, self.session.sides["to"].version, setup)
             self.verify_remedies(groups, server_side, diagnosis_deadline)
             # Last: a capped 64 MB download leaves the server streaming the rest for a minute.
-            self.large_gate(server_side, time.monotonic()
-                            + self.settings.budget_s * self._large_share())
+            self.large_gate(server_side, budget.large_until(time.monotonic()))
             result["causes"] = [group.to_dict() for group in
                                 regroup(groups, diagnose(result, self.session.sides["to"].version,
                                                          setup), server_side)]
@@ -375,29 +332,17 @@ class Benchmark:
         injected, routes = injected_delays(settings, warmup)
         self._inject(routes)
         samples = Samples()
-        index = 0
         if rounds is not None:  # calibration: exactly `rounds` rounds of everything
             for index in range(rounds):
                 self._round(samples, fast, index)
             index = rounds
         else:
-            while index < self.tuning.max_fast_rounds and (index < self.tuning.min_fast_rounds
-                                               or time.monotonic() < deadline):
-                ops = fast if index < self.tuning.min_fast_rounds \
-                    else undecided(samples, fast, settings.threshold, index, self.tuning)
-                if not ops:
-                    break
-                self._round(samples, ops, index)
-                index += 1
+            index = self._rounds_until_decided(samples, fast, self.tuning.min_fast_rounds,
+                                               deadline, partial(self._round, samples))
         analysis = analyse(samples, settings)
         analysis["rounds"] = index
         analysis["injected_delay_s"] = {op: round(s, 6) for op, s in injected.items()}
         return analysis
-
-    def _large_share(self) -> float:
-        """Of the budget, what the large transfers' rounds may take (none without them)."""
-        large = any(BY_NAME[op].large for op in self.settings.operations)
-        return self.tuning.large_share if large else 0.0
 
     def large_gate(self, server_side: dict[str, Any], deadline: float) -> None:
         """The large transfers' rounds, added to the server side's operations and gate. Run
@@ -448,7 +393,8 @@ class Benchmark:
                         self._large_rounds(samples, large, float("inf"),
                                            rounds=self.tuning.remedy_large_rounds, urls=urls)
                         index = self._rounds_until_decided(
-                            samples, ops, self.tuning.min_fast_rounds, deadline, urls=urls)
+                            samples, ops, self.tuning.min_fast_rounds, deadline,
+                            partial(self._round, samples, urls=urls))
                     finally:
                         server.stop()
             except HarnessError as error:  # the remedy's server would not start: say so
@@ -466,17 +412,13 @@ class Benchmark:
                                for op, item in analysis["operations"].items()}}
 
     def _rounds_until_decided(self, samples: Samples, ops: list[str], minimum: int,
-                              deadline: float, **round_args: Any) -> int:
-        """`minimum` rounds of `ops`, then rounds of the still undecided ones until `deadline`;
-        returns the number of rounds."""
+                              deadline: float, play: Play) -> int:
+        """`minimum` rounds of `ops`, then rounds of the still undecided ones until `deadline`
+        (`schedule.Rounds`), each timed by `play`; returns the number of rounds."""
+        loop = Rounds(minimum, deadline, self.settings.threshold, self.tuning)
         index = 0
-        while ops and index < self.tuning.max_fast_rounds and (index < minimum
-                                                   or time.monotonic() < deadline):
-            chosen = ops if index < minimum \
-                else undecided(samples, ops, self.settings.threshold, index, self.tuning)
-            if not chosen:
-                break
-            self._round(samples, chosen, index, **round_args)
+        while chosen := loop.next(samples, ops, index, time.monotonic()):
+            play(chosen, index)
             index += 1
         return index
 
@@ -504,7 +446,7 @@ class Benchmark:
         with self.progress.phase(f"benchmark: {len(ops)} regressed operation(s) on new "
                                  "connections"):
             self._rounds_until_decided(samples, ops, self.tuning.fresh_rounds, deadline,
-                                       connection=FRESH)
+                                       partial(self._round, samples, connection=FRESH))
         for op, item in analyse(samples, self.settings)["operations"].items():
             fresh = item["by_connection"].get(FRESH) or {
                 k: item.get(k) for k in ("rounds", "old_median_s", "new_median_s", "ratio",
@@ -529,25 +471,15 @@ class Benchmark:
         uploads first, each one's first round always and a further one if it fits in the
         operation's part of what is left before `deadline`. Uploads are interleaved like the
         other operations; downloads are timed in blocks (`_download_blocks`)."""
-        ordered = sorted(large, key=lambda op: op.startswith("download_"))
+        ordered = large_order(large)
         for position, op in enumerate(ordered):
-            until = time.monotonic() + (deadline - time.monotonic()) / (len(ordered) - position)
+            until = part_until(time.monotonic(), deadline, len(ordered) - position)
             wanted = rounds or self.tuning.large_rounds
             if op.startswith("download_"):
                 self._download_blocks(samples, op, wanted, until, urls)
                 continue
-            last = 0.0
-            for large_index in range(wanted):
-                if large_index and time.monotonic() + last > until:
-                    self._say_rounds(op, large_index, last)
-                    break
-                began = time.monotonic()
-                self._round(samples, [op], large_index, capped=True, urls=urls)
-                last = time.monotonic() - began
-
-    def _say_rounds(self, op: str, done: int, last: float) -> None:
-        self.progress.say(f"benchmark: {done} round(s) of {op} (another needs ≈{last:.0f}s "
-                          "more than --bench-budget leaves)")
+            self._while_fits(op, wanted, until, 1, partial(
+                self._round, samples, [op], capped=True, urls=urls))
 
     def _download_blocks(self, samples: Samples, op: str, rounds: int, until: float,
                          urls: dict[str, str] | None) -> None:
@@ -559,25 +491,35 @@ class Benchmark:
         (with the old server first, a same-version 3.x pair could read as a regression).
         In blocks, each side's later downloads follow its own leftovers, and only the new
         side's first one can follow the old side's."""
-        times: dict[str, list[tuple[float, bool]]] = {OLD: [], NEW: []}
-        for side, count, room in ((OLD, rounds, 2), (NEW, None, 1)):
-            last = 0.0  # a further old download must leave room for its new partner too
-            for index in range(count if count is not None else len(times[OLD])):
-                if index and time.monotonic() + room * last > until:
-                    self._say_rounds(op, index, last)
-                    break
-                began = time.monotonic()
-                times[side].append(self._timed_alone(op, side, index, urls or self.urls))
-                last = time.monotonic() - began
-        pairs = zip(times[OLD], times[NEW], strict=False)  # the old block may be longer
-        for (old_s, old_capped), (new_s, new_capped) in pairs:
+        old = self._while_fits(op, rounds, until, DOWNLOAD_ROOM[OLD], partial(
+            self._timed_alone, op, OLD, urls=urls))
+        new = self._while_fits(op, len(old), until, DOWNLOAD_ROOM[NEW], partial(
+            self._timed_alone, op, NEW, urls=urls))
+        for (old_s, old_capped), (new_s, new_capped) in zip(old, new, strict=False):
             flags = [side for side, capped in ((OLD, old_capped), (NEW, new_capped)) if capped]
             samples.add({op: {OLD: old_s, NEW: new_s}}, {op: flags} if flags else None)
 
+    def _while_fits(self, op: str, count: int, until: float, room: int,
+                    once: Callable[[int], T]) -> list[T]:
+        """Up to `count` rounds of `op` (`once(index)`), the first always and a further one
+        while `room` times the last one's time fits before `until` (`another_fits`)."""
+        done: list[T] = []
+        last = 0.0
+        for index in range(count):
+            began = time.monotonic()
+            if not another_fits(index, began, last, until, room):
+                self.progress.say(f"benchmark: {index} round(s) of {op} (another needs "
+                                  f"≈{last:.0f}s more than --bench-budget leaves)")
+                break
+            done.append(once(index))
+            last = time.monotonic() - began
+        return done
+
     def _timed_alone(self, op: str, side: str, index: int,
-                     urls: dict[str, str]) -> tuple[float, bool]:
+                     urls: dict[str, str] | None = None) -> tuple[float, bool]:
         """One capped call of `op` against `side`'s server alone: (seconds, extrapolated)."""
         assert self.fixed, "open() first"
+        urls = urls or self.urls
         rule = condition(index, len(self.fixed))
         got: dict[str, Any] = self._call(
             self.fixed[rule.process], urls[OLD], "run_round", servers={side: urls[side]},
@@ -595,24 +537,20 @@ class Benchmark:
                     for side, agent in clients.items()}
         ops = [op for op in self.settings.operations if BY_NAME[op].client_side]
         samples = Samples()
-        index = 0
-        while index < self.tuning.max_fast_rounds and (index < self.tuning.min_fast_rounds or
-                                           time.monotonic() < deadline):
-            chosen = ops if index < self.tuning.min_fast_rounds \
-                else undecided(samples, ops, self.settings.threshold, index, self.tuning)
-            if not chosen:
-                break
+
+        def play(chosen: list[str], index: int) -> None:
             rule = condition(index, processes=1)  # kept-alive connections, first alternating
-            order = [OLD, NEW] if rule.first == OLD else [NEW, OLD]
             timings: dict[str, dict[str, float]] = {op: {} for op in chosen}
-            for side in order:
+            for side in rule.order:
                 got = self._call(clients[side], server, "run_round", servers={side: server},
                                  contexts={side: contexts[side]}, ops=chosen, first=side,
                                  connection=rule.connection)
                 for op in chosen:
                     timings[op][side] = got["timings"][op][side]
             samples.add(timings, connection=rule.connection)
-            index += 1
+
+        index = self._rounds_until_decided(samples, ops, self.tuning.min_fast_rounds, deadline,
+                                           play)
         analysis = analyse(samples, self.settings)
         analysis["rounds"] = index
         return analysis

@@ -14,7 +14,8 @@ import pytest
 from harness.bench.analysis import Samples, analyse
 from harness.bench.inject import injected_delays
 from harness.bench.operations import parse_injection
-from harness.bench.runner import Benchmark, undecided
+from harness.bench.runner import Benchmark
+from harness.bench.schedule import undecided
 from harness.bench.tuning import TUNING, BenchSettings
 from harness.errors import UsageError
 from harness.progress import Progress
