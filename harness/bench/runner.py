@@ -18,10 +18,8 @@
   streaming the rest of the file into the closed connection for about a minute with a core
   busy (measured: 1.0 CPU-s/s for 40 s after the client left), and every round timed after
   it would run on one core of two.
-- **Remedy servers start while the data is seeded.** A catalogued cause with a remedy that
-  fits the new server's version and set-up (`expected_remedies`) will be verified if its
-  operations regress; its server starts in the background during seeding, which is not timed,
-  instead of after the gate. An unused one is stopped at the end.
+- **Remedy servers** (`remedies.py`) start while the data is seeded, and a catalogued cause
+  whose operations regress gets the gate again against its remedy's server.
 - **Capped transfers.** A 64 MB download still running after `large_cap_s` is stopped, on
   either side, and its sample is the time the whole file takes at the rate received so far
   (flagged extrapolated): 3.4.0 streams such a file at ~1 MB/s, and a minute per download
@@ -33,8 +31,7 @@ from __future__ import annotations
 import shlex
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_futures
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
@@ -49,9 +46,16 @@ from harness.bench.analysis import (
     regate,
     regroup,
 )
-from harness.bench.diagnosis import ARTIFACT_TRANSFER, Group, diagnose, load_causes
+from harness.bench.diagnosis import ARTIFACT_TRANSFER, Group, diagnose
 from harness.bench.inject import delays_file, injected_delays, write_delays
 from harness.bench.operations import ALL, BY_NAME
+from harness.bench.remedies import (
+    RemedyServers,
+    expected_remedies,
+    override_args,
+    remedy_server,
+    workers_args,
+)
 from harness.bench.schedule import (
     DOWNLOAD_ROOM,
     Budget,
@@ -69,7 +73,6 @@ from harness.progress import Progress
 from harness.proxy.service import AuthProxy
 from harness.resources import client_module
 from harness.runtime.waiting import outcome
-from harness.services.mlflow_server import MlflowServer
 from harness.services.server_args import server_setup
 from harness.session import RunSession
 
@@ -81,36 +84,6 @@ __all__ = [  # the phase's names, wherever they live, as other code imports them
 CLIENT_MODULE = client_module("bench")
 Play = Callable[[list[str], int], None]  # (operations, round index): time one round
 T = TypeVar("T")
-
-
-def expected_remedies(version: str, setup: dict[str, Any]) -> list[tuple[str, ...]]:
-    """The remedy arguments of the catalogued causes that fit the new server's `version` and
-    `setup`: the servers `verify_remedies` may need, in catalogue order, each once."""
-    return list(dict.fromkeys(cause.remedy_args for cause in load_causes()
-                              if cause.remedy_args and cause.fits(version, setup)))
-
-
-def _workers_args(workers: int | None) -> list[str]:
-    return ["--workers", str(workers)] if workers else []
-
-
-def override_args(base: list[str], override: list[str]) -> list[str]:
-    """`base` without the options that `override` sets (with their values), then `override`:
-    `(["--workers", "4", "--x"], ["--workers", "1"])` → `["--x", "--workers", "1"]`."""
-    names = {token.split("=", 1)[0] for token in override if token.startswith("-")}
-    kept: list[str] = []
-    skip_value = False
-    for token in base:
-        if skip_value:
-            skip_value = False
-            if not token.startswith("-"):
-                continue
-        name = token.split("=", 1)[0]
-        if token.startswith("-") and name in names:
-            skip_value = "=" not in token
-            continue
-        kept.append(token)
-    return kept + override
 
 
 class Benchmark:
@@ -130,10 +103,6 @@ class Benchmark:
         self.urls: dict[str, str] = {}
         self.use_proxies = settings.proxies
         self.injected = False  # delays are in force on the new server
-        # Servers with a remedy's arguments, started in the background during seeding.
-        self.remedy_servers: dict[tuple[str, ...], MlflowServer] = {}
-        self.remedy_starts: dict[tuple[str, ...], Future[MlflowServer]] = {}
-        self.remedy_pool: ThreadPoolExecutor | None = None
 
     @property
     def tuning(self) -> Tuning:
@@ -219,42 +188,7 @@ class Benchmark:
         self.warmed = self._call(self.fixed[0], self.urls[OLD], "warm_workers",
                                  servers=self.urls)
 
-    def prestart_remedies(self) -> None:
-        """Start the servers of `expected_remedies` in the background (not timed: the rounds
-        have not begun); `verify_remedies` takes them, `close` stops what is left."""
-        side = self.session.sides["to"]
-        wanted = expected_remedies(side.version, self._new_setup())
-        if not wanted:
-            return
-        self.remedy_pool = ThreadPoolExecutor(max_workers=len(wanted),
-                                              thread_name_prefix="bench-remedy")
-        for args in wanted:
-            server = self._remedy_server(list(args))
-            self.remedy_servers[args] = server
-            self.remedy_starts[args] = self.remedy_pool.submit(server.start)
-
-    def _started_remedy(self, remedy_args: list[str]) -> MlflowServer:
-        """The remedy's server, started: the one started during seeding, else a new one."""
-        key = tuple(remedy_args)
-        if key in self.remedy_starts:
-            return outcome(self.remedy_starts.pop(key))
-        server = self._remedy_server(remedy_args)
-        self.remedy_servers[key] = server
-        return server.start()
-
-    def _stop_remedy_servers(self) -> None:
-        """Stop every remedy server; a start still under way sees its process gone and gives
-        up (bounded), and a process it spawned after the first stop is stopped again."""
-        for server in self.remedy_servers.values():
-            server.stop()
-        if self.remedy_pool:
-            self.remedy_pool.shutdown(wait=False, cancel_futures=True)
-            wait_futures(list(self.remedy_starts.values()), timeout=self.tuning.remedy_stop_wait_s)
-            for server in self.remedy_servers.values():
-                server.stop()
-
     def close(self) -> None:
-        self._stop_remedy_servers()
         for agent in self.agents:
             if agent.started:
                 try:  # the agent's 1 MB / 64 MB files live in a temp folder
@@ -269,40 +203,43 @@ class Benchmark:
     def run(self) -> dict[str, Any]:
         began = time.monotonic()
         try:
-            self.prestart_remedies()
-            self.open()  # seeding and warming the servers: not in the budget
-            started = time.monotonic()
-            budget = Budget.of(self.settings)
-            server_side = self.server_gate(budget.gate_until(started))
-            result: dict[str, Any] = {
-                "settings": {"budget_s": self.settings.budget_s,
-                             "threshold": self.settings.threshold,
-                             "inject": [list(i) for i in self.settings.inject],
-                             "fixed_client": self.session.sides["from"].version,
-                             "client_processes": len(self.fixed),
-                             "connections": REUSED,
-                             "warm_up_requests": self.warmed,
-                             "through_proxies": self.use_proxies},
-                "server_side": server_side,
-            }
-            if self.settings.client_side:  # its share, and no later than the large rounds'
-                result["client_side"] = self._client_side(
-                    budget.client_until(time.monotonic(), started))
-            diagnosis_deadline = budget.diagnosis_until(time.monotonic())
-            self.retime_fresh(server_side, diagnosis_deadline)
-            setup = self._new_setup()
-            groups = diagnose(result, self.session.sides["to"].version, setup)
-            self.verify_remedies(groups, server_side, diagnosis_deadline)
-            # Last: a capped 64 MB download leaves the server streaming the rest for a minute.
-            self.large_gate(server_side, budget.large_until(time.monotonic()))
-            result["causes"] = [group.to_dict() for group in
-                                regroup(groups, diagnose(result, self.session.sides["to"].version,
-                                                         setup), server_side)]
-            result["setup_s"] = round(started - began, 1)
-            result["seconds"] = round(time.monotonic() - began, 1)
-            return result
+            with self._remedy_servers() as remedies:
+                self.open()  # seeding and warming the servers: not in the budget
+                return self._parts(began, time.monotonic(), remedies)
         finally:
             self.close()
+
+    def _parts(self, began: float, started: float, remedies: RemedyServers) -> dict[str, Any]:
+        """Every timed part in turn, the rounds having `started`; the phase's result."""
+        budget = Budget.of(self.settings)
+        server_side = self.server_gate(budget.gate_until(started))
+        result: dict[str, Any] = {"settings": self._settings(), "server_side": server_side}
+        if self.settings.client_side:  # its share, and no later than the large rounds'
+            result["client_side"] = self._client_side(
+                budget.client_until(time.monotonic(), started))
+        diagnosis_deadline = budget.diagnosis_until(time.monotonic())
+        self.retime_fresh(server_side, diagnosis_deadline)
+        version, setup = self.session.sides["to"].version, self._new_setup()
+        groups = diagnose(result, version, setup)
+        self.verify_remedies(groups, server_side, diagnosis_deadline, remedies)
+        # Last: a capped 64 MB download leaves the server streaming the rest for a minute.
+        self.large_gate(server_side, budget.large_until(time.monotonic()))
+        result["causes"] = [group.to_dict() for group in
+                            regroup(groups, diagnose(result, version, setup), server_side)]
+        result["setup_s"] = round(started - began, 1)
+        result["seconds"] = round(time.monotonic() - began, 1)
+        return result
+
+    def _settings(self) -> dict[str, Any]:
+        """The phase's settings as the result records them."""
+        return {"budget_s": self.settings.budget_s,
+                "threshold": self.settings.threshold,
+                "inject": [list(i) for i in self.settings.inject],
+                "fixed_client": self.session.sides["from"].version,
+                "client_processes": len(self.fixed),
+                "connections": REUSED,
+                "warm_up_requests": self.warmed,
+                "through_proxies": self.use_proxies}
 
     def _round(self, samples: Samples, ops: list[str], index: int, capped: bool = False,
                urls: dict[str, str] | None = None, connection: str = REUSED) -> None:
@@ -362,54 +299,64 @@ class Benchmark:
         """The new server's set-up (server kind, workers) from its version and arguments."""
         side = self.session.sides["to"]
         return server_setup(side.version,
-                            [*_workers_args(side.server.workers), *side.server.server_args])
+                            [*workers_args(side.server.workers), *side.server.server_args])
+
+    def _remedy_servers(self) -> RemedyServers:
+        """The remedy servers `verify_remedies` may need, to start while the data is seeded."""
+        side = self.session.sides["to"]
+        return RemedyServers(partial(remedy_server, side.server),
+                             expected_remedies(side.version, self._new_setup()),
+                             self.tuning.remedy_stop_wait_s)
 
     def verify_remedies(self, groups: list[Group], server_side: dict[str, Any],
-                        deadline: float) -> None:
+                        deadline: float, remedies: RemedyServers) -> None:
         """For each cause with a remedy: the gate again, on every server-side operation that
         regressed (and, for the artifact-transfer cause, the 64 MB transfers: 2 capped rounds,
         before the main gate's own large rounds), against a server started with the remedy
-        over the same database and store."""
+        over the same database and store (from `remedies`)."""
         regressed = [op for op, item in server_side.get("operations", {}).items()
                      if item.get("verdict") == "regression"]
-        ops = [op for op in regressed if not BY_NAME[op].large]
         for group in groups:
-            if not group.remedy_args or not regressed:
-                continue
-            large = [op for op in self.settings.operations if BY_NAME[op].large
-                     and group.signature == ARTIFACT_TRANSFER]
-            began = time.monotonic()
-            samples = Samples()
-            index = 0
-            try:
-                with self.progress.phase("benchmark: verify remedy "
-                                         f"{shlex.join(group.remedy_args)}"):
-                    server = self._started_remedy(group.remedy_args)
-                    try:
-                        urls = {OLD: self.urls[OLD], NEW: server.url}
-                        assert self.fixed
-                        self._call(self.fixed[0], urls[OLD], "warm_workers",
-                                   servers={NEW: server.url})
-                        self._large_rounds(samples, large, float("inf"),
-                                           rounds=self.tuning.remedy_large_rounds, urls=urls)
-                        index = self._rounds_until_decided(
-                            samples, ops, self.tuning.min_fast_rounds, deadline,
-                            partial(self._round, samples, urls=urls))
-                    finally:
-                        server.stop()
-            except HarnessError as error:  # the remedy's server would not start: say so
-                group.remedy_gate = {"args": list(group.remedy_args),
-                                     "error": str(error).splitlines()[0]}
-                continue
-            analysis = analyse(samples, self.settings)
-            group.remedy_gate = {
-                "args": list(group.remedy_args), "rounds": index,
-                "seconds": round(time.monotonic() - began, 1),
-                "still_regress": analysis["gate"]["regressions"],
-                "operations": {op: {k: item.get(k) for k in
-                                    ("verdict", "ratio", "low", "high", "old_median_s",
-                                     "new_median_s", "extrapolated")}
-                               for op, item in analysis["operations"].items()}}
+            if group.remedy_args and regressed:
+                group.remedy_gate = self._remedy_gate(group, regressed, deadline, remedies)
+
+    def _remedy_gate(self, group: Group, regressed: list[str], deadline: float,
+                     remedies: RemedyServers) -> dict[str, Any]:
+        """`group`'s remedy gate: the `regressed` operations against its remedy's server, or
+        the first line of why that server would not start."""
+        ops = [op for op in regressed if not BY_NAME[op].large]
+        large = [op for op in self.settings.operations if BY_NAME[op].large
+                 and group.signature == ARTIFACT_TRANSFER]
+        began = time.monotonic()
+        samples = Samples()
+        index = 0
+        try:
+            with self.progress.phase("benchmark: verify remedy "
+                                     f"{shlex.join(group.remedy_args)}"):
+                server = remedies.started(group.remedy_args)
+                try:
+                    urls = {OLD: self.urls[OLD], NEW: server.url}
+                    assert self.fixed
+                    self._call(self.fixed[0], urls[OLD], "warm_workers",
+                               servers={NEW: server.url})
+                    self._large_rounds(samples, large, float("inf"),
+                                       rounds=self.tuning.remedy_large_rounds, urls=urls)
+                    index = self._rounds_until_decided(
+                        samples, ops, self.tuning.min_fast_rounds, deadline,
+                        partial(self._round, samples, urls=urls))
+                finally:
+                    server.stop()
+        except HarnessError as error:  # the remedy's server would not start: say so
+            return {"args": list(group.remedy_args), "error": str(error).splitlines()[0]}
+        analysis = analyse(samples, self.settings)
+        return {
+            "args": list(group.remedy_args), "rounds": index,
+            "seconds": round(time.monotonic() - began, 1),
+            "still_regress": analysis["gate"]["regressions"],
+            "operations": {op: {k: item.get(k) for k in
+                                ("verdict", "ratio", "low", "high", "old_median_s",
+                                 "new_median_s", "extrapolated")}
+                           for op, item in analysis["operations"].items()}}
 
     def _rounds_until_decided(self, samples: Samples, ops: list[str], minimum: int,
                               deadline: float, play: Play) -> int:
@@ -452,18 +399,6 @@ class Benchmark:
                 k: item.get(k) for k in ("rounds", "old_median_s", "new_median_s", "ratio",
                                          "low", "high", "verdict")}
             server_side["operations"][op].setdefault("by_connection", {})[FRESH] = fresh
-
-    def _remedy_server(self, remedy_args: list[str]) -> MlflowServer:
-        """The new side's server command with the remedy's arguments in place of its own."""
-        current = self.session.sides["to"].server
-        return MlflowServer(
-            label=f"{current.label}-remedy-{len(self.remedy_servers) + 1}",
-            command=current.command,
-            backend_uri=current.backend_uri, s3=current.s3,
-            artifacts_prefix=current.artifacts_prefix, log_dir=current.log_dir, workers=None,
-            server_args=override_args([*_workers_args(current.workers), *current.server_args],
-                                      remedy_args),
-            extra_env=current.extra_env)
 
     def _large_rounds(self, samples: Samples, large: list[str], deadline: float,
                       rounds: int | None = None, urls: dict[str, str] | None = None) -> None:

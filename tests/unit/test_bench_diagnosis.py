@@ -13,7 +13,7 @@ import pytest
 from harness.bench.analysis import FRESH, NEW, OLD, REUSED, Samples, analyse, regroup
 from harness.bench.diagnosis import connection_level, diagnose, load_causes, shape
 from harness.bench.inject import SITE_DIR, server_env, write_delays
-from harness.bench.runner import override_args
+from harness.bench.remedies import override_args
 from harness.bench.schedule import condition
 from harness.bench.tuning import BenchSettings
 from harness.verdict import _by_cause

@@ -14,6 +14,7 @@ import pytest
 from harness.bench.analysis import Samples, analyse
 from harness.bench.inject import injected_delays
 from harness.bench.operations import parse_injection
+from harness.bench.remedies import RemedyServers, expected_remedies
 from harness.bench.runner import Benchmark
 from harness.bench.schedule import undecided
 from harness.bench.tuning import TUNING, BenchSettings
@@ -254,8 +255,6 @@ def test_a_change_is_confirmed_before_its_operation_stops_getting_rounds() -> No
 def test_the_remedies_expected_follow_the_new_servers_version_and_set_up() -> None:
     """3.4.0 under uvicorn with 4 workers fits both catalogued causes; with one worker only the
     artifact-streaming one; 3.17.2 serves artifacts natively (from 3.15); 2.x none."""
-    from harness.bench.runner import expected_remedies
-
     workers_1, gunicorn = ("--workers", "1"), ("--gunicorn-opts", "")
     assert expected_remedies("3.4.0", {"sgi": "uvicorn", "workers": 4}) == [workers_1, gunicorn]
     assert expected_remedies("3.4.0", {"sgi": "uvicorn", "workers": 1}) == [gunicorn]
@@ -279,24 +278,16 @@ class FakeRemedyServer:
 
 
 class RemedyBenchmark(ClockedBenchmark):
-    """Remedy servers that only count their starts and stops; rounds on the fake clock."""
+    """Rounds on the fake clock, against the new server of an upgrade to 3.4.0."""
 
     def __init__(self) -> None:
         super().__init__(BenchSettings(operations=("get_run",)), 1.0, 1.0)
-        self.remedy_servers, self.remedy_starts, self.remedy_pool = {}, {}, None
-        self.made: list[FakeRemedyServer] = []
         self.session = SimpleNamespace(  # type: ignore[assignment]
-            sides={"to": SimpleNamespace(version="3.4.0")})
-        self.urls, self.agents, self.owned = {"old": "o", "new": "n"}, [], []
+            sides={"to": SimpleNamespace(version="3.4.0", server=None)})
         self.fixed = [object()]  # type: ignore[list-item]
 
     def _new_setup(self) -> dict[str, object]:
         return {"sgi": "uvicorn", "workers": 4}
-
-    def _remedy_server(self, remedy_args: list[str]) -> FakeRemedyServer:  # type: ignore[override]
-        server = FakeRemedyServer(remedy_args)
-        self.made.append(server)
-        return server
 
     def _call(self, *args: object, **kwargs: object) -> dict[str, object]:
         return {}
@@ -306,29 +297,85 @@ def test_remedy_servers_start_during_seeding_and_the_gate_takes_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Both expected remedy servers start in the background before the rounds; verifying the
-    keep-alive remedy uses its server instead of starting one; `close` stops both, the unused
-    one included. A remedy nobody expected still gets a server of its own."""
+    keep-alive remedy uses its server instead of starting one; the end of the phase stops
+    both, the unused one included. A remedy nobody expected still gets a server of its own."""
     from harness.bench.diagnosis import Group
 
     bench = RemedyBenchmark()
     monkeypatch.setattr("harness.bench.runner.time.monotonic", lambda: bench.now)
-    bench.prestart_remedies()
-    assert [server.args for server in bench.made] == [("--workers", "1"),
-                                                       ("--gunicorn-opts", "")]
-    server_side = {"operations": {"get_run": {"verdict": "regression"}}}
-    keep_alive = Group("uvicorn-workers-tcp-nodelay", "t", ["get_run (server)"], {},
-                       remedy_args=["--workers", "1"])
-    unexpected = Group("other", "t", ["get_run (server)"], {}, remedy_args=["--workers", "3"])
-    bench.verify_remedies([keep_alive, unexpected], server_side, bench.now + 60)
-    workers_1, gunicorn, workers_3 = bench.made
-    bench.remedy_starts[gunicorn.args].result(timeout=10)  # still its own: not verified
-    assert len(workers_1.started_in) == 1 and workers_1.started_in[0].startswith("bench-remedy")
-    assert len(gunicorn.started_in) == 1 and gunicorn.started_in[0].startswith("bench-remedy")
-    assert workers_3.args == ("--workers", "3") and workers_3.started_in == ["MainThread"]
-    assert keep_alive.remedy_gate["rounds"] >= 4 and "error" not in keep_alive.remedy_gate
-    assert gunicorn.stops == 0  # unused so far: kept until the phase ends
-    bench.close()
+    made: list[FakeRemedyServer] = []
+
+    def build(current: object, args: list[str], number: int) -> FakeRemedyServer:
+        made.append(FakeRemedyServer(args))
+        return made[-1]
+
+    monkeypatch.setattr("harness.bench.runner.remedy_server", build)
+    with bench._remedy_servers() as remedies:
+        assert [server.args for server in made] == [("--workers", "1"),
+                                                    ("--gunicorn-opts", "")]
+        server_side = {"operations": {"get_run": {"verdict": "regression"}}}
+        keep_alive = Group("uvicorn-workers-tcp-nodelay", "t", ["get_run (server)"], {},
+                           remedy_args=["--workers", "1"])
+        unexpected = Group("other", "t", ["get_run (server)"], {},
+                           remedy_args=["--workers", "3"])
+        bench.verify_remedies([keep_alive, unexpected], server_side, bench.now + 60,
+                              remedies)
+        workers_1, gunicorn, workers_3 = made
+        remedies.starts[gunicorn.args].result(timeout=10)  # still its own: not verified
+        assert len(workers_1.started_in) == 1
+        assert workers_1.started_in[0].startswith("bench-remedy")
+        assert len(gunicorn.started_in) == 1 and gunicorn.started_in[0].startswith("bench-remedy")
+        assert workers_3.args == ("--workers", "3") and workers_3.started_in == ["MainThread"]
+        assert keep_alive.remedy_gate["rounds"] >= 4 and "error" not in keep_alive.remedy_gate
+        assert gunicorn.stops == 0  # unused so far: kept until the phase ends
     assert gunicorn.stops >= 1 and workers_1.stops >= 1 and workers_3.stops >= 1
+
+
+class SlowRemedyServer(FakeRemedyServer):
+    """A server whose start lasts until it is stopped (its process gone), then gives up."""
+
+    def __init__(self, args: list[str]) -> None:
+        super().__init__(args)
+        self.gone = threading.Event()
+
+    def start(self) -> FakeRemedyServer:
+        super().start()
+        self.gone.wait(timeout=10)
+        return self
+
+    def stop(self) -> None:
+        self.stops += 1
+        self.gone.set()
+
+
+def test_a_remedy_server_start_under_way_is_stopped_at_the_end() -> None:
+    """The phase ends while a remedy server is still starting: it is stopped, its start is
+    waited for (bounded), and stopped again in case it spawned a process after the first."""
+    made: list[SlowRemedyServer] = []
+
+    def build(args: list[str], number: int) -> SlowRemedyServer:
+        made.append(SlowRemedyServer(args))
+        return made[-1]
+
+    wanted = [("--workers", "1")]
+    with RemedyServers(build, wanted, stop_wait_s=10.0) as remedies:  # type: ignore[arg-type]
+        start = remedies.starts[wanted[0]]
+        assert not start.done()
+    assert start.done() and made[0].stops == 2
+
+
+class RecordedRemedies:
+    """Remedy servers that only say when they start and stop."""
+
+    def __init__(self, calls: list[tuple[str, float]]) -> None:
+        self.calls = calls
+
+    def __enter__(self) -> RecordedRemedies:
+        self.calls.append(("remedy servers start", 0.0))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.calls.append(("remedy servers stop", 0.0))
 
 
 class ScheduleBenchmark(Benchmark):
@@ -347,8 +394,8 @@ class ScheduleBenchmark(Benchmark):
         self.calls.append((name, round(deadline - self.started, 1)))
         self.now = min(self.now + took, max(deadline, self.now))
 
-    def prestart_remedies(self) -> None:
-        self.calls.append(("remedy servers start", 0.0))
+    def _remedy_servers(self) -> RecordedRemedies:  # type: ignore[override]
+        return RecordedRemedies(self.calls)
 
     def open(self) -> None:
         self.now += 15.0
@@ -387,7 +434,7 @@ def test_run_times_the_calibrated_gate_first_and_the_64mb_transfers_last(
     result = bench.run()
     parts = [name for name, _ in bench.calls]
     assert parts == ["remedy servers start", "gate", "client side", "re-timing",
-                     "64 MB transfers", "close"]
+                     "64 MB transfers", "remedy servers stop", "close"]
     deadlines = dict(bench.calls)
     assert deadlines["gate"] == 135.0  # the share the calibration measured
     assert deadlines["client side"] == client_until
