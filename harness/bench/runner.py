@@ -1,29 +1,21 @@
 """The benchmark phase: both servers at once, one fixed client, interleaved rounds, a gate.
 
-- **Server side**: client processes of the *old* version (the one client that works against
-  both servers: a 3.x client cannot log models to a 2.x server) time every operation against
-  the old and the new server in the same round, rotated over the client processes and over
-  which server goes first (`schedule.condition`). Each timed call goes over a
-  kept-alive connection that has just served a request (as in a client's loop of calls):
-  the connection's state is a controlled condition, not an accident of the order of calls.
-  Operations that regress are re-timed on new connections (`retime_fresh`): slower on
-  kept-alive connections only is a connection-level cause (`diagnosis.py`). With
-  `--inject-latency`, the new server itself holds the chosen routes back by a known fraction
-  of the old side's median time (a hook loaded in the server process, `inject.py`): clients
-  still talk to the servers directly, as in production.
-- **Client side**: each version's own client against the new server, rounds alternating.
-- **Budget** (`schedule.py`): the calibrated gate first, then the client side, the re-timing
-  on new connections and the remedies, each part to its deadline. The 64 MB transfers come
-  **last**: a capped download does not stop the server. 3.4.0's WSGI bridge goes on
-  streaming the rest of the file into the closed connection for about a minute with a core
-  busy (measured: 1.0 CPU-s/s for 40 s after the client left), and every round timed after
-  it would run on one core of two.
-- **Remedy servers** (`remedies.py`) start while the data is seeded, and a catalogued cause
-  whose operations regress gets the gate again against its remedy's server.
-- **Capped transfers.** A 64 MB download still running after `large_cap_s` is stopped, on
-  either side, and its sample is the time the whole file takes at the rate received so far
-  (flagged extrapolated): 3.4.0 streams such a file at ~1 MB/s, and a minute per download
-  would leave no budget for rounds that decide anything.
+`Benchmark.run()` times its parts in this order, each to its deadline (`schedule.Budget`):
+
+1. **Server side** (`server_gate`): client processes of the old version time every operation
+   but the 64 MB transfers against both servers in the same round (`clients.py`); with
+   `--inject-latency`, the new server holds the chosen routes back by a known fraction of the
+   old side's median time. Adaptive rounds until every operation is decided or the gate's
+   share is spent (`schedule.py`); analysed and gated (`analysis.py`).
+2. **Client side** (`_client_side`): each version's own client against the new server.
+3. **Diagnosis**: operations that regress are re-timed on new connections (`retime_fresh`):
+   slower on kept-alive connections only is a connection-level cause (`diagnosis.py`). A
+   catalogued cause with a remedy gets the gate again against a server started with it
+   (`verify_remedies`; the server started during seeding, `remedies.py`).
+4. **64 MB transfers last** (`large_gate`): a capped download does not stop the server.
+   3.4.0's WSGI bridge goes on streaming the rest of the file into the closed connection for
+   about a minute with a core busy (measured: 1.0 CPU-s/s for 40 s after the client left),
+   and every round timed after it would run on one core of two.
 """
 
 from __future__ import annotations
@@ -31,11 +23,9 @@ from __future__ import annotations
 import shlex
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
-from harness.agent.client import Agent
 from harness.bench.analysis import (
     FRESH,
     NEW,
@@ -46,8 +36,9 @@ from harness.bench.analysis import (
     regate,
     regroup,
 )
+from harness.bench.clients import CLIENT_MODULE, Clients
 from harness.bench.diagnosis import ARTIFACT_TRANSFER, Group, diagnose
-from harness.bench.inject import delays_file, injected_delays, write_delays
+from harness.bench.inject import injected_delays
 from harness.bench.operations import ALL, BY_NAME
 from harness.bench.remedies import (
     RemedyServers,
@@ -70,9 +61,6 @@ from harness.bench.schedule import (
 from harness.bench.tuning import TUNING, BenchSettings, Tuning
 from harness.errors import HarnessError
 from harness.progress import Progress
-from harness.proxy.service import AuthProxy
-from harness.resources import client_module
-from harness.runtime.waiting import outcome
 from harness.services.server_args import server_setup
 from harness.session import RunSession
 
@@ -81,7 +69,6 @@ __all__ = [  # the phase's names, wherever they live, as other code imports them
     "Condition", "Samples", "Tuning", "analyse", "condition", "expected_remedies",
     "injected_delays", "override_args", "regate", "regroup", "undecided",
 ]
-CLIENT_MODULE = client_module("bench")
 Play = Callable[[list[str], int], None]  # (operations, round index): time one round
 T = TypeVar("T")
 
@@ -94,111 +81,18 @@ class Benchmark:
         self.session = session
         self.settings = settings
         self.progress = progress
-        self.agents: list[Agent] = []  # every client used: their temp files are removed
-        self.owned: list[Agent] = []  # clients started here: stopped here
-        self.proxies: dict[str, AuthProxy] = {}
-        self.fixed: list[Agent] = []  # old-version client processes the rounds rotate over
-        self.contexts: dict[str, Any] = {}
-        self.warmed: dict[str, int] = {}  # first requests each server needed to warm its workers
-        self.urls: dict[str, str] = {}
-        self.use_proxies = settings.proxies
-        self.injected = False  # delays are in force on the new server
+        self.clients = Clients(session, settings.proxies, settings.tuning)
 
     @property
     def tuning(self) -> Tuning:
         return self.settings.tuning
 
-    def _agent(self, role: str, extra: int = 0) -> Agent:
-        """The side's own client process (`extra` 0): idle once the scenarios are done, and
-        `import mlflow` is already paid; one is started only if the side's is gone. `extra` N
-        is an N-th further process of that version, started here."""
-        runtime = self.session.sides[role]
-        agent = runtime.client
-        if extra or not agent.started:
-            suffix = f"-{extra}" if extra else ""
-            agent = Agent(f"bench-{role}-{runtime.version}{suffix}", runtime.env.python,
-                          self.session.log_dir
-                          / f"client-bench-{role}-{runtime.version}{suffix}.log")
-            self.owned.append(agent)
-            agent.start()
-        if agent not in self.agents:
-            self.agents.append(agent)
-        return agent
-
-    def _inject(self, routes: tuple[tuple[str, float], ...]) -> None:
-        """Delays on the new server's routes: through its in-process hook (direct
-        connections), or through the new side's proxy when the gate runs behind proxies."""
-        if not routes and not self.injected:
-            return
-        self.injected = bool(routes)
-        if self.settings.proxies:
-            self._proxy(NEW, routes)
-            return
-        target = delays_file(self.session.log_dir, "to")
-        if routes and not target.exists():
-            raise HarnessError("--inject-latency: the new server was started without the "
-                               "injection hook (the session was provisioned without it)")
-        if target.exists():
-            write_delays(target, dict(routes))
-
-    def _proxy(self, side: str, delays: tuple[tuple[str, float], ...] = ()) -> str:
-        """(Re)start the pass-through proxy in front of `side`'s server; returns its URL."""
-        role = "from" if side == OLD else "to"
-        port = None
-        if side in self.proxies:
-            # Same port again: MLflow clients cache a run's artifact repository with its URL.
-            previous = self.proxies.pop(side)
-            previous.stop()
-            port = previous.port
-        if not self.use_proxies:
-            self.urls[side] = self.session.sides[role].server.url
-            return self.urls[side]
-        proxy = AuthProxy(f"bench-{side}", self.session.sides[role].server.url, "",
-                          self.session.log_dir, delays=delays, port=port)
-        self.proxies[side] = proxy
-        self.urls[side] = proxy.start().url
-        return self.urls[side]
-
-    def _call(self, agent: Agent, url: str, function: str, **kwargs: Any) -> Any:
-        return agent.call(CLIENT_MODULE, function, timeout=self.tuning.call_timeout_s,
-                          tracking_uri=url, **kwargs)
-
     def open(self) -> None:
-        """Clients, proxies, the same seeded data on both servers (seeded at once, the old one
-        by the first client process, the new one by the second), and every server worker past
-        its first (slow) request."""
-        prefix = f"muh-{self.session.config.run_id}-bench"
-        large = any(BY_NAME[op].large for op in self.settings.operations)
-        for side in (OLD, NEW):
-            self._proxy(side)
-
-        def seed(agent: Agent, side: str) -> Any:
-            return self._call(agent, self.urls[side], "prepare", prefix=f"{prefix}-{side}",
-                              large=large)
-
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-client") as pool:
-            further = [pool.submit(self._agent, "from", n)
-                       for n in range(1, self.tuning.client_processes)]
-            self.fixed = [self._agent("from")]
-            seeding_new = pool.submit(lambda: seed(outcome(further[0]), NEW)) if further \
-                else None
-            self.contexts[OLD] = seed(self.fixed[0], OLD)
-            self.contexts[NEW] = outcome(seeding_new) if seeding_new else seed(self.fixed[0], NEW)
-            self.fixed += [outcome(future) for future in further]
-        self.warmed = self._call(self.fixed[0], self.urls[OLD], "warm_workers",
-                                 servers=self.urls)
+        """Clients, proxies, seeded data and warmed servers (`Clients.open`)."""
+        self.clients.open(large=any(BY_NAME[op].large for op in self.settings.operations))
 
     def close(self) -> None:
-        for agent in self.agents:
-            if agent.started:
-                try:  # the agent's 1 MB / 64 MB files live in a temp folder
-                    agent.call(CLIENT_MODULE, "cleanup", timeout=60)
-                except HarnessError:
-                    pass
-        for agent in self.owned:
-            agent.stop()
-        for proxy in self.proxies.values():
-            proxy.stop()
+        self.clients.close()
 
     def run(self) -> dict[str, Any]:
         began = time.monotonic()
@@ -236,64 +130,86 @@ class Benchmark:
                 "threshold": self.settings.threshold,
                 "inject": [list(i) for i in self.settings.inject],
                 "fixed_client": self.session.sides["from"].version,
-                "client_processes": len(self.fixed),
+                "client_processes": len(self.clients.fixed),
                 "connections": REUSED,
-                "warm_up_requests": self.warmed,
-                "through_proxies": self.use_proxies}
-
-    def _round(self, samples: Samples, ops: list[str], index: int, capped: bool = False,
-               urls: dict[str, str] | None = None, connection: str = REUSED) -> None:
-        assert self.fixed, "open() first"
-        rule = condition(index, len(self.fixed), connection)
-        urls = urls or self.urls
-        got: dict[str, Any] = self._call(
-            self.fixed[rule.process], urls[OLD], "run_round", servers=urls,
-            contexts=self.contexts, ops=ops, first=rule.first, connection=rule.connection,
-            cap_s=self.tuning.large_cap_s if capped else None)
-        samples.add(got["timings"], got["extrapolated"], rule.connection)
+                "warm_up_requests": self.clients.warmed,
+                "through_proxies": self.clients.use_proxies}
 
     def server_gate(self, deadline: float, rounds: int | None = None) -> dict[str, Any]:
         """Warm up, inject latency if asked, then interleaved rounds of every operation but the
         large transfers until `deadline` (or exactly `rounds`); analysed and gated. The large
         transfers come later, in `large_gate`."""
+        fast = [op for op in self.settings.operations if not BY_NAME[op].large]
+        injected = self._inject_latency(fast)
+        samples = Samples()
+        if rounds is not None:  # calibration: exactly `rounds` rounds of everything
+            for index in range(rounds):
+                self.clients.round(samples, fast, index)
+            index = rounds
+        else:
+            index = self._rounds_until_decided(samples, fast, self.tuning.min_fast_rounds,
+                                               deadline, partial(self.clients.round, samples))
+        analysis = analyse(samples, self.settings)
+        analysis["rounds"] = index
+        analysis["injected_delay_s"] = {op: round(s, 6) for op, s in injected.items()}
+        return analysis
+
+    def _inject_latency(self, fast: list[str]) -> dict[str, float]:
+        """Warm every client process up on `fast`, then put the injected delays in force (none
+        without --inject-latency); returns each injected operation's delay."""
         settings = self.settings
-        fast = [op for op in settings.operations if not BY_NAME[op].large]
-        warmup = self._warm_up(fast)
+        warmup = self.clients.warm_up(fast)
         if settings.inject:  # the first calls above paid first-call costs: measure again, warm
             basis = [op for op in fast if op in dict(settings.inject) or ALL in
                      dict(settings.inject)]
             warmup = Samples()
             for _ in range(self.tuning.inject_basis_passes):
-                for op, times in self._warm_up(basis).old.items():
+                for op, times in self.clients.warm_up(basis).old.items():
                     warmup.old.setdefault(op, []).extend(times)
         injected, routes = injected_delays(settings, warmup)
-        self._inject(routes)
+        self.clients.inject(routes)
+        return injected
+
+    def _rounds_until_decided(self, samples: Samples, ops: list[str], minimum: int,
+                              deadline: float, play: Play) -> int:
+        """`minimum` rounds of `ops`, then rounds of the still undecided ones until `deadline`
+        (`schedule.Rounds`), each timed by `play`; returns the number of rounds."""
+        loop = Rounds(minimum, deadline, self.settings.threshold, self.tuning)
+        index = 0
+        while chosen := loop.next(samples, ops, index, time.monotonic()):
+            play(chosen, index)
+            index += 1
+        return index
+
+    def _client_side(self, deadline: float) -> dict[str, Any]:
+        """Each version's own client against the new server, alternating by round."""
+        own = self.clients.own_clients()
+        ops = [op for op in self.settings.operations if BY_NAME[op].client_side]
         samples = Samples()
-        if rounds is not None:  # calibration: exactly `rounds` rounds of everything
-            for index in range(rounds):
-                self._round(samples, fast, index)
-            index = rounds
-        else:
-            index = self._rounds_until_decided(samples, fast, self.tuning.min_fast_rounds,
-                                               deadline, partial(self._round, samples))
-        analysis = analyse(samples, settings)
+        index = self._rounds_until_decided(samples, ops, self.tuning.min_fast_rounds, deadline,
+                                           partial(own.round, samples))
+        analysis = analyse(samples, self.settings)
         analysis["rounds"] = index
-        analysis["injected_delay_s"] = {op: round(s, 6) for op, s in injected.items()}
         return analysis
 
-    def large_gate(self, server_side: dict[str, Any], deadline: float) -> None:
-        """The large transfers' rounds, added to the server side's operations and gate. Run
-        after every other timed round: a 64 MB download stopped at `large_cap_s` does not stop
-        the server (3.4.0's WSGI bridge streams the rest for about a minute, a core busy), so
-        rounds after it would be timed on a machine with one core taken."""
-        large = [op for op in self.settings.operations if BY_NAME[op].large]
-        if not large:
+    def retime_fresh(self, server_side: dict[str, Any], deadline: float) -> None:
+        """The regressed operations again, each timed call on a new connection: what the
+        server's work costs without the kept-alive connection. Adds `fresh` to each one's
+        `by_connection` (the gate's own rounds are the `reused` side)."""
+        ops = [op for op, item in server_side.get("operations", {}).items()
+               if item.get("verdict") == "regression" and not BY_NAME[op].large]
+        if not ops:
             return
         samples = Samples()
-        with self.progress.phase(f"benchmark: {', '.join(large)}"):
-            self._large_rounds(samples, large, deadline)
-        server_side["operations"].update(analyse(samples, self.settings)["operations"])
-        server_side["gate"] = regate(server_side["operations"], self.settings)
+        with self.progress.phase(f"benchmark: {len(ops)} regressed operation(s) on new "
+                                 "connections"):
+            self._rounds_until_decided(samples, ops, self.tuning.fresh_rounds, deadline,
+                                       partial(self.clients.round, samples, connection=FRESH))
+        for op, item in analyse(samples, self.settings)["operations"].items():
+            fresh = item["by_connection"].get(FRESH) or {
+                k: item.get(k) for k in ("rounds", "old_median_s", "new_median_s", "ratio",
+                                         "low", "high", "verdict")}
+            server_side["operations"][op].setdefault("by_connection", {})[FRESH] = fresh
 
     def _new_setup(self) -> dict[str, Any]:
         """The new server's set-up (server kind, workers) from its version and arguments."""
@@ -335,15 +251,15 @@ class Benchmark:
                                      f"{shlex.join(group.remedy_args)}"):
                 server = remedies.started(group.remedy_args)
                 try:
-                    urls = {OLD: self.urls[OLD], NEW: server.url}
-                    assert self.fixed
-                    self._call(self.fixed[0], urls[OLD], "warm_workers",
-                               servers={NEW: server.url})
+                    urls = {OLD: self.clients.urls[OLD], NEW: server.url}
+                    assert self.clients.fixed
+                    self.clients.call(self.clients.fixed[0], urls[OLD], "warm_workers",
+                                      servers={NEW: server.url})
                     self._large_rounds(samples, large, float("inf"),
                                        rounds=self.tuning.remedy_large_rounds, urls=urls)
                     index = self._rounds_until_decided(
                         samples, ops, self.tuning.min_fast_rounds, deadline,
-                        partial(self._round, samples, urls=urls))
+                        partial(self.clients.round, samples, urls=urls))
                 finally:
                     server.stop()
         except HarnessError as error:  # the remedy's server would not start: say so
@@ -358,47 +274,19 @@ class Benchmark:
                                  "new_median_s", "extrapolated")}
                            for op, item in analysis["operations"].items()}}
 
-    def _rounds_until_decided(self, samples: Samples, ops: list[str], minimum: int,
-                              deadline: float, play: Play) -> int:
-        """`minimum` rounds of `ops`, then rounds of the still undecided ones until `deadline`
-        (`schedule.Rounds`), each timed by `play`; returns the number of rounds."""
-        loop = Rounds(minimum, deadline, self.settings.threshold, self.tuning)
-        index = 0
-        while chosen := loop.next(samples, ops, index, time.monotonic()):
-            play(chosen, index)
-            index += 1
-        return index
-
-    def _warm_up(self, ops: list[str]) -> Samples:
-        """Each operation once per client process, against the old server only: each
-        process pays its first-call costs (lazy imports, caches) outside the timing. The old
-        side's times are what injected delays are a fraction of."""
-        warmup = Samples()
-        for agent in self.fixed:
-            got = self._call(agent, self.urls[OLD], "run_round", servers={OLD: self.urls[OLD]},
-                             contexts={OLD: self.contexts[OLD]}, ops=ops, first=OLD)
-            for op, by_side in got["timings"].items():
-                warmup.old.setdefault(op, []).append(by_side[OLD])
-        return warmup
-
-    def retime_fresh(self, server_side: dict[str, Any], deadline: float) -> None:
-        """The regressed operations again, each timed call on a new connection: what the
-        server's work costs without the kept-alive connection. Adds `fresh` to each one's
-        `by_connection` (the gate's own rounds are the `reused` side)."""
-        ops = [op for op, item in server_side.get("operations", {}).items()
-               if item.get("verdict") == "regression" and not BY_NAME[op].large]
-        if not ops:
+    def large_gate(self, server_side: dict[str, Any], deadline: float) -> None:
+        """The large transfers' rounds, added to the server side's operations and gate. Run
+        after every other timed round: a 64 MB download stopped at `large_cap_s` does not
+        stop the server (3.4.0's WSGI bridge streams the rest for about a minute, a core
+        busy), so rounds after it would be timed on a machine with one core taken."""
+        large = [op for op in self.settings.operations if BY_NAME[op].large]
+        if not large:
             return
         samples = Samples()
-        with self.progress.phase(f"benchmark: {len(ops)} regressed operation(s) on new "
-                                 "connections"):
-            self._rounds_until_decided(samples, ops, self.tuning.fresh_rounds, deadline,
-                                       partial(self._round, samples, connection=FRESH))
-        for op, item in analyse(samples, self.settings)["operations"].items():
-            fresh = item["by_connection"].get(FRESH) or {
-                k: item.get(k) for k in ("rounds", "old_median_s", "new_median_s", "ratio",
-                                         "low", "high", "verdict")}
-            server_side["operations"][op].setdefault("by_connection", {})[FRESH] = fresh
+        with self.progress.phase(f"benchmark: {', '.join(large)}"):
+            self._large_rounds(samples, large, deadline)
+        server_side["operations"].update(analyse(samples, self.settings)["operations"])
+        server_side["gate"] = regate(server_side["operations"], self.settings)
 
     def _large_rounds(self, samples: Samples, large: list[str], deadline: float,
                       rounds: int | None = None, urls: dict[str, str] | None = None) -> None:
@@ -414,7 +302,7 @@ class Benchmark:
                 self._download_blocks(samples, op, wanted, until, urls)
                 continue
             self._while_fits(op, wanted, until, 1, partial(
-                self._round, samples, [op], capped=True, urls=urls))
+                self.clients.round, samples, [op], capped=True, urls=urls))
 
     def _download_blocks(self, samples: Samples, op: str, rounds: int, until: float,
                          urls: dict[str, str] | None) -> None:
@@ -427,15 +315,15 @@ class Benchmark:
         In blocks, each side's later downloads follow its own leftovers, and only the new
         side's first one can follow the old side's."""
         old = self._while_fits(op, rounds, until, DOWNLOAD_ROOM[OLD], partial(
-            self._timed_alone, op, OLD, urls=urls))
+            self.clients.timed_alone, op, OLD, urls=urls))
         new = self._while_fits(op, len(old), until, DOWNLOAD_ROOM[NEW], partial(
-            self._timed_alone, op, NEW, urls=urls))
+            self.clients.timed_alone, op, NEW, urls=urls))
         for (old_s, old_capped), (new_s, new_capped) in zip(old, new, strict=False):
             flags = [side for side, capped in ((OLD, old_capped), (NEW, new_capped)) if capped]
             samples.add({op: {OLD: old_s, NEW: new_s}}, {op: flags} if flags else None)
 
     def _while_fits(self, op: str, count: int, until: float, room: int,
-                    once: Callable[[int], T]) -> list[T]:
+                       once: Callable[[int], T]) -> list[T]:
         """Up to `count` rounds of `op` (`once(index)`), the first always and a further one
         while `room` times the last one's time fits before `until` (`another_fits`)."""
         done: list[T] = []
@@ -449,43 +337,3 @@ class Benchmark:
             done.append(once(index))
             last = time.monotonic() - began
         return done
-
-    def _timed_alone(self, op: str, side: str, index: int,
-                     urls: dict[str, str] | None = None) -> tuple[float, bool]:
-        """One capped call of `op` against `side`'s server alone: (seconds, extrapolated)."""
-        assert self.fixed, "open() first"
-        urls = urls or self.urls
-        rule = condition(index, len(self.fixed))
-        got: dict[str, Any] = self._call(
-            self.fixed[rule.process], urls[OLD], "run_round", servers={side: urls[side]},
-            contexts={side: self.contexts[side]}, ops=[op], first=side,
-            connection=REUSED, cap_s=self.tuning.large_cap_s)
-        return got["timings"][op][side], side in got["extrapolated"].get(op, [])
-
-    def _client_side(self, deadline: float) -> dict[str, Any]:
-        """Each version's own client against the new server, alternating by round."""
-        server = self.session.sides["to"].server.url
-        clients = {OLD: self._agent("from"), NEW: self._agent("to")}
-        prefix = f"muh-{self.session.config.run_id}-client"
-        contexts = {side: self._call(agent, server, "prepare", prefix=f"{prefix}-{side}",
-                                     large=False)
-                    for side, agent in clients.items()}
-        ops = [op for op in self.settings.operations if BY_NAME[op].client_side]
-        samples = Samples()
-
-        def play(chosen: list[str], index: int) -> None:
-            rule = condition(index, processes=1)  # kept-alive connections, first alternating
-            timings: dict[str, dict[str, float]] = {op: {} for op in chosen}
-            for side in rule.order:
-                got = self._call(clients[side], server, "run_round", servers={side: server},
-                                 contexts={side: contexts[side]}, ops=chosen, first=side,
-                                 connection=rule.connection)
-                for op in chosen:
-                    timings[op][side] = got["timings"][op][side]
-            samples.add(timings, connection=rule.connection)
-
-        index = self._rounds_until_decided(samples, ops, self.tuning.min_fast_rounds, deadline,
-                                           play)
-        analysis = analyse(samples, self.settings)
-        analysis["rounds"] = index
-        return analysis

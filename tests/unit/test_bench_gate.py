@@ -151,32 +151,47 @@ def test_one_round_is_reported_inconclusive_and_gated_only_when_asked() -> None:
     assert strict["gate"]["passed"] is False
 
 
-class ClockedBenchmark(Benchmark):
-    """The schedule alone: each round costs fake seconds on a fake clock."""
+class ClockedClients:
+    """Client processes whose rounds cost fake seconds on a fake clock."""
 
-    def __init__(self, settings: BenchSettings, fast_s: float, large_s: float) -> None:
-        self.settings, self.progress = settings, Progress(quiet=True)
-        self.proxies, self.use_proxies, self.injected = {}, False, False
+    def __init__(self, fast_s: float, large_s: float) -> None:
         self.fast_s, self.large_s, self.now = fast_s, large_s, 1000.0
         self.urls = {"old": "o", "new": "n"}
+        self.fixed = [object()]
         self.rounds: list[tuple[str, ...]] = []
         self.alone: list[tuple[str, str]] = []  # (operation, side) timed on one server
 
-    def _timed_alone(self, op: str, side: str, index: int,
-                     urls: dict[str, str]) -> tuple[float, bool]:
+    def timed_alone(self, op: str, side: str, index: int,
+                    urls: dict[str, str] | None = None) -> tuple[float, bool]:
         self.alone.append((op, side))
         self.now += self.large_s
         return 1.0 + index * 1e-3, False
 
-    def _warm_up(self, ops: list[str]) -> Samples:
+    def warm_up(self, ops: list[str]) -> Samples:
         self.now += self.fast_s
         return Samples()
 
-    def _round(self, samples: Samples, ops: list[str], index: int, capped: bool = False,
-               urls: dict[str, str] | None = None, connection: str = "reused") -> None:
+    def inject(self, routes: tuple[tuple[str, float], ...]) -> None:
+        assert not routes
+
+    def round(self, samples: Samples, ops: list[str], index: int, capped: bool = False,
+              urls: dict[str, str] | None = None, connection: str = "reused") -> None:
         self.rounds.append(tuple(ops))
         self.now += self.large_s if capped else self.fast_s
         samples.add({op: {"old": 1.0 + index * 1e-3, "new": 1.0 + index * 1e-3} for op in ops})
+
+    def call(self, *args: object, **kwargs: object) -> dict[str, object]:
+        return {}
+
+
+def clocked(settings: BenchSettings, fast_s: float, large_s: float,
+            monkeypatch: pytest.MonkeyPatch) -> tuple[Benchmark, ClockedClients]:
+    """The schedule alone: a benchmark whose clients' rounds move a fake clock."""
+    bench = Benchmark(None, settings, Progress(quiet=True))  # type: ignore[arg-type]
+    clients = ClockedClients(fast_s, large_s)
+    bench.clients = clients  # type: ignore[assignment]
+    monkeypatch.setattr("harness.bench.runner.time.monotonic", lambda: clients.now)
+    return bench, clients
 
 
 @pytest.mark.parametrize(("fast_s", "large_s", "fast_rounds", "large_rounds"), [
@@ -189,14 +204,13 @@ def test_the_schedule_keeps_to_the_budget(
     large_rounds: int
 ) -> None:
     settings = BenchSettings(operations=("get_run", "download_64mb", "upload_64mb"))
-    bench = ClockedBenchmark(settings, fast_s, large_s)
-    monkeypatch.setattr("harness.bench.runner.time.monotonic", lambda: bench.now)
-    result = bench.server_gate(bench.now + 135.0)
+    bench, clients = clocked(settings, fast_s, large_s, monkeypatch)
+    result = bench.server_gate(clients.now + 135.0)
     assert "download_64mb" not in result["operations"]  # not among the fast rounds
     assert result["rounds"] == fast_rounds  # identical samples: decided, no adaptive rounds
-    bench.large_gate(result, bench.now + settings.budget_s * TUNING.large_share)
-    assert bench.rounds[fast_rounds:] == [("upload_64mb",)] * large_rounds  # then downloads:
-    downloads = bench.alone  # a block on the old server, then as many on the new one
+    bench.large_gate(result, clients.now + settings.budget_s * TUNING.large_share)
+    assert clients.rounds[fast_rounds:] == [("upload_64mb",)] * large_rounds  # then downloads:
+    downloads = clients.alone  # a block on the old server, then as many on the new one
     assert downloads[-large_rounds:] == [("download_64mb", "new")] * large_rounds
     assert set(downloads[:-large_rounds]) == {("download_64mb", "old")}
     for op in ("upload_64mb", "download_64mb"):
@@ -277,22 +291,6 @@ class FakeRemedyServer:
         self.stops += 1
 
 
-class RemedyBenchmark(ClockedBenchmark):
-    """Rounds on the fake clock, against the new server of an upgrade to 3.4.0."""
-
-    def __init__(self) -> None:
-        super().__init__(BenchSettings(operations=("get_run",)), 1.0, 1.0)
-        self.session = SimpleNamespace(  # type: ignore[assignment]
-            sides={"to": SimpleNamespace(version="3.4.0", server=None)})
-        self.fixed = [object()]  # type: ignore[list-item]
-
-    def _new_setup(self) -> dict[str, object]:
-        return {"sgi": "uvicorn", "workers": 4}
-
-    def _call(self, *args: object, **kwargs: object) -> dict[str, object]:
-        return {}
-
-
 def test_remedy_servers_start_during_seeding_and_the_gate_takes_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -301,8 +299,10 @@ def test_remedy_servers_start_during_seeding_and_the_gate_takes_them(
     both, the unused one included. A remedy nobody expected still gets a server of its own."""
     from harness.bench.diagnosis import Group
 
-    bench = RemedyBenchmark()
-    monkeypatch.setattr("harness.bench.runner.time.monotonic", lambda: bench.now)
+    bench, clients = clocked(BenchSettings(operations=("get_run",)), 1.0, 1.0, monkeypatch)
+    bench.session = SimpleNamespace(  # type: ignore[assignment]
+        sides={"to": SimpleNamespace(version="3.4.0", server=None)})
+    monkeypatch.setattr(Benchmark, "_new_setup", lambda self: {"sgi": "uvicorn", "workers": 4})
     made: list[FakeRemedyServer] = []
 
     def build(current: object, args: list[str], number: int) -> FakeRemedyServer:
@@ -318,7 +318,7 @@ def test_remedy_servers_start_during_seeding_and_the_gate_takes_them(
                            remedy_args=["--workers", "1"])
         unexpected = Group("other", "t", ["get_run (server)"], {},
                            remedy_args=["--workers", "3"])
-        bench.verify_remedies([keep_alive, unexpected], server_side, bench.now + 60,
+        bench.verify_remedies([keep_alive, unexpected], server_side, clients.now + 60,
                               remedies)
         workers_1, gunicorn, workers_3 = made
         remedies.starts[gunicorn.args].result(timeout=10)  # still its own: not verified
@@ -386,7 +386,8 @@ class ScheduleBenchmark(Benchmark):
         self.session = SimpleNamespace(  # type: ignore[assignment]
             sides={"from": SimpleNamespace(version="2.9.2"),
                    "to": SimpleNamespace(version="3.4.0")})
-        self.fixed, self.warmed, self.use_proxies = [], {}, False
+        self.clients = SimpleNamespace(  # type: ignore[assignment]
+            fixed=[], warmed={}, use_proxies=False)
         self.now, self.gate_s = 1000.0, gate_s
         self.calls: list[tuple[str, float]] = []  # (part, its deadline - the rounds' start)
 
