@@ -27,14 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from harness.bench.operations import BY_NAME, parse_injection
-from harness.bench.runner import CLIENT_SHARE, Benchmark, BenchSettings
+from harness.bench.runner import Benchmark, BenchSettings
+from harness.bench.tuning import TUNING
 from harness.config import build_config
 from harness.progress import Progress
 from harness.session import RunSession
 
 # Every operation of the default gate but the 64 MB transfers (a minute a round on 3.4.0).
 DEFAULT_OPERATIONS = tuple(name for name, op in BY_NAME.items() if not op.large)
-DEFAULT_BUDGET_S = BenchSettings().budget_s * (1 - CLIENT_SHARE)
+DEFAULT_BUDGET_S = BenchSettings().budget_s * (1 - TUNING.client_share)
 
 
 def count(gates: list[dict[str, Any]], injected: str | None) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Regressions grouped by cause: one finding per cause, with its evidence, instead of one line
 per slower operation.
 
-Works on the analysed gate (`runner.analyse`), whose operations carry their samples and the
+Works on the analysed gate (`analysis.analyse`), whose operations carry their samples and the
 comparison within `reused` and within `fresh` rounds (`by_connection`):
 
 - **connection level**: an operation that regresses on kept-alive connections but not on a

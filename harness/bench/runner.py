@@ -1,295 +1,76 @@
 """The benchmark phase: both servers at once, one fixed client, interleaved rounds, a gate.
 
-- **Server side**: client processes of the *old* version (the one client that works against
-  both servers: a 3.x client cannot log models to a 2.x server) time every operation against
-  the old and the new server in the same round. Rounds rotate over `CLIENT_PROCESSES`
-  processes and over which server goes first (`condition()`), so a per-process state lands
-  on both sides alike and the interval carries its variance. Each timed call goes over a
-  kept-alive connection that has just served a request (as in a client's loop of calls):
-  the connection's state is a controlled condition, not an accident of the order of calls.
-  Operations that regress are re-timed on new connections (`retime_fresh`): slower on
-  kept-alive connections only is a connection-level cause (`diagnosis.py`). With
-  `--inject-latency`, the new server itself holds the chosen routes back by a known fraction
-  of the old side's median time (a hook loaded in the server process, `inject.py`): clients
-  still talk to the servers directly, as in production.
-- **Client side**: each version's own client against the new server, rounds alternating.
-- **Budget.** `--bench-budget` B (seeding and warming the servers come on top; each part
-  gets its minimum rounds whatever the budget): every operation but the 64 MB transfers gets
-  `MIN_FAST_ROUNDS` rounds; then, until `1 - CLIENT_SHARE` of B (the share the gate was
-  calibrated with), rounds go only to the operations still inconclusive (the gate ends early
-  when every operation is decided), so cheap operations get many rounds and expensive ones
-  (log_model) few. The client side follows, for `CLIENT_SHARE` of B at most and until
-  `1 - LARGE_SHARE` of B from the start at the latest;
-  then the re-timing on new connections and the remedies (`DIAGNOSIS_SHARE` of B); the 64 MB
-  transfers come **last**, up to `LARGE_ROUNDS` rounds of their own (a further round only
-  when it fits in `LARGE_SHARE` of B; downloads in a block per server): a capped download
-  does not stop the server. 3.4.0's WSGI bridge goes on streaming the rest of the file into
-  the closed connection for about a minute with a core busy (measured: 1.0 CPU-s/s for 40 s
-  after the client left), and every round timed after it would run on one core of two.
-- **Remedy servers start while the data is seeded.** A catalogued cause with a remedy that
-  fits the new server's version and set-up (`expected_remedies`) will be verified if its
-  operations regress; its server starts in the background during seeding, which is not timed,
-  instead of after the gate. An unused one is stopped at the end.
-- **Capped transfers.** A 64 MB download still running after `LARGE_CAP_S` is stopped, on
-  either side, and its sample is the time the whole file takes at the rate received so far
-  (flagged extrapolated): 3.4.0 streams such a file at ~1 MB/s, and a minute per download
-  would leave no budget for rounds that decide anything.
+`Benchmark.run()` times its parts in this order, each to its deadline (`schedule.Budget`):
+
+1. **Server side** (`server_gate`): client processes of the old version time every operation
+   but the 64 MB transfers against both servers in the same round (`clients.py`); with
+   `--inject-latency`, the new server holds the chosen routes back by a known fraction of the
+   old side's median time. Adaptive rounds until every operation is decided or the gate's
+   share is spent (`schedule.py`); analysed and gated (`analysis.py`).
+2. **Client side** (`_client_side`): each version's own client against the new server.
+3. **Diagnosis**: operations that regress are re-timed on new connections (`retime_fresh`):
+   slower on kept-alive connections only is a connection-level cause (`diagnosis.py`). A
+   catalogued cause with a remedy gets the gate again against a server started with it
+   (`verify_remedies`; the server started during seeding, `remedies.py`).
+4. **64 MB transfers last** (`large_gate`): a capped download does not stop the server.
+   3.4.0's WSGI bridge goes on streaming the rest of the file into the closed connection for
+   about a minute with a core busy (measured: 1.0 CPU-s/s for 40 s after the client left),
+   and every round timed after it would run on one core of two.
 """
 
 from __future__ import annotations
 
 import shlex
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_futures
-from dataclasses import asdict, dataclass, field
-from statistics import median
-from typing import Any
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
 
-from harness.agent.client import Agent
-from harness.bench.diagnosis import ARTIFACT_TRANSFER, Group, diagnose, load_causes
-from harness.bench.inject import delays_file, write_delays
-from harness.bench.operations import ALL, BY_NAME, OPERATIONS
-from harness.bench.stats import Comparison, Verdict, compare_strata, median_rule_fails
+from harness.bench.analysis import (
+    FRESH,
+    NEW,
+    OLD,
+    REUSED,
+    Samples,
+    analyse,
+    regate,
+    regroup,
+)
+from harness.bench.clients import CLIENT_MODULE, Clients
+from harness.bench.diagnosis import ARTIFACT_TRANSFER, Group, diagnose
+from harness.bench.inject import injected_delays
+from harness.bench.operations import ALL, BY_NAME
+from harness.bench.remedies import (
+    RemedyServers,
+    expected_remedies,
+    override_args,
+    remedy_server,
+    workers_args,
+)
+from harness.bench.schedule import (
+    DOWNLOAD_ROOM,
+    Budget,
+    Condition,
+    Rounds,
+    another_fits,
+    condition,
+    large_order,
+    part_until,
+    undecided,
+)
+from harness.bench.tuning import TUNING, BenchSettings, Tuning
 from harness.errors import HarnessError
 from harness.progress import Progress
-from harness.proxy.service import AuthProxy
-from harness.resources import client_module
-from harness.runtime.waiting import outcome
-from harness.services.mlflow_server import MlflowServer
 from harness.services.server_args import server_setup
 from harness.session import RunSession
 
-CLIENT_MODULE = client_module("bench")
-MIN_FAST_ROUNDS = 4  # each (process, first) pair once: fewer and no interval means much
-FRESH_ROUNDS = 6  # re-timing regressed operations on new connections (diagnosis)
-INJECT_BASIS_PASSES = 2  # warm passes over injected operations: their delay's basis
-CONFIRM_ROUNDS = 8  # a change seen in fewer rounds gets more before it is taken as decided
-CHEAP_S = 1.0  # a round of an operation costing less (both servers) is cheap
-EXPENSIVE_EVERY = 4  # adaptive rounds include the expensive undecided operations this often
-MAX_FAST_ROUNDS = 60
-LARGE_ROUNDS = 3
-LARGE_CAP_S = 8.0
-REMEDY_LARGE_ROUNDS = 2
-CLIENT_PROCESSES = 2
-REUSED, FRESH = "reused", "fresh"
-CLIENT_SHARE = 0.25  # of the budget, for the client-side comparison
-CALL_TIMEOUT_S = 900.0
-LARGE_SHARE = 0.4  # of the budget: the large transfers' rounds after the first (3 of ≤ 24 s)
-DIAGNOSIS_SHARE = 0.25  # of the budget: regressed operations on new connections, and the
-# gate re-run against a server with a cause's remedy (only when something regressed)
-OLD, NEW = "old", "new"
-REMEDY_STOP_WAIT_S = 10.0  # for a remedy server's start under way when the phase ends
-
-
-@dataclass(frozen=True)
-class BenchSettings:
-    budget_s: float = 180.0
-    threshold: float = 0.20
-    inject: tuple[tuple[str, float], ...] = ()
-    fail_on_inconclusive: bool = False
-    operations: tuple[str, ...] = tuple(op.name for op in OPERATIONS)
-    large_rounds: int = LARGE_ROUNDS
-    client_side: bool = True
-    # Pass-through proxies in front of both servers: needed to inject latency (and then on
-    # both sides, so their cost is symmetric); off by default, as clients talk to servers
-    # directly in production and a proxy changes connection behaviour.
-    proxies: bool = False
-
-
-@dataclass(frozen=True)
-class Condition:
-    """What a round holds fixed for both servers: the client process, the connection every
-    timed call starts on, and which server goes first."""
-
-    process: int
-    connection: str
-    first: str
-
-
-def condition(index: int, processes: int = CLIENT_PROCESSES,
-              connection: str = REUSED) -> Condition:
-    """Round `index`'s condition: processes rotate every round, the server that goes first
-    every `processes` rounds, so every 2 × processes rounds hold each (process, first) pair
-    once. Gate rounds run on kept-alive connections (how MLflow's clients call a server);
-    the diagnosis re-times regressed operations on new connections."""
-    return Condition(process=index % processes, connection=connection,
-                     first=(OLD, NEW)[(index // processes) % 2])
-
-
-@dataclass
-class Samples:
-    """Seconds per operation and side, in round order (index i of old and new: one round),
-    with the connection each pair was timed on."""
-
-    old: dict[str, list[float]] = field(default_factory=dict)
-    new: dict[str, list[float]] = field(default_factory=dict)
-    extrapolated: dict[str, int] = field(default_factory=dict)  # samples of capped transfers
-    connections: dict[str, list[str]] = field(default_factory=dict)
-
-    def add(self, timings: dict[str, dict[str, float]],
-            extrapolated: dict[str, list[str]] | None = None, connection: str = REUSED
-            ) -> None:
-        for op, by_side in timings.items():
-            self.old.setdefault(op, []).append(by_side[OLD])
-            self.new.setdefault(op, []).append(by_side[NEW])
-            self.connections.setdefault(op, []).append(connection)
-        for op, sides in (extrapolated or {}).items():
-            self.extrapolated[op] = self.extrapolated.get(op, 0) + len(sides)
-
-    def round_cost(self, op: str) -> float:
-        """Seconds a round of `op` takes on both servers (medians); 0 when unmeasured."""
-        if not self.old.get(op):
-            return 0.0
-        return median(self.old[op]) + median(self.new[op])
-
-    def compare(self, op: str, threshold: float) -> tuple[Comparison, dict[str, Comparison]]:
-        """New against old for `op`, within each kind of connection (`compare_strata`)."""
-        return compare_strata(self.old[op], self.new[op], self.connections.get(op, []),
-                              threshold)
-
-
-def undecided(samples: Samples, ops: list[str], threshold: float,
-              index: int | None = None) -> list[str]:
-    """The operations whose comparison is still inconclusive: further rounds go to them.
-    With the round's `index`, an expensive one (a round of it costs more than `CHEAP_S`, e.g.
-    log_model at ~8 s on 3.4.0) only every `EXPENSIVE_EVERY` rounds while cheap ones are
-    still undecided, so the budget buys many rounds of the operations a round costs little."""
-    open_ops = [op for op in ops if len(samples.old.get(op, [])) < 2 or _open(samples, op,
-                                                                          threshold)]
-    if index is None or index % EXPENSIVE_EVERY == 0:
-        return open_ops
-    cheap = [op for op in open_ops if samples.round_cost(op) < CHEAP_S]
-    return cheap or open_ops
-
-
-def _open(samples: Samples, op: str, threshold: float) -> bool:
-    """Still worth a round: inconclusive, or a change (regression, improvement) seen in fewer
-    than `CONFIRM_ROUNDS` rounds. Stopping an operation at the first lucky streak would turn
-    the adaptive schedule's many looks into false alarms."""
-    comparison = samples.compare(op, threshold)[0]
-    if comparison.verdict is Verdict.INCONCLUSIVE:
-        return True
-    changed = comparison.verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT)
-    return changed and comparison.rounds < CONFIRM_ROUNDS
-
-
-def injected_delays(
-    settings: BenchSettings, warmup: Samples
-) -> tuple[dict[str, float], tuple[tuple[str, float], ...]]:
-    """Per injected operation, a fixed delay = fraction × the old side's median over warm
-    calls (`warmup`); and the route → delay table."""
-    per_op: dict[str, float] = {}
-    for name, fraction in settings.inject:
-        targets = [op for op in settings.operations if BY_NAME[op].routes] if name == ALL \
-            else [name]
-        for op in targets:
-            if op in warmup.old:
-                per_op[op] = fraction * median(warmup.old[op])
-    routes = tuple((route, seconds) for op, seconds in per_op.items()
-                   for route in BY_NAME[op].routes)
-    return per_op, routes
-
-
-def regate(operations: dict[str, dict[str, Any]], settings: BenchSettings) -> dict[str, Any]:
-    """Fails on a regression (and on an undecided operation with --fail-on-inconclusive);
-    an operation measured in one round only is inconclusive."""
-    regressions = sorted(op for op, item in operations.items()
-                         if item["verdict"] == Verdict.REGRESSION.value)
-    inconclusive = sorted(op for op, item in operations.items()
-                          if item["verdict"] == Verdict.INCONCLUSIVE.value)
-    failed = bool(regressions) or (settings.fail_on_inconclusive and bool(inconclusive))
-    return {"passed": not failed, "regressions": regressions, "inconclusive": inconclusive,
-            "threshold": settings.threshold,
-            "fail_on_inconclusive": settings.fail_on_inconclusive}
-
-
-def regroup(preliminary: list[Group], final: list[Group],
-            server_side: dict[str, Any]) -> list[Group]:
-    """The causes diagnosed once the large transfers are in (`final`), each with the remedy
-    gate its cause got before them (`preliminary`, by id); a remedy gate names as still
-    slower only the operations that regressed in the main gate."""
-    regressed = {op for op, item in server_side.get("operations", {}).items()
-                 if item.get("verdict") == "regression"}
-    verified = {group.id: group.remedy_gate for group in preliminary if group.remedy_gate}
-    for group in final:
-        gate_ = verified.get(group.id)
-        if gate_:
-            if "still_regress" in gate_:
-                gate_["still_regress"] = [op for op in gate_["still_regress"] if op in regressed]
-            group.remedy_gate = gate_
-    return final
-
-
-def analyse(samples: Samples, settings: BenchSettings) -> dict[str, Any]:
-    strata = {op: samples.compare(op, settings.threshold)
-              for op in samples.old if len(samples.old[op]) >= 2}
-    comparisons = {op: found[0] for op, found in strata.items()}
-    operations: dict[str, Any] = {}
-    for op, c in comparisons.items():
-        extrapolated = samples.extrapolated.get(op, 0)
-        description = c.describe(settings.threshold)
-        if extrapolated:
-            description += (f" (≈: {extrapolated} of {2 * c.rounds} samples extrapolated from "
-                            f"the first {LARGE_CAP_S:g}s of their transfer)")
-        operations[op] = {
-            **_plain(c), "description": description, "extrapolated": extrapolated,
-            "median_rule_fails": median_rule_fails(samples.old[op], samples.new[op],
-                                                   settings.threshold),
-            "by_connection": {mode: {"rounds": m.rounds, "old_median_s": round(m.old_median_s, 6),
-                                     "new_median_s": round(m.new_median_s, 6),
-                                     **{k: v for k, v in _plain(m).items()
-                                        if k in ("ratio", "low", "high", "verdict")}}
-                              for mode, m in strata[op][1].items()},
-            "samples": {OLD: samples.old[op], NEW: samples.new[op],
-                        "connection": samples.connections.get(op, [])}}
-    # The budget allowed one round: reported, gated only with --fail-on-inconclusive.
-    for op in (op for op in samples.old if len(samples.old[op]) < 2):
-        old_s, new_s = median(samples.old[op]), median(samples.new[op])
-        operations[op] = {
-            "verdict": Verdict.INCONCLUSIVE.value, "rounds": len(samples.old[op]),
-            "ratio": round(new_s / old_s, 6) if old_s > 0 else None, "low": None, "high": None,
-            "old_median_s": round(old_s, 6), "new_median_s": round(new_s, 6),
-            "description": "inconclusive: one round only; a larger --bench-budget gives it two",
-            "extrapolated": samples.extrapolated.get(op, 0), "median_rule_fails": False,
-            "samples": {OLD: samples.old[op], NEW: samples.new[op]}}
-    return {"operations": operations, "gate": regate(operations, settings)}
-
-
-def expected_remedies(version: str, setup: dict[str, Any]) -> list[tuple[str, ...]]:
-    """The remedy arguments of the catalogued causes that fit the new server's `version` and
-    `setup`: the servers `verify_remedies` may need, in catalogue order, each once."""
-    return list(dict.fromkeys(cause.remedy_args for cause in load_causes()
-                              if cause.remedy_args and cause.fits(version, setup)))
-
-
-def _workers_args(workers: int | None) -> list[str]:
-    return ["--workers", str(workers)] if workers else []
-
-
-def override_args(base: list[str], override: list[str]) -> list[str]:
-    """`base` without the options that `override` sets (with their values), then `override`:
-    `(["--workers", "4", "--x"], ["--workers", "1"])` → `["--x", "--workers", "1"]`."""
-    names = {token.split("=", 1)[0] for token in override if token.startswith("-")}
-    kept: list[str] = []
-    skip_value = False
-    for token in base:
-        if skip_value:
-            skip_value = False
-            if not token.startswith("-"):
-                continue
-        name = token.split("=", 1)[0]
-        if token.startswith("-") and name in names:
-            skip_value = "=" not in token
-            continue
-        kept.append(token)
-    return kept + override
-
-
-def _plain(comparison: Comparison) -> dict[str, Any]:
-    data = asdict(comparison)
-    data["verdict"] = comparison.verdict.value
-    return {k: round(v, 6) if isinstance(v, float) else v for k, v in data.items()}
+__all__ = [  # the phase's names, wherever they live, as other code imports them
+    "CLIENT_MODULE", "FRESH", "NEW", "OLD", "REUSED", "TUNING", "BenchSettings", "Benchmark",
+    "Condition", "Samples", "Tuning", "analyse", "condition", "expected_remedies",
+    "injected_delays", "override_args", "regate", "regroup", "undecided",
+]
+Play = Callable[[list[str], int], None]  # (operations, round index): time one round
+T = TypeVar("T")
 
 
 class Benchmark:
@@ -300,330 +81,116 @@ class Benchmark:
         self.session = session
         self.settings = settings
         self.progress = progress
-        self.agents: list[Agent] = []  # every client used: their temp files are removed
-        self.owned: list[Agent] = []  # clients started here: stopped here
-        self.proxies: dict[str, AuthProxy] = {}
-        self.fixed: list[Agent] = []  # old-version client processes the rounds rotate over
-        self.contexts: dict[str, Any] = {}
-        self.warmed: dict[str, int] = {}  # first requests each server needed to warm its workers
-        self.urls: dict[str, str] = {}
-        self.use_proxies = settings.proxies
-        self.injected = False  # delays are in force on the new server
-        # Servers with a remedy's arguments, started in the background during seeding.
-        self.remedy_servers: dict[tuple[str, ...], MlflowServer] = {}
-        self.remedy_starts: dict[tuple[str, ...], Future[MlflowServer]] = {}
-        self.remedy_pool: ThreadPoolExecutor | None = None
+        self.clients = Clients(session, settings.proxies, settings.tuning)
 
-    def _agent(self, role: str, extra: int = 0) -> Agent:
-        """The side's own client process (`extra` 0): idle once the scenarios are done, and
-        `import mlflow` is already paid; one is started only if the side's is gone. `extra` N
-        is an N-th further process of that version, started here."""
-        runtime = self.session.sides[role]
-        agent = runtime.client
-        if extra or not agent.started:
-            suffix = f"-{extra}" if extra else ""
-            agent = Agent(f"bench-{role}-{runtime.version}{suffix}", runtime.env.python,
-                          self.session.log_dir
-                          / f"client-bench-{role}-{runtime.version}{suffix}.log")
-            self.owned.append(agent)
-            agent.start()
-        if agent not in self.agents:
-            self.agents.append(agent)
-        return agent
-
-    def _inject(self, routes: tuple[tuple[str, float], ...]) -> None:
-        """Delays on the new server's routes: through its in-process hook (direct
-        connections), or through the new side's proxy when the gate runs behind proxies."""
-        if not routes and not self.injected:
-            return
-        self.injected = bool(routes)
-        if self.settings.proxies:
-            self._proxy(NEW, routes)
-            return
-        target = delays_file(self.session.log_dir, "to")
-        if routes and not target.exists():
-            raise HarnessError("--inject-latency: the new server was started without the "
-                               "injection hook (the session was provisioned without it)")
-        if target.exists():
-            write_delays(target, dict(routes))
-
-    def _proxy(self, side: str, delays: tuple[tuple[str, float], ...] = ()) -> str:
-        """(Re)start the pass-through proxy in front of `side`'s server; returns its URL."""
-        role = "from" if side == OLD else "to"
-        port = None
-        if side in self.proxies:
-            # Same port again: MLflow clients cache a run's artifact repository with its URL.
-            previous = self.proxies.pop(side)
-            previous.stop()
-            port = previous.port
-        if not self.use_proxies:
-            self.urls[side] = self.session.sides[role].server.url
-            return self.urls[side]
-        proxy = AuthProxy(f"bench-{side}", self.session.sides[role].server.url, "",
-                          self.session.log_dir, delays=delays, port=port)
-        self.proxies[side] = proxy
-        self.urls[side] = proxy.start().url
-        return self.urls[side]
-
-    def _call(self, agent: Agent, url: str, function: str, **kwargs: Any) -> Any:
-        return agent.call(CLIENT_MODULE, function, timeout=CALL_TIMEOUT_S, tracking_uri=url,
-                          **kwargs)
+    @property
+    def tuning(self) -> Tuning:
+        return self.settings.tuning
 
     def open(self) -> None:
-        """Clients, proxies, the same seeded data on both servers (seeded at once, the old one
-        by the first client process, the new one by the second), and every server worker past
-        its first (slow) request."""
-        prefix = f"muh-{self.session.config.run_id}-bench"
-        large = any(BY_NAME[op].large for op in self.settings.operations)
-        for side in (OLD, NEW):
-            self._proxy(side)
-
-        def seed(agent: Agent, side: str) -> Any:
-            return self._call(agent, self.urls[side], "prepare", prefix=f"{prefix}-{side}",
-                              large=large)
-
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-client") as pool:
-            further = [pool.submit(self._agent, "from", n) for n in range(1, CLIENT_PROCESSES)]
-            self.fixed = [self._agent("from")]
-            seeding_new = pool.submit(lambda: seed(outcome(further[0]), NEW)) if further \
-                else None
-            self.contexts[OLD] = seed(self.fixed[0], OLD)
-            self.contexts[NEW] = outcome(seeding_new) if seeding_new else seed(self.fixed[0], NEW)
-            self.fixed += [outcome(future) for future in further]
-        self.warmed = self._call(self.fixed[0], self.urls[OLD], "warm_workers",
-                                 servers=self.urls)
-
-    def prestart_remedies(self) -> None:
-        """Start the servers of `expected_remedies` in the background (not timed: the rounds
-        have not begun); `verify_remedies` takes them, `close` stops what is left."""
-        side = self.session.sides["to"]
-        wanted = expected_remedies(side.version, self._new_setup())
-        if not wanted:
-            return
-        self.remedy_pool = ThreadPoolExecutor(max_workers=len(wanted),
-                                              thread_name_prefix="bench-remedy")
-        for args in wanted:
-            server = self._remedy_server(list(args))
-            self.remedy_servers[args] = server
-            self.remedy_starts[args] = self.remedy_pool.submit(server.start)
-
-    def _started_remedy(self, remedy_args: list[str]) -> MlflowServer:
-        """The remedy's server, started: the one started during seeding, else a new one."""
-        key = tuple(remedy_args)
-        if key in self.remedy_starts:
-            return outcome(self.remedy_starts.pop(key))
-        server = self._remedy_server(remedy_args)
-        self.remedy_servers[key] = server
-        return server.start()
-
-    def _stop_remedy_servers(self) -> None:
-        """Stop every remedy server; a start still under way sees its process gone and gives
-        up (bounded), and a process it spawned after the first stop is stopped again."""
-        for server in self.remedy_servers.values():
-            server.stop()
-        if self.remedy_pool:
-            self.remedy_pool.shutdown(wait=False, cancel_futures=True)
-            wait_futures(list(self.remedy_starts.values()), timeout=REMEDY_STOP_WAIT_S)
-            for server in self.remedy_servers.values():
-                server.stop()
+        """Clients, proxies, seeded data and warmed servers (`Clients.open`)."""
+        self.clients.open(large=any(BY_NAME[op].large for op in self.settings.operations))
 
     def close(self) -> None:
-        self._stop_remedy_servers()
-        for agent in self.agents:
-            if agent.started:
-                try:  # the agent's 1 MB / 64 MB files live in a temp folder
-                    agent.call(CLIENT_MODULE, "cleanup", timeout=60)
-                except HarnessError:
-                    pass
-        for agent in self.owned:
-            agent.stop()
-        for proxy in self.proxies.values():
-            proxy.stop()
+        self.clients.close()
 
     def run(self) -> dict[str, Any]:
         began = time.monotonic()
         try:
-            self.prestart_remedies()
-            self.open()  # seeding and warming the servers: not in the budget
-            started = time.monotonic()
-            share = 1 - CLIENT_SHARE if self.settings.client_side else 1.0
-            server_side = self.server_gate(started + self.settings.budget_s * share)
-            result: dict[str, Any] = {
-                "settings": {"budget_s": self.settings.budget_s,
-                             "threshold": self.settings.threshold,
-                             "inject": [list(i) for i in self.settings.inject],
-                             "fixed_client": self.session.sides["from"].version,
-                             "client_processes": len(self.fixed),
-                             "connections": REUSED,
-                             "warm_up_requests": self.warmed,
-                             "through_proxies": self.use_proxies},
-                "server_side": server_side,
-            }
-            if self.settings.client_side:  # its share, and no later than the large rounds'
-                result["client_side"] = self._client_side(min(
-                    time.monotonic() + self.settings.budget_s * CLIENT_SHARE,
-                    started + self.settings.budget_s * (1 - self._large_share())))
-            diagnosis_deadline = time.monotonic() + self.settings.budget_s * DIAGNOSIS_SHARE
-            self.retime_fresh(server_side, diagnosis_deadline)
-            setup = self._new_setup()
-            groups = diagnose(result, self.session.sides["to"].version, setup)
-            self.verify_remedies(groups, server_side, diagnosis_deadline)
-            # Last: a capped 64 MB download leaves the server streaming the rest for a minute.
-            self.large_gate(server_side, time.monotonic()
-                            + self.settings.budget_s * self._large_share())
-            result["causes"] = [group.to_dict() for group in
-                                regroup(groups, diagnose(result, self.session.sides["to"].version,
-                                                         setup), server_side)]
-            result["setup_s"] = round(started - began, 1)
-            result["seconds"] = round(time.monotonic() - began, 1)
-            return result
+            with self._remedy_servers() as remedies:
+                self.open()  # seeding and warming the servers: not in the budget
+                return self._parts(began, time.monotonic(), remedies)
         finally:
             self.close()
 
-    def _round(self, samples: Samples, ops: list[str], index: int, capped: bool = False,
-               urls: dict[str, str] | None = None, connection: str = REUSED) -> None:
-        assert self.fixed, "open() first"
-        rule = condition(index, len(self.fixed), connection)
-        urls = urls or self.urls
-        got: dict[str, Any] = self._call(
-            self.fixed[rule.process], urls[OLD], "run_round", servers=urls,
-            contexts=self.contexts, ops=ops, first=rule.first, connection=rule.connection,
-            cap_s=LARGE_CAP_S if capped else None)
-        samples.add(got["timings"], got["extrapolated"], rule.connection)
+    def _parts(self, began: float, started: float, remedies: RemedyServers) -> dict[str, Any]:
+        """Every timed part in turn, the rounds having `started`; the phase's result."""
+        budget = Budget.of(self.settings)
+        server_side = self.server_gate(budget.gate_until(started))
+        result: dict[str, Any] = {"settings": self._settings(), "server_side": server_side}
+        if self.settings.client_side:  # its share, and no later than the large rounds'
+            result["client_side"] = self._client_side(
+                budget.client_until(time.monotonic(), started))
+        diagnosis_deadline = budget.diagnosis_until(time.monotonic())
+        self.retime_fresh(server_side, diagnosis_deadline)
+        version, setup = self.session.sides["to"].version, self._new_setup()
+        groups = diagnose(result, version, setup)
+        self.verify_remedies(groups, server_side, diagnosis_deadline, remedies)
+        # Last: a capped 64 MB download leaves the server streaming the rest for a minute.
+        self.large_gate(server_side, budget.large_until(time.monotonic()))
+        result["causes"] = [group.to_dict() for group in
+                            regroup(groups, diagnose(result, version, setup), server_side)]
+        result["setup_s"] = round(started - began, 1)
+        result["seconds"] = round(time.monotonic() - began, 1)
+        return result
+
+    def _settings(self) -> dict[str, Any]:
+        """The phase's settings as the result records them."""
+        return {"budget_s": self.settings.budget_s,
+                "threshold": self.settings.threshold,
+                "inject": [list(i) for i in self.settings.inject],
+                "fixed_client": self.session.sides["from"].version,
+                "client_processes": len(self.clients.fixed),
+                "connections": REUSED,
+                "warm_up_requests": self.clients.warmed,
+                "through_proxies": self.clients.use_proxies}
 
     def server_gate(self, deadline: float, rounds: int | None = None) -> dict[str, Any]:
         """Warm up, inject latency if asked, then interleaved rounds of every operation but the
         large transfers until `deadline` (or exactly `rounds`); analysed and gated. The large
         transfers come later, in `large_gate`."""
-        settings = self.settings
-        fast = [op for op in settings.operations if not BY_NAME[op].large]
-        warmup = self._warm_up(fast)
-        if settings.inject:  # the first calls above paid first-call costs: measure again, warm
-            basis = [op for op in fast if op in dict(settings.inject) or ALL in
-                     dict(settings.inject)]
-            warmup = Samples()
-            for _ in range(INJECT_BASIS_PASSES):
-                for op, times in self._warm_up(basis).old.items():
-                    warmup.old.setdefault(op, []).extend(times)
-        injected, routes = injected_delays(settings, warmup)
-        self._inject(routes)
+        fast = [op for op in self.settings.operations if not BY_NAME[op].large]
+        injected = self._inject_latency(fast)
         samples = Samples()
-        index = 0
         if rounds is not None:  # calibration: exactly `rounds` rounds of everything
             for index in range(rounds):
-                self._round(samples, fast, index)
+                self.clients.round(samples, fast, index)
             index = rounds
         else:
-            while index < MAX_FAST_ROUNDS and (index < MIN_FAST_ROUNDS
-                                               or time.monotonic() < deadline):
-                ops = fast if index < MIN_FAST_ROUNDS \
-                    else undecided(samples, fast, settings.threshold, index)
-                if not ops:
-                    break
-                self._round(samples, ops, index)
-                index += 1
-        analysis = analyse(samples, settings)
+            index = self._rounds_until_decided(samples, fast, self.tuning.min_fast_rounds,
+                                               deadline, partial(self.clients.round, samples))
+        analysis = analyse(samples, self.settings)
         analysis["rounds"] = index
         analysis["injected_delay_s"] = {op: round(s, 6) for op, s in injected.items()}
         return analysis
 
-    def _large_share(self) -> float:
-        """Of the budget, what the large transfers' rounds may take (none without them)."""
-        return LARGE_SHARE if any(BY_NAME[op].large for op in self.settings.operations) \
-            else 0.0
-
-    def large_gate(self, server_side: dict[str, Any], deadline: float) -> None:
-        """The large transfers' rounds, added to the server side's operations and gate. Run
-        after every other timed round: a 64 MB download stopped at `LARGE_CAP_S` does not stop
-        the server (3.4.0's WSGI bridge streams the rest for about a minute, a core busy), so
-        rounds after it would be timed on a machine with one core taken."""
-        large = [op for op in self.settings.operations if BY_NAME[op].large]
-        if not large:
-            return
-        samples = Samples()
-        with self.progress.phase(f"benchmark: {', '.join(large)}"):
-            self._large_rounds(samples, large, deadline)
-        server_side["operations"].update(analyse(samples, self.settings)["operations"])
-        server_side["gate"] = regate(server_side["operations"], self.settings)
-
-    def _new_setup(self) -> dict[str, Any]:
-        """The new server's set-up (server kind, workers) from its version and arguments."""
-        side = self.session.sides["to"]
-        return server_setup(side.version,
-                            [*_workers_args(side.server.workers), *side.server.server_args])
-
-    def verify_remedies(self, groups: list[Group], server_side: dict[str, Any],
-                        deadline: float) -> None:
-        """For each cause with a remedy: the gate again, on every server-side operation that
-        regressed (and, for the artifact-transfer cause, the 64 MB transfers: 2 capped rounds,
-        before the main gate's own large rounds), against a server started with the remedy
-        over the same database and store."""
-        regressed = [op for op, item in server_side.get("operations", {}).items()
-                     if item.get("verdict") == "regression"]
-        ops = [op for op in regressed if not BY_NAME[op].large]
-        for group in groups:
-            if not group.remedy_args or not regressed:
-                continue
-            large = [op for op in self.settings.operations if BY_NAME[op].large
-                     and group.signature == ARTIFACT_TRANSFER]
-            began = time.monotonic()
-            samples = Samples()
-            index = 0
-            try:
-                with self.progress.phase("benchmark: verify remedy "
-                                         f"{shlex.join(group.remedy_args)}"):
-                    server = self._started_remedy(group.remedy_args)
-                    try:
-                        urls = {OLD: self.urls[OLD], NEW: server.url}
-                        assert self.fixed
-                        self._call(self.fixed[0], urls[OLD], "warm_workers",
-                                   servers={NEW: server.url})
-                        self._large_rounds(samples, large, float("inf"),
-                                           rounds=REMEDY_LARGE_ROUNDS, urls=urls)
-                        index = self._rounds_until_decided(samples, ops, MIN_FAST_ROUNDS,
-                                                           deadline, urls=urls)
-                    finally:
-                        server.stop()
-            except HarnessError as error:  # the remedy's server would not start: say so
-                group.remedy_gate = {"args": list(group.remedy_args),
-                                     "error": str(error).splitlines()[0]}
-                continue
-            analysis = analyse(samples, self.settings)
-            group.remedy_gate = {
-                "args": list(group.remedy_args), "rounds": index,
-                "seconds": round(time.monotonic() - began, 1),
-                "still_regress": analysis["gate"]["regressions"],
-                "operations": {op: {k: item.get(k) for k in
-                                    ("verdict", "ratio", "low", "high", "old_median_s",
-                                     "new_median_s", "extrapolated")}
-                               for op, item in analysis["operations"].items()}}
+    def _inject_latency(self, fast: list[str]) -> dict[str, float]:
+        """Warm every client process up on `fast`, then put the injected delays in force (none
+        without --inject-latency); returns each injected operation's delay."""
+        settings = self.settings
+        warmup = self.clients.warm_up(fast)
+        if settings.inject:  # the first calls above paid first-call costs: measure again, warm
+            basis = [op for op in fast if op in dict(settings.inject) or ALL in
+                     dict(settings.inject)]
+            warmup = Samples()
+            for _ in range(self.tuning.inject_basis_passes):
+                for op, times in self.clients.warm_up(basis).old.items():
+                    warmup.old.setdefault(op, []).extend(times)
+        injected, routes = injected_delays(settings, warmup)
+        self.clients.inject(routes)
+        return injected
 
     def _rounds_until_decided(self, samples: Samples, ops: list[str], minimum: int,
-                              deadline: float, **round_args: Any) -> int:
-        """`minimum` rounds of `ops`, then rounds of the still undecided ones until `deadline`;
-        returns the number of rounds."""
+                              deadline: float, play: Play) -> int:
+        """`minimum` rounds of `ops`, then rounds of the still undecided ones until `deadline`
+        (`schedule.Rounds`), each timed by `play`; returns the number of rounds."""
+        loop = Rounds(minimum, deadline, self.settings.threshold, self.tuning)
         index = 0
-        while ops and index < MAX_FAST_ROUNDS and (index < minimum
-                                                   or time.monotonic() < deadline):
-            chosen = ops if index < minimum \
-                else undecided(samples, ops, self.settings.threshold, index)
-            if not chosen:
-                break
-            self._round(samples, chosen, index, **round_args)
+        while chosen := loop.next(samples, ops, index, time.monotonic()):
+            play(chosen, index)
             index += 1
         return index
 
-    def _warm_up(self, ops: list[str]) -> Samples:
-        """Each operation once per client process, against the old server only: each
-        process pays its first-call costs (lazy imports, caches) outside the timing. The old
-        side's times are what injected delays are a fraction of."""
-        warmup = Samples()
-        for agent in self.fixed:
-            got = self._call(agent, self.urls[OLD], "run_round", servers={OLD: self.urls[OLD]},
-                             contexts={OLD: self.contexts[OLD]}, ops=ops, first=OLD)
-            for op, by_side in got["timings"].items():
-                warmup.old.setdefault(op, []).append(by_side[OLD])
-        return warmup
+    def _client_side(self, deadline: float) -> dict[str, Any]:
+        """Each version's own client against the new server, alternating by round."""
+        own = self.clients.own_clients()
+        ops = [op for op in self.settings.operations if BY_NAME[op].client_side]
+        samples = Samples()
+        index = self._rounds_until_decided(samples, ops, self.tuning.min_fast_rounds, deadline,
+                                           partial(own.round, samples))
+        analysis = analyse(samples, self.settings)
+        analysis["rounds"] = index
+        return analysis
 
     def retime_fresh(self, server_side: dict[str, Any], deadline: float) -> None:
         """The regressed operations again, each timed call on a new connection: what the
@@ -636,24 +203,90 @@ class Benchmark:
         samples = Samples()
         with self.progress.phase(f"benchmark: {len(ops)} regressed operation(s) on new "
                                  "connections"):
-            self._rounds_until_decided(samples, ops, FRESH_ROUNDS, deadline, connection=FRESH)
+            self._rounds_until_decided(samples, ops, self.tuning.fresh_rounds, deadline,
+                                       partial(self.clients.round, samples, connection=FRESH))
         for op, item in analyse(samples, self.settings)["operations"].items():
             fresh = item["by_connection"].get(FRESH) or {
                 k: item.get(k) for k in ("rounds", "old_median_s", "new_median_s", "ratio",
                                          "low", "high", "verdict")}
             server_side["operations"][op].setdefault("by_connection", {})[FRESH] = fresh
 
-    def _remedy_server(self, remedy_args: list[str]) -> MlflowServer:
-        """The new side's server command with the remedy's arguments in place of its own."""
-        current = self.session.sides["to"].server
-        return MlflowServer(
-            label=f"{current.label}-remedy-{len(self.remedy_servers) + 1}",
-            command=current.command,
-            backend_uri=current.backend_uri, s3=current.s3,
-            artifacts_prefix=current.artifacts_prefix, log_dir=current.log_dir, workers=None,
-            server_args=override_args([*_workers_args(current.workers), *current.server_args],
-                                      remedy_args),
-            extra_env=current.extra_env)
+    def _new_setup(self) -> dict[str, Any]:
+        """The new server's set-up (server kind, workers) from its version and arguments."""
+        side = self.session.sides["to"]
+        return server_setup(side.version,
+                            [*workers_args(side.server.workers), *side.server.server_args])
+
+    def _remedy_servers(self) -> RemedyServers:
+        """The remedy servers `verify_remedies` may need, to start while the data is seeded."""
+        side = self.session.sides["to"]
+        return RemedyServers(partial(remedy_server, side.server),
+                             expected_remedies(side.version, self._new_setup()),
+                             self.tuning.remedy_stop_wait_s)
+
+    def verify_remedies(self, groups: list[Group], server_side: dict[str, Any],
+                        deadline: float, remedies: RemedyServers) -> None:
+        """For each cause with a remedy: the gate again, on every server-side operation that
+        regressed (and, for the artifact-transfer cause, the 64 MB transfers: 2 capped rounds,
+        before the main gate's own large rounds), against a server started with the remedy
+        over the same database and store (from `remedies`)."""
+        regressed = [op for op, item in server_side.get("operations", {}).items()
+                     if item.get("verdict") == "regression"]
+        for group in groups:
+            if group.remedy_args and regressed:
+                group.remedy_gate = self._remedy_gate(group, regressed, deadline, remedies)
+
+    def _remedy_gate(self, group: Group, regressed: list[str], deadline: float,
+                     remedies: RemedyServers) -> dict[str, Any]:
+        """`group`'s remedy gate: the `regressed` operations against its remedy's server, or
+        the first line of why that server would not start."""
+        ops = [op for op in regressed if not BY_NAME[op].large]
+        large = [op for op in self.settings.operations if BY_NAME[op].large
+                 and group.signature == ARTIFACT_TRANSFER]
+        began = time.monotonic()
+        samples = Samples()
+        index = 0
+        try:
+            with self.progress.phase("benchmark: verify remedy "
+                                     f"{shlex.join(group.remedy_args)}"):
+                server = remedies.started(group.remedy_args)
+                try:
+                    urls = {OLD: self.clients.urls[OLD], NEW: server.url}
+                    assert self.clients.fixed
+                    self.clients.call(self.clients.fixed[0], urls[OLD], "warm_workers",
+                                      servers={NEW: server.url})
+                    self._large_rounds(samples, large, float("inf"),
+                                       rounds=self.tuning.remedy_large_rounds, urls=urls)
+                    index = self._rounds_until_decided(
+                        samples, ops, self.tuning.min_fast_rounds, deadline,
+                        partial(self.clients.round, samples, urls=urls))
+                finally:
+                    server.stop()
+        except HarnessError as error:  # the remedy's server would not start: say so
+            return {"args": list(group.remedy_args), "error": str(error).splitlines()[0]}
+        analysis = analyse(samples, self.settings)
+        return {
+            "args": list(group.remedy_args), "rounds": index,
+            "seconds": round(time.monotonic() - began, 1),
+            "still_regress": analysis["gate"]["regressions"],
+            "operations": {op: {k: item.get(k) for k in
+                                ("verdict", "ratio", "low", "high", "old_median_s",
+                                 "new_median_s", "extrapolated")}
+                           for op, item in analysis["operations"].items()}}
+
+    def large_gate(self, server_side: dict[str, Any], deadline: float) -> None:
+        """The large transfers' rounds, added to the server side's operations and gate. Run
+        after every other timed round: a 64 MB download stopped at `large_cap_s` does not
+        stop the server (3.4.0's WSGI bridge streams the rest for about a minute, a core
+        busy), so rounds after it would be timed on a machine with one core taken."""
+        large = [op for op in self.settings.operations if BY_NAME[op].large]
+        if not large:
+            return
+        samples = Samples()
+        with self.progress.phase(f"benchmark: {', '.join(large)}"):
+            self._large_rounds(samples, large, deadline)
+        server_side["operations"].update(analyse(samples, self.settings)["operations"])
+        server_side["gate"] = regate(server_side["operations"], self.settings)
 
     def _large_rounds(self, samples: Samples, large: list[str], deadline: float,
                       rounds: int | None = None, urls: dict[str, str] | None = None) -> None:
@@ -661,25 +294,15 @@ class Benchmark:
         uploads first, each one's first round always and a further one if it fits in the
         operation's part of what is left before `deadline`. Uploads are interleaved like the
         other operations; downloads are timed in blocks (`_download_blocks`)."""
-        ordered = sorted(large, key=lambda op: op.startswith("download_"))
+        ordered = large_order(large)
         for position, op in enumerate(ordered):
-            until = time.monotonic() + (deadline - time.monotonic()) / (len(ordered) - position)
-            wanted = rounds or self.settings.large_rounds
+            until = part_until(time.monotonic(), deadline, len(ordered) - position)
+            wanted = rounds or self.tuning.large_rounds
             if op.startswith("download_"):
                 self._download_blocks(samples, op, wanted, until, urls)
                 continue
-            last = 0.0
-            for large_index in range(wanted):
-                if large_index and time.monotonic() + last > until:
-                    self._say_rounds(op, large_index, last)
-                    break
-                began = time.monotonic()
-                self._round(samples, [op], large_index, capped=True, urls=urls)
-                last = time.monotonic() - began
-
-    def _say_rounds(self, op: str, done: int, last: float) -> None:
-        self.progress.say(f"benchmark: {done} round(s) of {op} (another needs ≈{last:.0f}s "
-                          "more than --bench-budget leaves)")
+            self._while_fits(op, wanted, until, 1, partial(
+                self.clients.round, samples, [op], capped=True, urls=urls))
 
     def _download_blocks(self, samples: Samples, op: str, rounds: int, until: float,
                          urls: dict[str, str] | None) -> None:
@@ -691,60 +314,26 @@ class Benchmark:
         (with the old server first, a same-version 3.x pair could read as a regression).
         In blocks, each side's later downloads follow its own leftovers, and only the new
         side's first one can follow the old side's."""
-        times: dict[str, list[tuple[float, bool]]] = {OLD: [], NEW: []}
-        for side, count, room in ((OLD, rounds, 2), (NEW, None, 1)):
-            last = 0.0  # a further old download must leave room for its new partner too
-            for index in range(count if count is not None else len(times[OLD])):
-                if index and time.monotonic() + room * last > until:
-                    self._say_rounds(op, index, last)
-                    break
-                began = time.monotonic()
-                times[side].append(self._timed_alone(op, side, index, urls or self.urls))
-                last = time.monotonic() - began
-        pairs = zip(times[OLD], times[NEW], strict=False)  # the old block may be longer
-        for (old_s, old_capped), (new_s, new_capped) in pairs:
+        old = self._while_fits(op, rounds, until, DOWNLOAD_ROOM[OLD], partial(
+            self.clients.timed_alone, op, OLD, urls=urls))
+        new = self._while_fits(op, len(old), until, DOWNLOAD_ROOM[NEW], partial(
+            self.clients.timed_alone, op, NEW, urls=urls))
+        for (old_s, old_capped), (new_s, new_capped) in zip(old, new, strict=False):
             flags = [side for side, capped in ((OLD, old_capped), (NEW, new_capped)) if capped]
             samples.add({op: {OLD: old_s, NEW: new_s}}, {op: flags} if flags else None)
 
-    def _timed_alone(self, op: str, side: str, index: int,
-                     urls: dict[str, str]) -> tuple[float, bool]:
-        """One capped call of `op` against `side`'s server alone: (seconds, extrapolated)."""
-        assert self.fixed, "open() first"
-        rule = condition(index, len(self.fixed))
-        got: dict[str, Any] = self._call(
-            self.fixed[rule.process], urls[OLD], "run_round", servers={side: urls[side]},
-            contexts={side: self.contexts[side]}, ops=[op], first=side,
-            connection=REUSED, cap_s=LARGE_CAP_S)
-        return got["timings"][op][side], side in got["extrapolated"].get(op, [])
-
-    def _client_side(self, deadline: float) -> dict[str, Any]:
-        """Each version's own client against the new server, alternating by round."""
-        server = self.session.sides["to"].server.url
-        clients = {OLD: self._agent("from"), NEW: self._agent("to")}
-        prefix = f"muh-{self.session.config.run_id}-client"
-        contexts = {side: self._call(agent, server, "prepare", prefix=f"{prefix}-{side}",
-                                     large=False)
-                    for side, agent in clients.items()}
-        ops = [op for op in self.settings.operations if BY_NAME[op].client_side]
-        samples = Samples()
-        index = 0
-        while index < MAX_FAST_ROUNDS and (index < MIN_FAST_ROUNDS or
-                                           time.monotonic() < deadline):
-            chosen = ops if index < MIN_FAST_ROUNDS \
-                else undecided(samples, ops, self.settings.threshold, index)
-            if not chosen:
+    def _while_fits(self, op: str, count: int, until: float, room: int,
+                       once: Callable[[int], T]) -> list[T]:
+        """Up to `count` rounds of `op` (`once(index)`), the first always and a further one
+        while `room` times the last one's time fits before `until` (`another_fits`)."""
+        done: list[T] = []
+        last = 0.0
+        for index in range(count):
+            began = time.monotonic()
+            if not another_fits(index, began, last, until, room):
+                self.progress.say(f"benchmark: {index} round(s) of {op} (another needs "
+                                  f"≈{last:.0f}s more than --bench-budget leaves)")
                 break
-            rule = condition(index, processes=1)  # kept-alive connections, first alternating
-            order = [OLD, NEW] if rule.first == OLD else [NEW, OLD]
-            timings: dict[str, dict[str, float]] = {op: {} for op in chosen}
-            for side in order:
-                got = self._call(clients[side], server, "run_round", servers={side: server},
-                                 contexts={side: contexts[side]}, ops=chosen, first=side,
-                                 connection=rule.connection)
-                for op in chosen:
-                    timings[op][side] = got["timings"][op][side]
-            samples.add(timings, connection=rule.connection)
-            index += 1
-        analysis = analyse(samples, self.settings)
-        analysis["rounds"] = index
-        return analysis
+            done.append(once(index))
+            last = time.monotonic() - began
+        return done

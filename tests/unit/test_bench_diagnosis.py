@@ -10,21 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from harness.bench.analysis import FRESH, NEW, OLD, REUSED, Samples, analyse, regroup
 from harness.bench.diagnosis import connection_level, diagnose, load_causes, shape
 from harness.bench.inject import SITE_DIR, server_env, write_delays
+from harness.bench.remedies import override_args
 from harness.bench.result import _by_cause
-from harness.bench.runner import (
-    FRESH,
-    NEW,
-    OLD,
-    REUSED,
-    BenchSettings,
-    Samples,
-    analyse,
-    condition,
-    override_args,
-    regroup,
-)
+from harness.bench.schedule import condition
+from harness.bench.tuning import BenchSettings
 
 
 def test_every_condition_once_per_cycle() -> None:

@@ -11,18 +11,14 @@ from typing import Any
 
 import pytest
 
+from harness.bench.analysis import Samples, analyse
+from harness.bench.inject import injected_delays
 from harness.bench.operations import parse_injection
+from harness.bench.remedies import RemedyServers, expected_remedies
 from harness.bench.result import BenchmarkResult
-from harness.bench.runner import (
-    LARGE_CAP_S,
-    LARGE_SHARE,
-    Benchmark,
-    BenchSettings,
-    Samples,
-    analyse,
-    injected_delays,
-    undecided,
-)
+from harness.bench.runner import Benchmark
+from harness.bench.schedule import undecided
+from harness.bench.tuning import TUNING, BenchSettings
 from harness.errors import UsageError
 from harness.progress import Progress
 from harness.reports.markdown import render_markdown
@@ -143,7 +139,7 @@ def test_an_extrapolated_slowdown_is_a_regression_and_says_so() -> None:
     item = analyse(capped, BenchSettings())["operations"]["download_64mb"]
     assert item["verdict"] == "regression" and item["extrapolated"] == 3
     assert item["ratio"] == pytest.approx(15.0)
-    assert f"extrapolated from the first {LARGE_CAP_S:g}s" in item["description"]
+    assert f"extrapolated from the first {TUNING.large_cap_s:g}s" in item["description"]
 
 
 def test_one_round_is_reported_inconclusive_and_gated_only_when_asked() -> None:
@@ -158,32 +154,47 @@ def test_one_round_is_reported_inconclusive_and_gated_only_when_asked() -> None:
     assert strict["gate"]["passed"] is False
 
 
-class ClockedBenchmark(Benchmark):
-    """The schedule alone: each round costs fake seconds on a fake clock."""
+class ClockedClients:
+    """Client processes whose rounds cost fake seconds on a fake clock."""
 
-    def __init__(self, settings: BenchSettings, fast_s: float, large_s: float) -> None:
-        self.settings, self.progress = settings, Progress(quiet=True)
-        self.proxies, self.use_proxies, self.injected = {}, False, False
+    def __init__(self, fast_s: float, large_s: float) -> None:
         self.fast_s, self.large_s, self.now = fast_s, large_s, 1000.0
         self.urls = {"old": "o", "new": "n"}
+        self.fixed = [object()]
         self.rounds: list[tuple[str, ...]] = []
         self.alone: list[tuple[str, str]] = []  # (operation, side) timed on one server
 
-    def _timed_alone(self, op: str, side: str, index: int,
-                     urls: dict[str, str]) -> tuple[float, bool]:
+    def timed_alone(self, op: str, side: str, index: int,
+                    urls: dict[str, str] | None = None) -> tuple[float, bool]:
         self.alone.append((op, side))
         self.now += self.large_s
         return 1.0 + index * 1e-3, False
 
-    def _warm_up(self, ops: list[str]) -> Samples:
+    def warm_up(self, ops: list[str]) -> Samples:
         self.now += self.fast_s
         return Samples()
 
-    def _round(self, samples: Samples, ops: list[str], index: int, capped: bool = False,
-               urls: dict[str, str] | None = None, connection: str = "reused") -> None:
+    def inject(self, routes: tuple[tuple[str, float], ...]) -> None:
+        assert not routes
+
+    def round(self, samples: Samples, ops: list[str], index: int, capped: bool = False,
+              urls: dict[str, str] | None = None, connection: str = "reused") -> None:
         self.rounds.append(tuple(ops))
         self.now += self.large_s if capped else self.fast_s
         samples.add({op: {"old": 1.0 + index * 1e-3, "new": 1.0 + index * 1e-3} for op in ops})
+
+    def call(self, *args: object, **kwargs: object) -> dict[str, object]:
+        return {}
+
+
+def clocked(settings: BenchSettings, fast_s: float, large_s: float,
+            monkeypatch: pytest.MonkeyPatch) -> tuple[Benchmark, ClockedClients]:
+    """The schedule alone: a benchmark whose clients' rounds move a fake clock."""
+    bench = Benchmark(None, settings, Progress(quiet=True))  # type: ignore[arg-type]
+    clients = ClockedClients(fast_s, large_s)
+    bench.clients = clients  # type: ignore[assignment]
+    monkeypatch.setattr("harness.bench.runner.time.monotonic", lambda: clients.now)
+    return bench, clients
 
 
 @pytest.mark.parametrize(("fast_s", "large_s", "fast_rounds", "large_rounds"), [
@@ -196,14 +207,13 @@ def test_the_schedule_keeps_to_the_budget(
     large_rounds: int
 ) -> None:
     settings = BenchSettings(operations=("get_run", "download_64mb", "upload_64mb"))
-    bench = ClockedBenchmark(settings, fast_s, large_s)
-    monkeypatch.setattr("harness.bench.runner.time.monotonic", lambda: bench.now)
-    result = bench.server_gate(bench.now + 135.0)
+    bench, clients = clocked(settings, fast_s, large_s, monkeypatch)
+    result = bench.server_gate(clients.now + 135.0)
     assert "download_64mb" not in result["operations"]  # not among the fast rounds
     assert result["rounds"] == fast_rounds  # identical samples: decided, no adaptive rounds
-    bench.large_gate(result, bench.now + settings.budget_s * LARGE_SHARE)
-    assert bench.rounds[fast_rounds:] == [("upload_64mb",)] * large_rounds  # then downloads:
-    downloads = bench.alone  # a block on the old server, then as many on the new one
+    bench.large_gate(result, clients.now + settings.budget_s * TUNING.large_share)
+    assert clients.rounds[fast_rounds:] == [("upload_64mb",)] * large_rounds  # then downloads:
+    downloads = clients.alone  # a block on the old server, then as many on the new one
     assert downloads[-large_rounds:] == [("download_64mb", "new")] * large_rounds
     assert set(downloads[:-large_rounds]) == {("download_64mb", "old")}
     for op in ("upload_64mb", "download_64mb"):
@@ -232,10 +242,8 @@ def test_reports_show_extrapolated_and_single_round_operations(tmp_path: Path) -
 
 
 def test_adaptive_rounds_spend_on_cheap_undecided_operations() -> None:
-    """An undecided log_model (8 s a round) joins only every EXPENSIVE_EVERY-th adaptive
+    """An undecided log_model (8 s a round) joins only every `expensive_every`-th adaptive
     round while a cheap operation is still undecided; alone, it gets every round."""
-    from harness.bench.runner import EXPENSIVE_EVERY, undecided
-
     noisy = Samples()
     for jitter in (0.6, 1.5, 0.7, 1.4):
         noisy.add({"get_run": {"old": 0.05, "new": 0.05 * jitter},
@@ -243,22 +251,20 @@ def test_adaptive_rounds_spend_on_cheap_undecided_operations() -> None:
     both = ["get_run", "log_model"]
     assert undecided(noisy, both, 0.2) == both
     cheap_rounds = [i for i in range(8, 16) if undecided(noisy, both, 0.2, i) == ["get_run"]]
-    assert len(cheap_rounds) == 8 - 8 // EXPENSIVE_EVERY
+    assert len(cheap_rounds) == 8 - 8 // TUNING.expensive_every
     assert undecided(noisy, ["log_model"], 0.2, 9) == ["log_model"]
 
 
 def test_a_change_is_confirmed_before_its_operation_stops_getting_rounds() -> None:
     """A slowdown seen in a few rounds (a lucky streak on a noisy machine) keeps getting
-    rounds until CONFIRM_ROUNDS; an unchanged operation stops at once."""
-    from harness.bench.runner import CONFIRM_ROUNDS, undecided
-
+    rounds until `confirm_rounds`; an unchanged operation stops at once."""
     streak = Samples()
     for jitter in (1.0, 1.02, 0.98, 1.01):
         streak.add({"transition_stage": {"old": 0.012, "new": 0.024 * jitter},
                     "get_run": {"old": 0.010, "new": 0.010 * jitter}})
     assert streak.compare("transition_stage", 0.2)[0].verdict.value == "regression"
     assert undecided(streak, ["transition_stage", "get_run"], 0.2) == ["transition_stage"]
-    for _ in range(CONFIRM_ROUNDS - 4):
+    for _ in range(TUNING.confirm_rounds - 4):
         streak.add({"transition_stage": {"old": 0.012, "new": 0.024},
                     "get_run": {"old": 0.010, "new": 0.010}})
     assert undecided(streak, ["transition_stage", "get_run"], 0.2) == []
@@ -267,8 +273,6 @@ def test_a_change_is_confirmed_before_its_operation_stops_getting_rounds() -> No
 def test_the_remedies_expected_follow_the_new_servers_version_and_set_up() -> None:
     """3.4.0 under uvicorn with 4 workers fits both catalogued causes; with one worker only the
     artifact-streaming one; 3.17.2 serves artifacts natively (from 3.15); 2.x none."""
-    from harness.bench.runner import expected_remedies
-
     workers_1, gunicorn = ("--workers", "1"), ("--gunicorn-opts", "")
     assert expected_remedies("3.4.0", {"sgi": "uvicorn", "workers": 4}) == [workers_1, gunicorn]
     assert expected_remedies("3.4.0", {"sgi": "uvicorn", "workers": 1}) == [gunicorn]
@@ -291,57 +295,91 @@ class FakeRemedyServer:
         self.stops += 1
 
 
-class RemedyBenchmark(ClockedBenchmark):
-    """Remedy servers that only count their starts and stops; rounds on the fake clock."""
-
-    def __init__(self) -> None:
-        super().__init__(BenchSettings(operations=("get_run",)), 1.0, 1.0)
-        self.remedy_servers, self.remedy_starts, self.remedy_pool = {}, {}, None
-        self.made: list[FakeRemedyServer] = []
-        self.session = SimpleNamespace(  # type: ignore[assignment]
-            sides={"to": SimpleNamespace(version="3.4.0")})
-        self.urls, self.agents, self.owned = {"old": "o", "new": "n"}, [], []
-        self.fixed = [object()]  # type: ignore[list-item]
-
-    def _new_setup(self) -> dict[str, object]:
-        return {"sgi": "uvicorn", "workers": 4}
-
-    def _remedy_server(self, remedy_args: list[str]) -> FakeRemedyServer:  # type: ignore[override]
-        server = FakeRemedyServer(remedy_args)
-        self.made.append(server)
-        return server
-
-    def _call(self, *args: object, **kwargs: object) -> dict[str, object]:
-        return {}
-
-
 def test_remedy_servers_start_during_seeding_and_the_gate_takes_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Both expected remedy servers start in the background before the rounds; verifying the
-    keep-alive remedy uses its server instead of starting one; `close` stops both, the unused
-    one included. A remedy nobody expected still gets a server of its own."""
+    keep-alive remedy uses its server instead of starting one; the end of the phase stops
+    both, the unused one included. A remedy nobody expected still gets a server of its own."""
     from harness.bench.diagnosis import Group
 
-    bench = RemedyBenchmark()
-    monkeypatch.setattr("harness.bench.runner.time.monotonic", lambda: bench.now)
-    bench.prestart_remedies()
-    assert [server.args for server in bench.made] == [("--workers", "1"),
-                                                       ("--gunicorn-opts", "")]
-    server_side = {"operations": {"get_run": {"verdict": "regression"}}}
-    keep_alive = Group("uvicorn-workers-tcp-nodelay", "t", ["get_run (server)"], {},
-                       remedy_args=["--workers", "1"])
-    unexpected = Group("other", "t", ["get_run (server)"], {}, remedy_args=["--workers", "3"])
-    bench.verify_remedies([keep_alive, unexpected], server_side, bench.now + 60)
-    workers_1, gunicorn, workers_3 = bench.made
-    bench.remedy_starts[gunicorn.args].result(timeout=10)  # still its own: not verified
-    assert len(workers_1.started_in) == 1 and workers_1.started_in[0].startswith("bench-remedy")
-    assert len(gunicorn.started_in) == 1 and gunicorn.started_in[0].startswith("bench-remedy")
-    assert workers_3.args == ("--workers", "3") and workers_3.started_in == ["MainThread"]
-    assert keep_alive.remedy_gate["rounds"] >= 4 and "error" not in keep_alive.remedy_gate
-    assert gunicorn.stops == 0  # unused so far: kept until the phase ends
-    bench.close()
+    bench, clients = clocked(BenchSettings(operations=("get_run",)), 1.0, 1.0, monkeypatch)
+    bench.session = SimpleNamespace(  # type: ignore[assignment]
+        sides={"to": SimpleNamespace(version="3.4.0", server=None)})
+    monkeypatch.setattr(Benchmark, "_new_setup", lambda self: {"sgi": "uvicorn", "workers": 4})
+    made: list[FakeRemedyServer] = []
+
+    def build(current: object, args: list[str], number: int) -> FakeRemedyServer:
+        made.append(FakeRemedyServer(args))
+        return made[-1]
+
+    monkeypatch.setattr("harness.bench.runner.remedy_server", build)
+    with bench._remedy_servers() as remedies:
+        assert [server.args for server in made] == [("--workers", "1"),
+                                                    ("--gunicorn-opts", "")]
+        server_side = {"operations": {"get_run": {"verdict": "regression"}}}
+        keep_alive = Group("uvicorn-workers-tcp-nodelay", "t", ["get_run (server)"], {},
+                           remedy_args=["--workers", "1"])
+        unexpected = Group("other", "t", ["get_run (server)"], {},
+                           remedy_args=["--workers", "3"])
+        bench.verify_remedies([keep_alive, unexpected], server_side, clients.now + 60,
+                              remedies)
+        workers_1, gunicorn, workers_3 = made
+        remedies.starts[gunicorn.args].result(timeout=10)  # still its own: not verified
+        assert len(workers_1.started_in) == 1
+        assert workers_1.started_in[0].startswith("bench-remedy")
+        assert len(gunicorn.started_in) == 1 and gunicorn.started_in[0].startswith("bench-remedy")
+        assert workers_3.args == ("--workers", "3") and workers_3.started_in == ["MainThread"]
+        assert keep_alive.remedy_gate["rounds"] >= 4 and "error" not in keep_alive.remedy_gate
+        assert gunicorn.stops == 0  # unused so far: kept until the phase ends
     assert gunicorn.stops >= 1 and workers_1.stops >= 1 and workers_3.stops >= 1
+
+
+class SlowRemedyServer(FakeRemedyServer):
+    """A server whose start lasts until it is stopped (its process gone), then gives up."""
+
+    def __init__(self, args: list[str]) -> None:
+        super().__init__(args)
+        self.gone = threading.Event()
+
+    def start(self) -> FakeRemedyServer:
+        super().start()
+        self.gone.wait(timeout=10)
+        return self
+
+    def stop(self) -> None:
+        self.stops += 1
+        self.gone.set()
+
+
+def test_a_remedy_server_start_under_way_is_stopped_at_the_end() -> None:
+    """The phase ends while a remedy server is still starting: it is stopped, its start is
+    waited for (bounded), and stopped again in case it spawned a process after the first."""
+    made: list[SlowRemedyServer] = []
+
+    def build(args: list[str], number: int) -> SlowRemedyServer:
+        made.append(SlowRemedyServer(args))
+        return made[-1]
+
+    wanted = [("--workers", "1")]
+    with RemedyServers(build, wanted, stop_wait_s=10.0) as remedies:  # type: ignore[arg-type]
+        start = remedies.starts[wanted[0]]
+        assert not start.done()
+    assert start.done() and made[0].stops == 2
+
+
+class RecordedRemedies:
+    """Remedy servers that only say when they start and stop."""
+
+    def __init__(self, calls: list[tuple[str, float]]) -> None:
+        self.calls = calls
+
+    def __enter__(self) -> RecordedRemedies:
+        self.calls.append(("remedy servers start", 0.0))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.calls.append(("remedy servers stop", 0.0))
 
 
 class ScheduleBenchmark(Benchmark):
@@ -352,7 +390,8 @@ class ScheduleBenchmark(Benchmark):
         self.session = SimpleNamespace(  # type: ignore[assignment]
             sides={"from": SimpleNamespace(version="2.9.2"),
                    "to": SimpleNamespace(version="3.4.0")})
-        self.fixed, self.warmed, self.use_proxies = [], {}, False
+        self.clients = SimpleNamespace(  # type: ignore[assignment]
+            fixed=[], warmed={}, use_proxies=False)
         self.now, self.gate_s = 1000.0, gate_s
         self.calls: list[tuple[str, float]] = []  # (part, its deadline - the rounds' start)
 
@@ -360,8 +399,8 @@ class ScheduleBenchmark(Benchmark):
         self.calls.append((name, round(deadline - self.started, 1)))
         self.now = min(self.now + took, max(deadline, self.now))
 
-    def prestart_remedies(self) -> None:
-        self.calls.append(("remedy servers start", 0.0))
+    def _remedy_servers(self) -> RecordedRemedies:  # type: ignore[override]
+        return RecordedRemedies(self.calls)
 
     def open(self) -> None:
         self.now += 15.0
@@ -400,10 +439,10 @@ def test_run_times_the_calibrated_gate_first_and_the_64mb_transfers_last(
     result = bench.run()
     parts = [name for name, _ in bench.calls]
     assert parts == ["remedy servers start", "gate", "client side", "re-timing",
-                     "64 MB transfers", "close"]
+                     "64 MB transfers", "remedy servers stop", "close"]
     deadlines = dict(bench.calls)
     assert deadlines["gate"] == 135.0  # the share the calibration measured
     assert deadlines["client side"] == client_until
     large_start = max(gate_s, client_until) + 20.0  # after the re-timing's 20 s
-    assert deadlines["64 MB transfers"] == pytest.approx(large_start + 72.0)  # LARGE_SHARE
+    assert deadlines["64 MB transfers"] == pytest.approx(large_start + 72.0)  # large_share
     assert result["setup_s"] == 15.0
