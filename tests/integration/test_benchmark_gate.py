@@ -3,8 +3,9 @@ clients talking to the servers directly).
 
 - 2.9.2 → 2.9.2 with latency injected inside the new server on one operation: the gate fails
   on that operation alone, with samples from both kinds of connection in every output.
-- 2.9.2 → 3.4.0: 3.4.0's keep-alive latency (uvicorn `--workers N` without TCP_NODELAY) is one
-  cause in the report, with its evidence and source, and the gate re-run with the remedy.
+- 2.9.2 → 3.4.0: where the machine shows 3.4.0's keep-alive latency (uvicorn `--workers N`
+  without TCP_NODELAY), it is one cause in the report, with its evidence and source, and the
+  gate re-run with the remedy; where it does not, that cause is not named.
 
 The counts over many gates are in docs/measurements.md (benchmarks/gate_calibration.py).
 """
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from statistics import median
+from typing import Any
 
 import pytest
 
@@ -62,45 +65,69 @@ def test_injected_latency_fails_the_gate_and_every_output_has_the_samples(
     assert run_folders(results["run_id"]) == set()
 
 
+REST_CALLS = ("get_run", "create_run", "log_metric", "log_param", "set_tag",
+              "search_model_versions", "transition_stage")
+
+
+def _kept_alive_offset_ms(operation: dict[str, Any]) -> float:
+    """New minus old median on kept-alive connections, read from the raw samples (not from
+    the diagnosis under test)."""
+    samples = operation["samples"]
+    pairs = [(o, n) for o, n, c in zip(samples["old"], samples["new"],
+                                       samples.get("connection") or [], strict=False)
+             if c == "reused"]
+    if len(pairs) < 4:
+        return 0.0
+    return 1000 * (median(n for _, n in pairs) - median(o for o, _ in pairs))
+
+
 def test_keep_alive_latency_of_3_4_is_one_cause_with_a_verified_remedy(tmp_path: Path) -> None:
+    """Whether 3.4.0's uvicorn holds each kept-alive request back ~40 ms depends on the
+    machine (measured on this kind: present on some, absent on others). Where the raw samples
+    show it on the REST calls, it is one cause with its evidence and a verified remedy; where
+    they do not, that cause is not named."""
     run = run_cli("run", "--from", "2.9.2", "--to", "3.4.0", "--quiet", "--no-matrix", "--out",
                   str(tmp_path / "out"), "-k", "test_tracking_roundtrip", "--bench-budget", "120",
                   default_setup=True)
     results = json.loads((run.out / "results.json").read_text())
     bench = results["benchmark"]
     causes = {c["id"]: c for c in bench["causes"]}
-    assert CAUSE in causes, bench["causes"]
-    cause = causes[CAUSE]
     regressed = set(bench["server_side"]["gate"]["regressions"])
-    rest_calls = {f"{op} (server)" for op in ("get_run", "create_run", "log_metric", "log_param",
-                                              "set_tag", "search_model_versions",
-                                              "transition_stage")}
-    grouped = rest_calls & set(cause["operations"])
-    assert len(grouped) >= 4, cause["operations"]  # one call each: ~48 ms instead of ~5
-    assert "uvicorn/issues/3149" in cause["source"]
-    evidence = cause["evidence"]
-    assert 25 <= evidence["median_offset_ms"] <= 80
-    for label in grouped:
-        modes = evidence["reused_vs_fresh"][label]
-        assert modes["reused"] > 1.2 * modes["fresh"], (label, modes)
-    remedy = cause["remedy_gate"]
-    assert remedy["args"] == ["--workers", "1"] and set(remedy["operations"]) == {
-        op for op in regressed if not op.endswith("64mb")}
-    fixed = {label.split(" ")[0] for label in grouped} - set(remedy["still_regress"])
-    assert len(fixed) >= 3, remedy["operations"]  # with --workers 1 they are no longer slower
+    operations = bench["server_side"]["operations"]
+    delayed = [op for op in REST_CALLS if op in operations
+               and _kept_alive_offset_ms(operations[op]) > 25]
+    report = (run.out / "report.md").read_text()
+    if len(delayed) < 4:  # no keep-alive delay on this machine: a cause that cannot apply
+        assert CAUSE not in causes, (delayed, causes[CAUSE]["operations"])
+    else:
+        assert CAUSE in causes, bench["causes"]
+        cause = causes[CAUSE]
+        grouped = {f"{op} (server)" for op in REST_CALLS} & set(cause["operations"])
+        assert len(grouped) >= 4, cause["operations"]  # one call each: ~48 ms instead of ~5
+        assert "uvicorn/issues/3149" in cause["source"]
+        evidence = cause["evidence"]
+        assert 25 <= evidence["median_offset_ms"] <= 80
+        for label in grouped:
+            modes = evidence["reused_vs_fresh"][label]
+            assert modes["reused"] > 1.2 * modes["fresh"], (label, modes)
+        remedy = cause["remedy_gate"]
+        assert remedy["args"] == ["--workers", "1"] and set(remedy["operations"]) == {
+            op for op in regressed if not op.endswith("64mb")}
+        fixed = {label.split(" ")[0] for label in grouped} - set(remedy["still_regress"])
+        assert len(fixed) >= 3, remedy["operations"]  # with --workers 1 no longer slower
+        assert report.count(cause["title"]) == 2, "once in the verdict's reasons, once by cause"
+        assert "Gate re-run with `--workers 1`" in report
     # The 64 MB rounds come last (a capped 3.4.0 download keeps a core busy for a minute),
     # and join the artifact cause, whose remedy was verified before them.
     steps = [name for name in results["phases"] if name.startswith("benchmark: ")]
     assert steps[-1] == "benchmark: upload_64mb, download_64mb", steps
-    assert any(name.startswith("benchmark: verify remedy") for name in steps), steps
+    if regressed - {"upload_64mb", "download_64mb"}:  # a remedy is re-checked on those
+        assert any(name.startswith("benchmark: verify remedy") for name in steps), steps
     if "download_64mb" in regressed:  # 17-57x in every run measured: decided in 3 rounds
         artifact = causes.get("uvicorn-wsgi-artifact-streaming")
         assert artifact, bench["causes"]
         assert "download_64mb (server)" in artifact["operations"]
         assert artifact["remedy_gate"]["args"] == ["--gunicorn-opts", ""]
-    report = (run.out / "report.md").read_text()
-    assert report.count(cause["title"]) == 2, "once in the verdict's reasons, once by cause"
-    assert "Gate re-run with `--workers 1`" in report
-    assert run.code == 1, "3.4.0 as users run it by default is slower: the gate fails"
+    assert run.code == (1 if regressed else 0), run.stderr[-2000:]
     assert harness_processes(results["run_id"]) == set()
     assert run_folders(results["run_id"]) == set()
