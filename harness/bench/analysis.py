@@ -2,8 +2,9 @@
 
 A round times an operation on both servers back to back (`Samples`: index i of old and new is
 one round, with the connection it was timed on). `analyse` compares new against old within
-each kind of connection (`stats.compare_strata`) and gates the result (`regate`): a regression
-fails it, an undecided operation only with --fail-on-inconclusive. An operation the budget
+each kind of connection (`stats.compare_strata`), settles what the rounds left straddling the
+threshold (`stats.settle`), and gates the result (`regate`): a regression fails it, an
+undecided operation only with --fail-on-inconclusive. An operation the budget
 allowed one round is reported but inconclusive. A capped 64 MB transfer's sample is the time
 the whole file takes at the rate received so far, flagged extrapolated.
 """
@@ -15,7 +16,13 @@ from statistics import median
 from typing import Any
 
 from harness.bench.diagnosis import Group
-from harness.bench.stats import Comparison, Verdict, compare_strata, median_rule_fails
+from harness.bench.stats import (
+    Comparison,
+    Verdict,
+    compare_strata,
+    median_rule_fails,
+    settle,
+)
 from harness.bench.tuning import BenchSettings
 
 OLD, NEW = "old", "new"
@@ -98,7 +105,8 @@ def analyse(samples: Samples, settings: BenchSettings) -> dict[str, Any]:
 
 def _compared(samples: Samples, op: str, settings: BenchSettings) -> dict[str, Any]:
     """`op` measured in two rounds or more: its comparison, overall and per connection."""
-    c, strata = samples.compare(op, settings.threshold)
+    chosen, strata = samples.compare(op, settings.threshold)
+    c = settle(chosen, settings.threshold)  # the rounds are over: the end-of-rounds rule
     extrapolated = samples.extrapolated.get(op, 0)
     description = c.describe(settings.threshold)
     if extrapolated:

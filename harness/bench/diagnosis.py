@@ -157,47 +157,41 @@ def _label(group: str, op: str) -> str:
     return f"{op} ({dict(GROUPS)[group]})"
 
 
+@dataclass(frozen=True)
+class Servers:
+    """The two servers a catalogued cause is checked against: it can explain a difference
+    only when it applies to the new server and not to the old one (a cause both servers share,
+    e.g. the same uvicorn bridge on both sides of a 3.x → 3.x upgrade, cannot)."""
+
+    new_version: str
+    new_setup: dict[str, Any] | None = None
+    old_version: str = ""
+    old_setup: dict[str, Any] | None = None
+
+    def explained_by(self, cause: Cause) -> bool:
+        return cause.fits(self.new_version, self.new_setup) and not (
+            self.old_version and cause.fits(self.old_version, self.old_setup))
+
+
 def diagnose(bench: dict[str, Any], new_version: str, setup: dict[str, Any] | None = None,
-             causes: tuple[Cause, ...] | None = None) -> list[Group]:
-    """The regressions of a benchmark result grouped by cause, catalogued causes first."""
+             causes: tuple[Cause, ...] | None = None, old_version: str = "",
+             old_setup: dict[str, Any] | None = None) -> list[Group]:
+    """The regressions of a benchmark result grouped by cause, catalogued causes first; a
+    catalogued cause only where it applies to the new server and not to the old one."""
     threshold = float(bench.get("settings", {}).get("threshold", 0.2))
     causes = load_causes() if causes is None else causes
+    servers = Servers(new_version, setup, old_version, old_setup)
     regressed = _regressed(bench)
     if not regressed:
         return []
     keep_alive = [(g, op, item) for g, op, item in regressed if connection_level(item, threshold)]
-    groups: list[Group] = []
-    explained: set[str] = set()
-    if keep_alive:
-        points = {op: (item["by_connection"]["reused"]["old_median_s"],
-                       item["by_connection"]["reused"]["new_median_s"])
-                  for g, op, item in keep_alive if g == "server_side"} or {
-            op: (item["by_connection"]["reused"]["old_median_s"],
-                 item["by_connection"]["reused"]["new_median_s"]) for _, op, item in keep_alive}
-        evidence = shape(points)
-        evidence["reused_vs_fresh"] = {
-            _label(g, op): {mode: item["by_connection"][mode]["ratio"]
-                            for mode in ("reused", "fresh")} for g, op, item in keep_alive}
-        also = [_label(g, op) for g, op, item in keep_alive
-                if item["by_connection"]["fresh"].get("verdict") == "regression"]
-        if also:  # a second cause on top: the remedy's gate shows them still slower
-            evidence["also_slower_on_new_connections"] = also
-        offset = evidence.get("median_offset_ms")
-        cause = next((c for c in causes if c.signature == KEEP_ALIVE
-                      and c.fits(new_version, setup)
-                      and (offset is None or c.offset_ms[0] <= offset <= c.offset_ms[1])), None)
-        labels = [_label(g, op) for g, op, _ in keep_alive]
-        explained.update(labels)
-        if cause:
-            groups.append(_from_cause(cause, labels, evidence))
-        else:
-            groups.append(Group("keep-alive-latency", "Slower on kept-alive connections only "
-                                "(no catalogued cause)", labels, evidence))
+    groups = [_keep_alive_group(keep_alive, causes, servers)] if keep_alive else []
+    explained = {_label(g, op) for g, op, _ in keep_alive}
     rest = [(g, op, item) for g, op, item in regressed if _label(g, op) not in explained]
     transfers = [(g, op, item) for g, op, item in rest
                  if op in BY_NAME and BY_NAME[op].routes == ARTIFACTS]
     artifact_cause = next((c for c in causes if c.signature == ARTIFACT_TRANSFER
-                           and c.fits(new_version, setup)), None)
+                           and servers.explained_by(c)), None)
     if transfers and artifact_cause:
         evidence = shape({op: (item["old_median_s"], item["new_median_s"])
                           for _, op, item in transfers})
@@ -217,6 +211,33 @@ def diagnose(bench: dict[str, Any], new_version: str, setup: dict[str, Any] | No
         groups.append(Group("unexplained", "Slower on new and kept-alive connections alike",
                             [_label(g, op) for g, op, _ in rest], evidence))
     return groups
+
+
+def _keep_alive_group(keep_alive: list[tuple[str, str, dict[str, Any]]],
+                      causes: tuple[Cause, ...], servers: Servers) -> Group:
+    """The regressions slower on kept-alive connections only: one group, its catalogued
+    cause's when one applies (and its offset fits), else a group of its own."""
+    points = {op: (item["by_connection"]["reused"]["old_median_s"],
+                   item["by_connection"]["reused"]["new_median_s"])
+              for g, op, item in keep_alive if g == "server_side"} or {
+        op: (item["by_connection"]["reused"]["old_median_s"],
+             item["by_connection"]["reused"]["new_median_s"]) for _, op, item in keep_alive}
+    evidence = shape(points)
+    evidence["reused_vs_fresh"] = {
+        _label(g, op): {mode: item["by_connection"][mode]["ratio"]
+                        for mode in ("reused", "fresh")} for g, op, item in keep_alive}
+    also = [_label(g, op) for g, op, item in keep_alive
+            if item["by_connection"]["fresh"].get("verdict") == "regression"]
+    if also:  # a second cause on top: the remedy's gate shows them still slower
+        evidence["also_slower_on_new_connections"] = also
+    offset = evidence.get("median_offset_ms")
+    cause = next((c for c in causes if c.signature == KEEP_ALIVE and servers.explained_by(c)
+                  and (offset is None or c.offset_ms[0] <= offset <= c.offset_ms[1])), None)
+    labels = [_label(g, op) for g, op, _ in keep_alive]
+    if cause:
+        return _from_cause(cause, labels, evidence)
+    return Group("keep-alive-latency", "Slower on kept-alive connections only (no catalogued "
+                 "cause)", labels, evidence)
 
 
 def _from_cause(cause: Cause, labels: list[str], evidence: dict[str, Any]) -> Group:

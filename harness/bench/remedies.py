@@ -16,7 +16,7 @@ from concurrent.futures import wait as wait_futures
 from types import TracebackType
 from typing import Any
 
-from harness.bench.diagnosis import load_causes
+from harness.bench.diagnosis import Servers, load_causes
 from harness.bench.tuning import TUNING
 from harness.runtime.waiting import outcome
 from harness.services.mlflow_server import MlflowServer
@@ -24,11 +24,14 @@ from harness.services.mlflow_server import MlflowServer
 Key = tuple[str, ...]
 
 
-def expected_remedies(version: str, setup: dict[str, Any]) -> list[Key]:
+def expected_remedies(version: str, setup: dict[str, Any], old_version: str = "",
+                      old_setup: dict[str, Any] | None = None) -> list[Key]:
     """The remedy arguments of the catalogued causes that fit the new server's `version` and
-    `setup`: the servers `verify_remedies` may need, in catalogue order, each once."""
+    `setup` and not the old server's (a cause both share explains no difference): the servers
+    `verify_remedies` may need, in catalogue order, each once."""
+    servers = Servers(version, setup, old_version, old_setup)
     return list(dict.fromkeys(cause.remedy_args for cause in load_causes()
-                              if cause.remedy_args and cause.fits(version, setup)))
+                              if cause.remedy_args and servers.explained_by(cause)))
 
 
 def workers_args(workers: int | None) -> list[str]:

@@ -1,7 +1,8 @@
 """The benchmark phase's result (`results.json`: `benchmark`, see docs/results-format.md), and
 what it says about the upgrade: operations slower than the threshold block it (said once per
-cause, with the remedy's outcome), undecided ones are a caveat (or block it, with
-`--fail-on-inconclusive`)."""
+cause, with the remedy's outcome); an undecided one whose estimate is over the threshold is a
+caveat (every undecided one blocks it with `--fail-on-inconclusive`); an undecided one whose
+estimate is under the threshold is only in the performance section."""
 
 from __future__ import annotations
 
@@ -43,14 +44,17 @@ class BenchmarkResult:
                  if group in self.data]
         return all(gate.get("passed") for gate in gates)
 
-    def with_verdicts(self, verdict: str) -> list[str]:
-        """`op (server) 1.25×` or `op (client)` for each operation with this verdict."""
+    def with_verdicts(self, verdict: str, over: bool = False) -> list[str]:
+        """`op (server) 1.25×` or `op (client)` for each operation with this verdict (`over`:
+        only those whose estimate is above the threshold)."""
         found = []
         for group, label in GROUPS:
             for op, item in self.data.get(group, {}).get("operations", {}).items():
-                if item.get("verdict") == verdict:
-                    found.append(f"{op} ({label}) {item.get('ratio', 0):.2f}×"
-                                 if verdict == "regression" else f"{op} ({label})")
+                ratio = item.get("ratio") or 0.0
+                if item.get("verdict") != verdict or (over and ratio <= 1 + self.threshold):
+                    continue
+                found.append(f"{op} ({label}) {ratio:.2f}×"
+                             if verdict == "regression" or over else f"{op} ({label})")
         return found
 
     def blocking(self, upgrade: Upgrade) -> list[str]:
@@ -69,12 +73,15 @@ class BenchmarkResult:
         return str(self.data.get("skipped", ""))
 
     def caveats(self, upgrade: Upgrade) -> list[str]:
+        """Only what a reader can act on: an operation the rounds left undecided whose
+        estimate is above the threshold. The others are in the performance section."""
         if self.skipped:
             return [f"performance not measured: {self.skipped}"]
-        undecided = self.with_verdicts("inconclusive")
-        if not undecided or self.strict:
+        over = self.with_verdicts("inconclusive", over=True)
+        if not over or self.strict:
             return []
-        return [f"performance undecided for {len(undecided)} operation(s): " + named(undecided)]
+        return [f"performance undecided for {len(over)} operation(s) whose estimate is over "
+                f"the {self.threshold:.0%} threshold: " + named(over)]
 
     def summary(self) -> str:
         """For the closing line: `performance gate passed` or the operations that failed it."""

@@ -54,6 +54,7 @@ from harness.bench.schedule import (
     Rounds,
     another_fits,
     condition,
+    extension_until,
     large_order,
     part_until,
     undecided,
@@ -113,13 +114,12 @@ class Benchmark:
                 budget.client_until(time.monotonic(), started))
         diagnosis_deadline = budget.diagnosis_until(time.monotonic())
         self.retime_fresh(server_side, diagnosis_deadline)
-        version, setup = self.session.sides["to"].version, self._new_setup()
-        groups = diagnose(result, version, setup)
+        groups = self._diagnose(result)
         self.verify_remedies(groups, server_side, diagnosis_deadline, remedies)
         # Last: a capped 64 MB download leaves the server streaming the rest for a minute.
         self.large_gate(server_side, budget.large_until(time.monotonic()))
         result["causes"] = [group.to_dict() for group in
-                            regroup(groups, diagnose(result, version, setup), server_side)]
+                            regroup(groups, self._diagnose(result), server_side)]
         result["setup_s"] = round(started - began, 1)
         result["seconds"] = round(time.monotonic() - began, 1)
         return result
@@ -148,7 +148,8 @@ class Benchmark:
             index = rounds
         else:
             index = self._rounds_until_decided(samples, fast, self.tuning.min_fast_rounds,
-                                               deadline, partial(self.clients.round, samples))
+                                               deadline, partial(self.clients.round, samples),
+                                               extend=True)
         analysis = analyse(samples, self.settings)
         analysis["rounds"] = index
         analysis["injected_delay_s"] = {op: round(s, 6) for op, s in injected.items()}
@@ -171,10 +172,13 @@ class Benchmark:
         return injected
 
     def _rounds_until_decided(self, samples: Samples, ops: list[str], minimum: int,
-                              deadline: float, play: Play) -> int:
+                              deadline: float, play: Play, extend: bool = False) -> int:
         """`minimum` rounds of `ops`, then rounds of the still undecided ones until `deadline`
+        and, with `extend`, of the straddlers more rounds would settle a while longer
         (`schedule.Rounds`), each timed by `play`; returns the number of rounds."""
-        loop = Rounds(minimum, deadline, self.settings.threshold, self.tuning)
+        extended = extension_until(time.monotonic(), deadline, self.tuning) if extend \
+            else None
+        loop = Rounds(minimum, deadline, self.settings.threshold, self.tuning, extended)
         index = 0
         while chosen := loop.next(samples, ops, index, time.monotonic()):
             play(chosen, index)
@@ -187,7 +191,7 @@ class Benchmark:
         ops = [op for op in self.settings.operations if BY_NAME[op].client_side]
         samples = Samples()
         index = self._rounds_until_decided(samples, ops, self.tuning.min_fast_rounds, deadline,
-                                           partial(own.round, samples))
+                                           partial(own.round, samples), extend=True)
         analysis = analyse(samples, self.settings)
         analysis["rounds"] = index
         return analysis
@@ -213,15 +217,28 @@ class Benchmark:
 
     def _new_setup(self) -> dict[str, Any]:
         """The new server's set-up (server kind, workers) from its version and arguments."""
-        side = self.session.sides["to"]
+        return self._setup("to")
+
+    def _setup(self, role: str) -> dict[str, Any]:
+        """A side's server set-up (server kind, workers) from its version and arguments."""
+        side = self.session.sides[role]
         return server_setup(side.version,
                             [*workers_args(side.server.workers), *side.server.server_args])
+
+    def _diagnose(self, result: dict[str, Any]) -> list[Group]:
+        """The regressions by cause; a catalogued one only where it applies to the new server
+        and not to the old one."""
+        old, new = self.session.sides["from"], self.session.sides["to"]
+        return diagnose(result, new.version, self._setup("to"), old_version=old.version,
+                        old_setup=self._setup("from"))
 
     def _remedy_servers(self) -> RemedyServers:
         """The remedy servers `verify_remedies` may need, to start while the data is seeded."""
         side = self.session.sides["to"]
         return RemedyServers(partial(remedy_server, side.server),
-                             expected_remedies(side.version, self._new_setup()),
+                             expected_remedies(side.version, self._new_setup(),
+                                               self.session.sides["from"].version,
+                                               self._setup("from")),
                              self.tuning.remedy_stop_wait_s)
 
     def verify_remedies(self, groups: list[Group], server_side: dict[str, Any],

@@ -83,25 +83,52 @@ def _open(samples: Samples, op: str, threshold: float, tuning: Tuning = TUNING) 
     return changed and comparison.rounds < tuning.confirm_rounds
 
 
+def straddlers(samples: Samples, ops: list[str], threshold: float, index: int, left_s: float,
+               tuning: Tuning = TUNING) -> list[str]:
+    """The undecided operations worth rounds past the deadline: their interval straddles the
+    threshold and the rounds that would likely settle it (`Comparison.more_rounds`) fit in
+    `straddler_rounds` and in the `left_s` seconds of the extension."""
+    chosen = []
+    for op in undecided(samples, ops, threshold, tuning=tuning):
+        comparison = samples.compare(op, threshold)[0]
+        needed = comparison.more_rounds
+        if comparison.verdict is not Verdict.INCONCLUSIVE or needed is None:
+            continue  # a change to confirm is settled by the rounds it already has
+        if index + needed <= tuning.straddler_rounds \
+                and samples.round_cost(op) * needed <= left_s:
+            chosen.append(op)
+    return chosen
+
+
 @dataclass(frozen=True)
 class Rounds:
     """A loop of rounds: `minimum` rounds of every operation whatever the clock, then rounds
-    of the undecided ones until `deadline`; `max_fast_rounds` at most."""
+    of the undecided ones until `deadline` (`max_fast_rounds` at most), then, until
+    `extended` (None: no extension), rounds of the straddlers more rounds would settle."""
 
     minimum: int
     deadline: float
     threshold: float
     tuning: Tuning = TUNING
+    extended: float | None = None
 
     def next(self, samples: Samples, ops: list[str], index: int, now: float) -> list[str]:
         """The operations round `index` times when it starts at `now`; none: the loop ends."""
-        if not ops or index >= self.tuning.max_fast_rounds:
+        if not ops:
             return []
-        if index < self.minimum:
+        if index < min(self.minimum, self.tuning.max_fast_rounds):
             return list(ops)
-        if now >= self.deadline:
-            return []
-        return undecided(samples, ops, self.threshold, index, self.tuning)
+        if index < self.tuning.max_fast_rounds and now < self.deadline:
+            return undecided(samples, ops, self.threshold, index, self.tuning)
+        if self.extended is not None and now < self.extended:
+            return straddlers(samples, ops, self.threshold, index, self.extended - now,
+                              self.tuning)
+        return []
+
+
+def extension_until(started: float, deadline: float, tuning: Tuning = TUNING) -> float:
+    """Until when straddlers get rounds past a loop's `deadline`: a share of its own time."""
+    return deadline + max(0.0, deadline - started) * tuning.straddler_extension
 
 
 @dataclass(frozen=True)

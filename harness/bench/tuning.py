@@ -24,6 +24,11 @@ class Tuning:
     cheap_s: float = 1.0  # a round of an operation costing less (both servers) is cheap
     expensive_every: int = 4  # adaptive rounds include the expensive undecided ones this often
     max_fast_rounds: int = 60
+    # Past its deadline or `max_fast_rounds`, the gate goes on with the operations whose
+    # interval straddles the threshold and that more rounds would likely settle, for up to
+    # this share of its own time more and `straddler_rounds` rounds in all (then `settle`).
+    straddler_extension: float = 1 / 3
+    straddler_rounds: int = 120
     large_rounds: int = 3
     # A 64 MB transfer still running after this is stopped, its sample extrapolated from the
     # rate so far: 3.4.0 streams such a file at ~1 MB/s, and a minute per download would

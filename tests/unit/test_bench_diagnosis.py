@@ -13,7 +13,7 @@ import pytest
 from harness.bench.analysis import FRESH, NEW, OLD, REUSED, Samples, analyse, regroup
 from harness.bench.diagnosis import connection_level, diagnose, load_causes, shape
 from harness.bench.inject import SITE_DIR, server_env, write_delays
-from harness.bench.remedies import override_args
+from harness.bench.remedies import expected_remedies, override_args
 from harness.bench.result import _by_cause
 from harness.bench.schedule import condition
 from harness.bench.tuning import BenchSettings
@@ -248,3 +248,22 @@ def test_recorded_2_9_2_to_3_4_0_run_names_the_keep_alive_cause_once() -> None:
                                                       ("client_side", "client"))
                  for op in recorded[part]["gate"]["regressions"]}
     assert set(named) == regressed
+
+
+def test_a_cause_the_old_server_shares_is_not_named() -> None:
+    """The same regressions, with the old side as 3.4.0 under uvicorn too (a 3.4.0 → 3.4.0
+    run, latency injected): the uvicorn causes apply to both servers, so they cannot explain a
+    difference between them; the slower operations have no known cause. With the old side a
+    2.9.2 under gunicorn, they are named as before."""
+    recorded = json.loads((Path(__file__).parents[1] / "fixtures" / "bench-2.9.2-3.4.0.json")
+                          .read_text())
+    setup = recorded["new_server_setup"]
+    shared = diagnose(recorded, "3.4.0", setup, old_version="3.4.0", old_setup=setup)
+    assert [g.id for g in shared] == ["keep-alive-latency", "unexplained"]
+    assert not any(g.source for g in shared) and not any(g.remedy_args for g in shared)
+    old_setup = {"sgi": "gunicorn", "workers": 4, "workers_from": "mlflow default"}
+    apart = diagnose(recorded, "3.4.0", setup, old_version="2.9.2", old_setup=old_setup)
+    assert [g.id for g in apart][:2] == ["uvicorn-workers-tcp-nodelay",
+                                         "uvicorn-wsgi-artifact-streaming"]
+    assert expected_remedies("3.4.0", setup, "3.4.0", setup) == []
+    assert expected_remedies("3.4.0", setup, "2.9.2", old_setup) != []

@@ -305,8 +305,10 @@ def test_remedy_servers_start_during_seeding_and_the_gate_takes_them(
 
     bench, clients = clocked(BenchSettings(operations=("get_run",)), 1.0, 1.0, monkeypatch)
     bench.session = SimpleNamespace(  # type: ignore[assignment]
-        sides={"to": SimpleNamespace(version="3.4.0", server=None)})
-    monkeypatch.setattr(Benchmark, "_new_setup", lambda self: {"sgi": "uvicorn", "workers": 4})
+        sides={"from": SimpleNamespace(version="2.9.2", server=None),
+               "to": SimpleNamespace(version="3.4.0", server=None)})
+    monkeypatch.setattr(Benchmark, "_setup", lambda self, role: {
+        "sgi": "uvicorn" if role == "to" else "gunicorn", "workers": 4})
     made: list[FakeRemedyServer] = []
 
     def build(current: object, args: list[str], number: int) -> FakeRemedyServer:
@@ -409,8 +411,8 @@ class ScheduleBenchmark(Benchmark):
     def close(self) -> None:
         self.calls.append(("close", 0.0))
 
-    def _new_setup(self) -> dict[str, object]:
-        return {"sgi": "uvicorn", "workers": 4}
+    def _setup(self, role: str) -> dict[str, Any]:
+        return {"sgi": "uvicorn" if role == "to" else "gunicorn", "workers": 4}
 
     def server_gate(self, deadline: float, rounds: int | None = None) -> dict[str, Any]:
         self._part("gate", deadline, self.gate_s)
