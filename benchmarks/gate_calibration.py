@@ -38,9 +38,17 @@ DEFAULT_OPERATIONS = tuple(name for name, op in BY_NAME.items() if not op.large)
 DEFAULT_BUDGET_S = BenchSettings().budget_s * (1 - TUNING.client_share)
 
 
-def count(gates: list[dict[str, Any]], injected: str | None) -> dict[str, Any]:
+def _caveats(gate: dict[str, Any], threshold: float) -> list[str]:
+    """Undecided operations whose estimate is over the threshold: the verdict's caveats."""
+    return sorted(op for op, c in gate["operations"].items()
+                  if c["verdict"] == "inconclusive" and (c.get("ratio") or 0) > 1 + threshold)
+
+
+def count(gates: list[dict[str, Any]], injected: str | None,
+          threshold: float = 0.20) -> dict[str, Any]:
     gate_alarms = [sorted(op for op, c in g["operations"].items()
                           if c["verdict"] == "regression") for g in gates]
+    caveats = [_caveats(g, threshold) for g in gates]
     rule_alarms = [sorted(op for op, c in g["operations"].items() if c["median_rule_fails"])
                    for g in gates]
     summary: dict[str, Any] = {
@@ -50,6 +58,10 @@ def count(gates: list[dict[str, Any]], injected: str | None) -> dict[str, Any]:
         "gate_alarms": gate_alarms,
         "median_rule_alarms": rule_alarms,
         "inconclusive": [g["gate"]["inconclusive"] for g in gates],
+        "caveats": caveats,  # undecided with the estimate over the threshold
+        "gates_with_a_caveat": sum(1 for c in caveats if c),
+        "decided_by_estimate": [sorted(op for op, c in g["operations"].items()
+                                       if c.get("decided_by") == "estimate") for g in gates],
         "decided_share": round(1 - sum(len(g["gate"]["inconclusive"]) for g in gates)
                                / max(1, sum(len(g["operations"]) for g in gates)), 3),
         "rounds": [g["rounds"] for g in gates],
@@ -63,6 +75,9 @@ def count(gates: list[dict[str, Any]], injected: str | None) -> dict[str, Any]:
         summary["median_rule_false_alarms_elsewhere"] = sum(
             1 for a in rule_alarms if set(a) - {injected})
         summary["ratios"] = [g["operations"][injected]["ratio"] for g in gates]
+        summary["intervals"] = [[g["operations"][injected].get("low"),
+                                 g["operations"][injected].get("high")] for g in gates]
+        summary["injected_a_caveat"] = sum(1 for c in caveats if injected in c)
         summary["called_unchanged"] = sum(
             1 for g in gates if g["operations"][injected]["verdict"] == "unchanged")
     return summary
@@ -99,8 +114,8 @@ def main() -> int:
     injected: list[dict[str, Any]] = []
 
     def save() -> None:  # after every gate: a stopped calibration keeps its counts
-        report["same_version"] = count(same, None) if same else {}
-        report["injected"] = count(injected, injected_op) if injected else {}
+        report["same_version"] = count(same, None, args.threshold) if same else {}
+        report["injected"] = count(injected, injected_op, args.threshold) if injected else {}
         report["seconds"] = round(time.monotonic() - began, 1)
         if args.json:
             args.json.write_text(json.dumps(report, indent=1) + "\n")
