@@ -15,6 +15,9 @@ data), then runs `--gates` server-side gates with no change (every regression is
 and `--gates` gates with `--inject` latency on one operation (a gate that does not call that
 operation a regression missed it). Every gate uses fresh interleaved samples. The same samples
 are also judged by pytest-benchmark's `--benchmark-compare-fail=median:20%` rule.
+`--client-gates N` adds N client-side comparisons (each version's own client against the new
+server, the client side's default share of the budget) between the two: how many of them
+decide, and whether any calls a regression.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from harness.session import RunSession
 # Every operation of the default gate but the 64 MB transfers (a minute a round on 3.4.0).
 DEFAULT_OPERATIONS = tuple(name for name, op in BY_NAME.items() if not op.large)
 DEFAULT_BUDGET_S = BenchSettings().budget_s * (1 - TUNING.client_share)
+CLIENT_BUDGET_S = BenchSettings().budget_s * TUNING.client_share
 
 
 def _caveats(gate: dict[str, Any], threshold: float) -> list[str]:
@@ -95,6 +99,10 @@ def main() -> int:
     parser.add_argument("--inject", default="get_run=30")
     parser.add_argument("--threshold", type=float, default=0.20)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--client-gates", type=int, default=0,
+                        help="client-side comparisons (each version's own client against the "
+                             "new server, its default share of the budget) after the "
+                             "same-version gates: same version, so every regression is false")
     parser.add_argument("--same-gates", type=int,
                         help="how many same-version gates (default: --gates; 0 skips them, e.g. "
                              "to re-count catches at another budget)")
@@ -112,9 +120,11 @@ def main() -> int:
     began = time.monotonic()
     same: list[dict[str, Any]] = []
     injected: list[dict[str, Any]] = []
+    client: list[dict[str, Any]] = []
 
     def save() -> None:  # after every gate: a stopped calibration keeps its counts
         report["same_version"] = count(same, None, args.threshold) if same else {}
+        report["client_side"] = count(client, None, args.threshold) if client else {}
         report["injected"] = count(injected, injected_op, args.threshold) if injected else {}
         report["seconds"] = round(time.monotonic() - began, 1)
         if args.json:
@@ -124,7 +134,7 @@ def main() -> int:
         session.provision()
         # Both servers carry the injection hook in both phases (idle in the same-version one).
         plain = BenchSettings(threshold=args.threshold, operations=DEFAULT_OPERATIONS,
-                              client_side=False)
+                              client_side=args.client_gates > 0)
         slowed = BenchSettings(threshold=args.threshold, operations=DEFAULT_OPERATIONS,
                                client_side=False, inject=injection)
         bench = Benchmark(session, plain, progress)
@@ -143,6 +153,14 @@ def main() -> int:
                 progress.say(f"same-version gate {index + 1}/{same_gates}: "
                              f"{same[-1]['gate']['regressions'] or 'no regression'}; "
                              f"{len(same[-1]['gate']['inconclusive'])} undecided")
+            for index in range(args.client_gates):
+                started = time.monotonic()
+                client.append(bench._client_side(started + CLIENT_BUDGET_S))
+                client[-1]["seconds"] = round(time.monotonic() - started, 1)
+                save()
+                progress.say(f"client-side comparison {index + 1}/{args.client_gates}: "
+                             f"{client[-1]['gate']['regressions'] or 'no regression'}; "
+                             f"{len(client[-1]['gate']['inconclusive'])} undecided")
             bench.settings = slowed
             for index in range(args.gates):
                 injected.append(one_gate())
@@ -153,9 +171,10 @@ def main() -> int:
             bench.close()
     save()
     print(json.dumps({k: v for k, v in report.items() if k not in ("same_version", "injected")}))
-    for name in ("same_version", "injected") if same else ("injected",):
-        print(name, json.dumps({k: v for k, v in report[name].items()
-                                if not isinstance(v, list)}))
+    for name in ("same_version", "client_side", "injected"):
+        if report.get(name):
+            print(name, json.dumps({k: v for k, v in report[name].items()
+                                    if not isinstance(v, list)}))
     return 0
 
 
