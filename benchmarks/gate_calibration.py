@@ -69,6 +69,10 @@ def count(gates: list[dict[str, Any]], injected: str | None,
         "decided_share": round(1 - sum(len(g["gate"]["inconclusive"]) for g in gates)
                                / max(1, sum(len(g["operations"]) for g in gates)), 3),
         "rounds": [g["rounds"] for g in gates],
+        # each gate's operations: [verdict, ratio, low, high, rounds], the raw figures
+        "per_operation": [{op: [c["verdict"], c.get("ratio"), c.get("low"), c.get("high"),
+                                c.get("rounds")] for op, c in g["operations"].items()}
+                          for g in gates],
         "seconds": [g["seconds"] for g in gates],
     }
     if injected is not None:

@@ -52,6 +52,7 @@ class Clients:
         self.urls: dict[str, str] = {}
         self.use_proxies = use_proxies
         self.injected = False  # delays are in force on the new server
+        self.own: OwnClients | None = None  # the client side, prepared once
 
     def agent(self, role: str, extra: int = 0) -> Agent:
         """The side's own client process (`extra` 0): idle once the scenarios are done, and
@@ -182,14 +183,18 @@ class Clients:
         return warmup
 
     def own_clients(self) -> OwnClients:
-        """Each version's own client, each with data of its own seeded on the new server."""
+        """Each version's own client, each with data of its own seeded on the new server
+        (once: a calibration compares the client side again and again)."""
+        if self.own is not None:
+            return self.own
         server = self.session.sides["to"].server.url
         agents = {OLD: self.agent("from"), NEW: self.agent("to")}
         prefix = f"muh-{self.session.config.run_id}-client"
         contexts = {side: self.call(agent, server, "prepare", prefix=f"{prefix}-{side}",
                                     large=False)
                     for side, agent in agents.items()}
-        return OwnClients(self, agents, server, contexts)
+        self.own = OwnClients(self, agents, server, contexts)
+        return self.own
 
 
 @dataclass
