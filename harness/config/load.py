@@ -19,8 +19,6 @@ from harness.config.options import Option, by_key, for_command
 from harness.config.parser import resolve
 from harness.config.scenario_options import as_pytest_args, declared_options
 
-NOT_OPTIONS = ("command", "config", "_given_once", "results", "paths", "report_out", "scan_out")
-
 
 @dataclass(frozen=True)
 class CommandOptions:
@@ -35,7 +33,10 @@ class CommandOptions:
         return [*self.table, *self.scenarios]
 
     def values(self, args: argparse.Namespace) -> dict[str, Any]:
-        given = {k: v for k, v in vars(args).items() if k not in NOT_OPTIONS}
+        """Every option's value: the command line's (`args` holds only what was given), else
+        the file's, else the default."""
+        dests = {dest for option in self.all for _side, dest in option.instances()}
+        given = {k: v for k, v in vars(args).items() if k in dests}
         return resolve(self.all, given, self.file)
 
     def scenario_args(self, values: dict[str, Any]) -> tuple[str, ...]:
