@@ -62,6 +62,22 @@ def _scenarios(results: RunResults) -> list[str]:
     return (["**Your scenarios**", ""] + lines + [""]) if lines else []
 
 
+def _files(findings: list[Finding]) -> list[str]:
+    by_file: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_file.setdefault(finding.file, []).append(finding)
+    lines: list[str] = []
+    files, hidden_files = head(sorted(by_file), FILES)
+    for file in files:
+        shown, hidden = head(by_file[file], PER_FILE)
+        lines += [f"**`{file}`**", ""] + [_line(f) for f in shown]
+        lines += [f"- … and {hidden} more in results.json (`scan`)"] if hidden else []
+        lines.append("")
+    if hidden_files:
+        lines += [f"… and {hidden_files} more files in results.json (`scan`).", ""]
+    return lines
+
+
 def your_code_section(results: RunResults) -> list[str]:
     scan, project = results.scan, results.project
     if not scan and not project and not results.team_scenarios:
@@ -74,15 +90,9 @@ def your_code_section(results: RunResults) -> list[str]:
              f"({scan.files_scanned} files with {scan.uses} MLflow uses), "
              f"{scan.old_version or '?'} → {scan.new_version or '?'}: "
              f"{len(findings)} finding(s).", ""]
-    by_file: dict[str, list[Finding]] = {}
-    for finding in findings:
-        by_file.setdefault(finding.file, []).append(finding)
-    files, hidden_files = head(sorted(by_file), FILES)
-    for file in files:
-        shown, hidden = head(by_file[file], PER_FILE)
-        lines += [f"**`{file}`**", ""] + [_line(f) for f in shown]
-        lines += [f"- … and {hidden} more in results.json (`scan`)"] if hidden else []
-        lines.append("")
-    if hidden_files:
-        lines += [f"… and {hidden_files} more files in results.json (`scan`).", ""]
+    lines += _files([f for f in findings if not f.check])
+    if scan.checks:
+        lines += [f"**Behaviour changed: check** ({len(scan.checks)}: not breaks; places "
+                  "whose result may differ on the new version)", ""]
+        lines += _files(scan.checks)
     return lines + _tests(project) + _scenarios(results)

@@ -553,7 +553,8 @@ def test_scan_command_writes_its_reports_and_exits_1_on_a_break(
                  str(tmp_path / "out")])
     out = capsys.readouterr().out.splitlines()
     assert code == 1
-    assert out[-1].startswith("scan 2.9.2 → 3.4.0: 4 breaking, 1 deprecated")
+    assert out[-1].startswith("scan 2.9.2 → 3.4.0: 3 breaking, 1 deprecated, 1 behaviour changed: "
+                              "check")
     data = json.loads((tmp_path / "out" / "scan.json").read_text())
     assert len(data["findings"]) == 5 and data["timings"]["surfaces"]["3.4.0"]["objects"] > 1000
     markdown = (tmp_path / "out" / "scan.md").read_text()
