@@ -4,6 +4,7 @@ results.json keeps them all)."""
 
 from __future__ import annotations
 
+from harness.project.compare import NEWLY_FAILING_MODULE, TestComparison
 from harness.project.result import ProjectResult
 from harness.reports.bounds import first_line, head
 from harness.results.model import RunResults, Status
@@ -29,6 +30,25 @@ TESTS = 20
 MESSAGE = 200
 
 
+def _outcomes(test: TestComparison) -> str:
+    held = f"; its {len(test.covers)} test(s) did not run" if test.covers else ""
+    return f"{test.old or '—'} → {test.new or '—'}{held}"
+
+
+def _where(test: TestComparison) -> str:
+    """The team's line behind a failure: the MLflow call, or the innermost frame in the
+    team's code (an import of a module that is gone: "imported at") and where its value came
+    from."""
+    if test.mlflow_call:
+        return f" — from `{first_line(test.mlflow_call, MESSAGE)}`"
+    if not test.team_frame:
+        return ""
+    verb = "imported at" if test.verdict == NEWLY_FAILING_MODULE else "at"
+    value = f" (the value from `{first_line(test.value_from, MESSAGE)}`)" if test.value_from \
+        else ""
+    return f" — {verb} `{first_line(test.team_frame, MESSAGE)}`{value}"
+
+
 def _tests(project: ProjectResult | None) -> list[str]:
     if not project:
         return []
@@ -40,11 +60,10 @@ def _tests(project: ProjectResult | None) -> list[str]:
     shown, hidden = head([t for t in project.tests if t.verdict not in ("passed", "skipped")],
                          TESTS)
     for test in shown:
-        call = f" — from `{first_line(test.mlflow_call, MESSAGE)}`" if test.mlflow_call else ""
         lines.append(f"- {test.verdict.replace('_', ' ')}: `{test.test}` "
-                     f"({test.old or '—'} → {test.new or '—'})"
+                     f"({_outcomes(test)})"
                      f"{': ' + first_line(test.message, MESSAGE) if test.message else ''}"
-                     f"{call}")
+                     f"{_where(test)}")
     lines += [f"- … and {hidden} more in results.json (`project`)"] if hidden else []
     return lines + [""]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterator
 
 import griffe
 
@@ -91,13 +92,18 @@ def _texts(call: ast.Call) -> tuple[list[str], dict[str, str]]:
     return args, kwargs
 
 
-def decorator_deprecation(decorators: list[griffe.Decorator]) -> str | None:
+def _decorated(decorators: list[griffe.Decorator],
+               name: str) -> Iterator[tuple[list[str], dict[str, str]]]:
+    """The constant arguments of each `@name(…)` (or `@x.name(…)`) decorator."""
     for decorator in decorators:
         text = str(decorator.value)
-        if text.split("(")[0].rpartition(".")[2] != "deprecated":
-            continue
-        call = parse_call(text)
-        args, kwargs = _texts(call) if call else ([], {})
+        if text.split("(")[0].rpartition(".")[2] == name:
+            call = parse_call(text)
+            yield _texts(call) if call else ([], {})
+
+
+def decorator_deprecation(decorators: list[griffe.Decorator]) -> str | None:
+    for args, kwargs in _decorated(decorators, "deprecated"):
         alternative = kwargs.get("alternative") or (args[0] if args else None)
         since = kwargs.get("since") or (args[1] if len(args) > 1 else None)
         words = ["deprecated"] + ([f"since {since}"] if since else [])
@@ -106,16 +112,8 @@ def decorator_deprecation(decorators: list[griffe.Decorator]) -> str | None:
 
 
 def renamed_parameters(decorators: list[griffe.Decorator]) -> dict[str, str]:
-    renamed = {}
-    for decorator in decorators:
-        text = str(decorator.value)
-        if text.split("(")[0].rpartition(".")[2] != "deprecated_parameter":
-            continue
-        call = parse_call(text)
-        args, _ = _texts(call) if call else ([], {})
-        if len(args) >= 2:
-            renamed[args[0]] = f"deprecated; renamed to {args[1]}"
-    return renamed
+    return {args[0]: f"deprecated; renamed to {args[1]}"
+            for args, _ in _decorated(decorators, "deprecated_parameter") if len(args) >= 2}
 
 
 _BRACKET = re.compile(r"^\s*\[Deprecated\b([^\]]*)\]", re.IGNORECASE)

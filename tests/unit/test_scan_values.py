@@ -19,10 +19,11 @@ from harness.scan.changes import (
     object_change,
 )
 from harness.scan.command import scan_code
-from harness.scan.extract import extract, surface_for_env
+from harness.scan.extract import extract
 from harness.scan.findings import find
 from harness.scan.surface import Surface
 from harness.scan.uses import find_uses, python_uses
+from tests.unit.test_scan import NEEDS_ENVS, _package, real_surfaces
 
 COMMON = {
     "lazy.py": '''
@@ -197,18 +198,10 @@ NEW = {
 }
 
 
-def _package(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / "mlf" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root
-
-
 @pytest.fixture(scope="module")
 def surfaces(tmp_path_factory: pytest.TempPathFactory) -> tuple[Surface, Surface]:
-    old = extract(_package(tmp_path_factory.mktemp("old"), OLD), "mlf", "2.0")
-    new = extract(_package(tmp_path_factory.mktemp("new"), NEW), "mlf", "3.0")
+    old = extract(_package(tmp_path_factory.mktemp("old"), OLD, "mlf"), "mlf", "2.0")
+    new = extract(_package(tmp_path_factory.mktemp("new"), NEW, "mlf"), "mlf", "3.0")
     return old, new
 
 
@@ -394,26 +387,9 @@ def test_checks_are_pointers_apart_from_breaks(surfaces: tuple[Surface, Surface]
         markdown.index("### `team.py`")
 
 
-ENVS = Path.home() / ".cache" / "mlflow-upgrade-harness" / "envs"
-
-
-def _env(version: str) -> Path | None:
-    import json
-
-    for marker in sorted(ENVS.glob("*/harness-env.json")):
-        if json.loads(marker.read_text()).get("mlflow_version") == version:
-            return marker.parent
-    return None
-
-
-@pytest.mark.skipif(_env("2.9.2") is None or _env("3.4.0") is None,
-                    reason="no cached 2.9.2 and 3.4.0 environments (an integration run builds "
-                           "them)")
+@NEEDS_ENVS
 def test_real_surfaces_name_removed_modules_and_attributes(tmp_path: Path) -> None:
-    old_env, new_env = _env("2.9.2"), _env("3.4.0")
-    assert old_env is not None and new_env is not None
-    old = surface_for_env(old_env, old_env.name, "2.9.2", ENVS.parent).surface
-    new = surface_for_env(new_env, new_env.name, "3.4.0", ENVS.parent).surface
+    old, new = real_surfaces()
     (tmp_path / "team.py").write_text(textwrap.dedent('''
         import mlflow
         import mlflow.recipes
