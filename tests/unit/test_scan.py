@@ -510,7 +510,7 @@ def test_example_team_project_breaks_are_each_named_once_and_nothing_else() -> N
     found = [(f.file, f.line, f.api, f.parameter or f.kind)
              for f in find(find_uses(EXAMPLE), old, new, load_api_catalog())]
     source = {name: (EXAMPLE / "src" / "team_mlops" / name).read_text().splitlines()
-              for name in ("deltaone.py", "registry.py")}
+              for name in ("deltaone.py", "registry.py", "predictions.py")}
 
     def line(file: str, text: str) -> int:
         (number,) = [i for i, row in enumerate(source[file], 1) if text in row]
@@ -523,10 +523,16 @@ def test_example_team_project_breaks_are_each_named_once_and_nothing_else() -> N
          "mlflow.evaluate", "baseline_model"),
         ("src/team_mlops/deltaone.py", line("deltaone.py", "result = mlflow.evaluate("),
          "mlflow.evaluate", "validation_thresholds"),
+        ("src/team_mlops/predictions.py", line("predictions.py", "from mlflow.llm import"),
+         "mlflow.llm", "removed"),
         ("src/team_mlops/registry.py", line("registry.py", "info = mlflow.sklearn.log_model("),
          "mlflow.sklearn.log_model", "artifact_path"),
         ("src/team_mlops/registry.py", line("registry.py", "self.client.list_artifacts(run_id)"),
          "mlflow.MlflowClient.list_artifacts", "behaviour"),
+        ("src/team_mlops/registry.py", line("registry.py", "return run.info.run_uuid"),
+         "mlflow.MlflowClient.get_run(…).info.run_uuid", "removed"),
+        ("src/team_mlops/registry.py", line("registry.py", 'source.split("/")[-3]'),
+         "mlflow.MlflowClient.get_model_version(…).source", "behaviour"),
     ]
 
 
@@ -552,10 +558,10 @@ def test_scan_command_writes_its_reports_and_exits_1_on_a_break(
                  str(tmp_path / "out")])
     out = capsys.readouterr().out.splitlines()
     assert code == 1
-    assert out[-1].startswith("scan 2.9.2 → 3.4.0: 3 breaking, 1 deprecated, 1 behaviour changed: "
+    assert out[-1].startswith("scan 2.9.2 → 3.4.0: 5 breaking, 1 deprecated, 2 behaviour changed: "
                               "check")
     data = json.loads((tmp_path / "out" / "scan.json").read_text())
-    assert len(data["findings"]) == 5 and data["timings"]["surfaces"]["3.4.0"]["objects"] > 1000
+    assert len(data["findings"]) == 8 and data["timings"]["surfaces"]["3.4.0"]["objects"] > 1000
     markdown = (tmp_path / "out" / "scan.md").read_text()
     assert "## `src/team_mlops/deltaone.py`" in markdown
     (tmp_path / "clean.py").write_text("import mlflow\nmlflow.set_tag('a', 'b')\n")
