@@ -1,5 +1,6 @@
 """Per-test outcomes of a pytest run, read from its JUnit XML (xunit1: each case names its
-file), and the MLflow call a failure came from (read from its short traceback)."""
+file), and what a failure's short traceback tells: the MLflow call it came from, the innermost
+frame in the team's own code, the error line (`E   ModuleNotFoundError: …`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
 _REFUSED = re.compile(r"TypeError: ([\w.]+)\(\) got an unexpected keyword argument")
 _FRAME = re.compile(r"^(?P<file>\S+?\.py):(?P<line>\d+): in (?P<function>\S+)$")
+_CONFTEST = re.compile(r"ImportError while loading conftest '(?P<path>[^']+)'")
 
 
 @dataclass(frozen=True)
@@ -61,25 +63,70 @@ def read_junit(path: Path) -> dict[str, Outcome]:
     return found
 
 
+def frames(text: str) -> list[tuple[str, str, str]]:
+    """(file, line, code) of each frame of a `--tb=short` traceback, outermost first."""
+    lines = text.splitlines()
+    found: list[tuple[str, str, str]] = []
+    for index, line in enumerate(lines):
+        match = _FRAME.match(line.strip())
+        if match:
+            code = lines[index + 1].strip() if index + 1 < len(lines) else ""
+            found.append((match.group("file"), match.group("line"), code))
+    return found
+
+
 def mlflow_call(text: str) -> str | None:
     """`file:line: code` of the team's frame that called into MLflow, from a `--tb=short`
     traceback; None when the failure did not pass through MLflow."""
-    lines = text.splitlines()
-    frames: list[tuple[str, str, str]] = []
-    for index, line in enumerate(lines):
-        found = _FRAME.match(line.strip())
-        if found:
-            code = lines[index + 1].strip() if index + 1 < len(lines) else ""
-            frames.append((found.group("file"), found.group("line"), code))
-    for index, (file, _, _) in enumerate(frames):
+    found = frames(text)
+    for index, (file, _, _) in enumerate(found):
         if "/mlflow/" in file.replace("\\", "/") and index > 0:
-            caller, line, code = frames[index - 1]
+            caller, line, code = found[index - 1]
             return f"{caller}:{line}: {code}"
     # A call Python refused before entering MLflow (a removed or renamed parameter): the
     # last frame made it, if its line calls something the error names.
     refused = _REFUSED.search(text)
     callee = [p for p in refused.group(1).split(".") if p != "__init__"][-1:] if refused else []
-    if callee and frames and callee[0] in frames[-1][2]:
-        file, line, code = frames[-1]
+    if callee and found and callee[0] in found[-1][2]:
+        file, line, code = found[-1]
         return f"{file}:{line}: {code}"
     return None
+
+
+def _team_file(file: str, root: Path | None) -> bool:
+    """A frame in the team's code: a path pytest shows relative to the project (or one under
+    `root`), not an installed package's, not a frozen or generated module's."""
+    if file.startswith("<") or "site-packages" in file or "dist-packages" in file:
+        return False
+    if not Path(file).is_absolute():
+        return True
+    return root is not None and Path(file).is_relative_to(root)
+
+
+def team_frame(text: str, root: Path | None = None) -> str | None:
+    """`file:line: code` of the innermost frame in the team's own code: where a failure
+    surfaced in it (an import of a module that is gone, a value that changed shape)."""
+    for file, line, code in reversed(frames(text)):
+        if _team_file(file, root):
+            shown = str(Path(file).relative_to(root)) if root and Path(file).is_absolute() \
+                else file
+            return f"{shown}:{line}: {code}"
+    return None
+
+
+def error_line(text: str) -> str:
+    """The exception a short traceback ends with (`E   ModuleNotFoundError: …`), first line."""
+    errors = [line.strip()[1:].strip() for line in text.splitlines()
+              if line.startswith("E ") and line[1:].strip()]
+    names = [e for e in errors if re.match(r"^[\w.]+(Error|Exception|Exit|Interrupt)\b", e)]
+    return (names or errors or [""])[-1]
+
+
+def conftest_of(text: str, root: Path | None = None) -> str | None:
+    """The conftest.py pytest could not load before collecting anything (its run wrote no
+    report), relative to `root` when under it."""
+    found = _CONFTEST.search(text)
+    if not found:
+        return None
+    path = Path(found.group("path"))
+    return str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)

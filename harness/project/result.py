@@ -1,8 +1,9 @@
 """The team's suite on both versions, compared test by test: the `--project` phase's typed
 result (`results.json`: `project`).
 
-A test that newly fails on the new version, or requirements that do not install with a side's
-MLflow, block the upgrade; flaky tests and tests that ran on one version only are caveats.
+A test that newly fails on the new version, a test module (or conftest) that no longer
+collects there, or requirements that do not install with a side's MLflow, block the upgrade;
+flaky tests and tests that ran on one version only are caveats.
 """
 
 from __future__ import annotations
@@ -10,7 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.project.compare import FLAKY, NEWLY_FAILING, ONE_SIDE, TestComparison
+from harness.project.compare import (
+    FLAKY,
+    NEWLY_FAILING,
+    NEWLY_FAILING_MODULE,
+    ONE_SIDE,
+    TestComparison,
+)
 from harness.results.phase import Upgrade, named
 
 
@@ -42,12 +49,18 @@ class ProjectResult:
     def blocking(self, upgrade: Upgrade) -> list[str]:
         reasons = [f"your requirements do not install with the {side} side's MLflow: "
                    f"{why.splitlines()[0] if why else ''}" for side, why in self.conflicts.items()]
+        new = upgrade.new or "the new version"
+        modules = self.judged(NEWLY_FAILING_MODULE)
+        if modules:
+            reasons.append(f"{len(modules)} of your test modules no longer collect on {new}: "
+                           + named([f"{t.test} ({t.message}"
+                                    + (f", at {t.team_frame}" if t.team_frame else "") + ")"
+                                    for t in modules]))
         broken = self.judged(NEWLY_FAILING)
         if broken:
-            reasons.append(f"{len(broken)} of your tests newly fail on "
-                           f"{upgrade.new or 'the new version'}: " + named(
-                               [t.test + (f" ({t.mlflow_call})" if t.mlflow_call else "")
-                                for t in broken]))
+            reasons.append(f"{len(broken)} of your tests newly fail on {new}: " + named(
+                [t.test + (f" ({t.mlflow_call or t.team_frame})"
+                           if t.mlflow_call or t.team_frame else "") for t in broken]))
         return reasons
 
     def caveats(self, upgrade: Upgrade) -> list[str]:

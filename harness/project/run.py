@@ -89,7 +89,7 @@ def run_project(settings: ProjectSettings, sides: Sequence[SideTarget], log_dir:
         for test in again:
             reruns[test] = ([second["from"][test].outcome] if test in second["from"] else [],
                             [second["to"][test].outcome] if test in second["to"] else [])
-    judged = compare(old, new, reruns)
+    judged = compare(old, new, reruns, settings.path)
     result.tests = judged
     result.summary = summary(judged)
     return result

@@ -341,22 +341,24 @@ def _scenarios(results: RunResults) -> str:
 def _your_code(results: RunResults) -> str:
     scan, project = results.scan, results.project
     tests = [[_e(t.test), _e(t.verdict), _e(f"{t.old} → {t.new}"),
-              _e(t.message or ""), _e(t.mlflow_call or "")]
+              _e(t.message or ""), _e(t.mlflow_call or ""),
+              _e(" · the value from ".join(x for x in (t.team_frame, t.value_from) if x))]
              for t in (project.tests if project else []) if t.verdict != "passed"]
     suite = (f"<p>Your tests: {_e(json.dumps(project.summary))}</p>" + _table(
-        ["test", "verdict", "old → new", "message", "MLflow call"], tests, "project")
-        if project else "")
+        ["test", "verdict", "old → new", "message", "MLflow call", "your line"], tests,
+        "project") if project else "")
     if not scan:
         return "<h2>Your code</h2>" + suite if project else ""
-    rows = [[_e(f"{f.file}:{f.line}"), f"<code>{_e(f.api)}</code>", _e(f.what),
+    rows = [[_e(f"{f.file}:{f.line}"), f"<code>{_e(f.api)}</code>",
+             "check" if f.check else "break" if f.breaking else "deprecated", _e(f.what),
              _e(f.catalog or ""), _e(f.source or "")]
             for f in scan.findings]
     intro = (f"<p>Breaking-change scan {_e(scan.old_version)} → {_e(scan.new_version)}: "
              f"{len(rows)} finding(s) in {scan.files_scanned} files with MLflow "
              f"uses.</p>")
     return "<h2>Your code</h2>" + intro + (
-        _table(["where", "API", "what changed", "catalog", "source"], rows, "scan") if rows
-        else "") + suite
+        _table(["where", "API", "kind", "what changed", "catalog", "source"], rows, "scan")
+        if rows else "") + suite
 
 
 def render_html(results: RunResults) -> str:

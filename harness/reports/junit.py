@@ -93,8 +93,10 @@ def _project_suites(root: ET.Element, results: RunResults) -> None:
             case = ET.SubElement(suite, "testcase", {
                 "classname": f"project.{version}", "name": test.test, "time": "0"})
             if outcome in ("failed", "error"):
+                at = f" (at {test.team_frame})" if test.team_frame and not test.mlflow_call \
+                    else ""
                 ET.SubElement(case, "failure" if outcome == "failed" else "error",
-                              {"message": f"{test.verdict}: {test.message}"})
+                              {"message": f"{test.verdict}: {test.message}{at}"})
             elif outcome == "skipped":
                 ET.SubElement(case, "skipped", {"message": test.message})
         _finish(suite)

@@ -4,6 +4,7 @@ results.json keeps them all)."""
 
 from __future__ import annotations
 
+from harness.project.compare import NEWLY_FAILING_MODULE, TestComparison
 from harness.project.result import ProjectResult
 from harness.reports.bounds import first_line, head
 from harness.results.model import RunResults, Status
@@ -29,6 +30,25 @@ TESTS = 20
 MESSAGE = 200
 
 
+def _outcomes(test: TestComparison) -> str:
+    held = f"; its {len(test.covers)} test(s) did not run" if test.covers else ""
+    return f"{test.old or '—'} → {test.new or '—'}{held}"
+
+
+def _where(test: TestComparison) -> str:
+    """The team's line behind a failure: the MLflow call, or the innermost frame in the
+    team's code (an import of a module that is gone: "imported at") and where its value came
+    from."""
+    if test.mlflow_call:
+        return f" — from `{first_line(test.mlflow_call, MESSAGE)}`"
+    if not test.team_frame:
+        return ""
+    verb = "imported at" if test.verdict == NEWLY_FAILING_MODULE else "at"
+    value = f" (the value from `{first_line(test.value_from, MESSAGE)}`)" if test.value_from \
+        else ""
+    return f" — {verb} `{first_line(test.team_frame, MESSAGE)}`{value}"
+
+
 def _tests(project: ProjectResult | None) -> list[str]:
     if not project:
         return []
@@ -40,11 +60,10 @@ def _tests(project: ProjectResult | None) -> list[str]:
     shown, hidden = head([t for t in project.tests if t.verdict not in ("passed", "skipped")],
                          TESTS)
     for test in shown:
-        call = f" — from `{first_line(test.mlflow_call, MESSAGE)}`" if test.mlflow_call else ""
         lines.append(f"- {test.verdict.replace('_', ' ')}: `{test.test}` "
-                     f"({test.old or '—'} → {test.new or '—'})"
+                     f"({_outcomes(test)})"
                      f"{': ' + first_line(test.message, MESSAGE) if test.message else ''}"
-                     f"{call}")
+                     f"{_where(test)}")
     lines += [f"- … and {hidden} more in results.json (`project`)"] if hidden else []
     return lines + [""]
 
@@ -62,6 +81,22 @@ def _scenarios(results: RunResults) -> list[str]:
     return (["**Your scenarios**", ""] + lines + [""]) if lines else []
 
 
+def _files(findings: list[Finding]) -> list[str]:
+    by_file: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_file.setdefault(finding.file, []).append(finding)
+    lines: list[str] = []
+    files, hidden_files = head(sorted(by_file), FILES)
+    for file in files:
+        shown, hidden = head(by_file[file], PER_FILE)
+        lines += [f"**`{file}`**", ""] + [_line(f) for f in shown]
+        lines += [f"- … and {hidden} more in results.json (`scan`)"] if hidden else []
+        lines.append("")
+    if hidden_files:
+        lines += [f"… and {hidden_files} more files in results.json (`scan`).", ""]
+    return lines
+
+
 def your_code_section(results: RunResults) -> list[str]:
     scan, project = results.scan, results.project
     if not scan and not project and not results.team_scenarios:
@@ -74,15 +109,9 @@ def your_code_section(results: RunResults) -> list[str]:
              f"({scan.files_scanned} files with {scan.uses} MLflow uses), "
              f"{scan.old_version or '?'} → {scan.new_version or '?'}: "
              f"{len(findings)} finding(s).", ""]
-    by_file: dict[str, list[Finding]] = {}
-    for finding in findings:
-        by_file.setdefault(finding.file, []).append(finding)
-    files, hidden_files = head(sorted(by_file), FILES)
-    for file in files:
-        shown, hidden = head(by_file[file], PER_FILE)
-        lines += [f"**`{file}`**", ""] + [_line(f) for f in shown]
-        lines += [f"- … and {hidden} more in results.json (`scan`)"] if hidden else []
-        lines.append("")
-    if hidden_files:
-        lines += [f"… and {hidden_files} more files in results.json (`scan`).", ""]
+    lines += _files([f for f in findings if not f.check])
+    if scan.checks:
+        lines += [f"**Behaviour changed: check** ({len(scan.checks)}: not breaks; places "
+                  "whose result may differ on the new version)", ""]
+        lines += _files(scan.checks)
     return lines + _tests(project) + _scenarios(results)

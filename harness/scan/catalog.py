@@ -1,5 +1,6 @@
 """The documented API changes (`harness/catalog/api_changes.toml`, plus a team's file): which
-public source explains a change the scan found, and behaviour changes no signature shows."""
+public source explains a change the scan found, behaviour changes no signature shows, and
+values whose shape changed (`value = true`)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ class ApiEntry:
     parameter: str | None = None
     behaviour: bool = False
     landed_between: tuple[str, str] | None = None
+    # The value this attribute holds changed shape: places that parse or compare it are
+    # pointed at ("behaviour changed: check"), not every read of it.
+    value: bool = False
 
     def names(self, api: str, canonical: str, old: Surface) -> bool:
         """Whether this entry is about `api` (as spelled, or its canonical path)."""
@@ -72,5 +76,6 @@ def load_api_catalog(extra: Path | None = None) -> tuple[ApiEntry, ...]:
             entries.append(ApiEntry(
                 id=raw["id"], api=raw["api"], summary=summary, source=source,
                 parameter=raw.get("parameter"), behaviour=bool(raw.get("behaviour", False)),
-                landed_between=(str(between[0]), str(between[1])) if between else None))
+                landed_between=(str(between[0]), str(between[1])) if between else None,
+                value=bool(raw.get("value", False))))
     return tuple(entries)

@@ -46,7 +46,9 @@ def _public(path: str) -> bool:
 
 def object_change(path: str, old: Surface, new: Surface) -> Change | None:
     """The removal (or move) of `path` or of the outermost of its parents, or its newly
-    declared deprecation; None when the old version does not know `path` either."""
+    declared deprecation; None when the old version does not know `path` either. A module
+    the old version has is removed when the new one has no module there, whatever else still
+    bears its name (a lazy loader of the missing module, a leftover attribute)."""
     if old.resolve(path) is None:
         return None
     parts = path.split(".")
@@ -55,8 +57,10 @@ def object_change(path: str, old: Surface, new: Surface) -> Change | None:
         was = old.resolve(prefix)
         if was is None:
             return None
-        if new.resolve(prefix) is None:
-            if not new.judgeable(prefix):
+        now = new.resolve(prefix)
+        gone = was[1].kind == "module" and now is not None and now[1].kind != "module"
+        if now is None or gone:
+            if not gone and not new.judgeable(prefix):
                 return None
             whole = old.resolve(path)
             if prefix != path and whole is not None:  # what the code names may live elsewhere
@@ -77,10 +81,33 @@ def _removed(path: str, was: ApiObject, old: Surface, new: Surface) -> Change:
     if len([p for p in old.by_name(name) if _public(p)]) == 1:
         there = [p for p in new.by_name(name) if _public(p) and
                  new.objects[p].kind == was.kind]
-        if len(there) == 1:
+        if len(there) == 1 and (was.kind != "module" or _same_members(path, there[0], old,
+                                                                      new)):
             return Change(path, MOVED, f"{kind} moved to {there[0]} in {new.version}")
     note = f"; {declared(was.deprecated, old.version)}" if was.deprecated else ""
-    return Change(path, REMOVED, f"{kind} removed in {new.version}{note}")
+    return Change(path, REMOVED, f"{kind} removed in {new.version}{note}{_left(path, new)}")
+
+
+def _same_members(path: str, moved: str, old: Surface, new: Surface) -> bool:
+    """A module is moved, not replaced by a namesake, when most of its public names are
+    there too (`mlflow.types.llm` is not where `mlflow.llm` went)."""
+    def names(surface: Surface, module: str) -> set[str]:
+        return {p.rpartition(".")[2] for p in surface.objects
+                if p.rpartition(".")[0] == module and _public(p)}
+
+    had = names(old, path)
+    return bool(had) and len(had & names(new, moved)) * 2 > len(had)
+
+
+def _left(path: str, new: Surface) -> str:
+    """What the new version still has under a removed module's name."""
+    left = new.objects.get(path)
+    if left is None or left.kind == "module":
+        return ""
+    where = f" at {left.file}:{left.line}" if left.file else ""
+    what = f"a lazy loader{where}; importing it raises ModuleNotFoundError" if left.target \
+        else f"{'an' if left.kind[0] in 'aeiou' else 'a'} {left.kind}{where}"
+    return f" (only its name is left: {what})"
 
 
 def _callable(surface: Surface, path: str, bound: bool) -> list[Param] | None:

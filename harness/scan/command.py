@@ -33,7 +33,8 @@ def scan_code(paths: Sequence[Path], old: Surface, new: Surface,
             for u in find_uses(p.resolve() if base else p, old.package, base=base)]
     findings = find(uses, old, new, entries)
     return ScanReport(old.version, new.version, [str(p) for p in paths], findings,
-                      summary(diff_surfaces(old, new)), len({u.file for u in uses}), len(uses))
+                      summary(diff_surfaces(old, new)), len({u.file for u in uses}),
+                      sum(1 for u in uses if u.kind != "read"))
 
 
 def _surface(env: MlflowEnv, cache_dir: Path) -> tuple[Surface, dict[str, Any]]:

@@ -2,17 +2,21 @@
 (the source is parsed, never imported: the harness process never imports MLflow), cached as
 JSON under the cache folder by the environment's digest.
 
-Declared deprecations are read where MLflow declares them: `@deprecated(since=…,
-alternative=…)` and `@deprecated_parameter(old, new)` decorators, `.. deprecated::` in a
-docstring, and a parameter documented as `name: Deprecated. …` or `:param name: ..
-deprecated:: …`.
+Declared deprecations and types are read as `harness/scan/declared.py` says.
+
+What exists is what the environment's files hold: a module is one griffe found a file for; a
+name bound to a lazy loader (`llm = LazyLoader("mlflow.llm", …)`) is an alias of the module it
+loads when that module exists and an attribute otherwise. The types functions and properties
+give come from their annotations, or from a docstring's returns section naming one class
+(`:return: A :py:class:`ModelInfo <mlflow.models.model.ModelInfo>` instance`). Private base
+classes inside the package (`_MlflowObject`) are read too, so their subclasses' members can be
+judged absent.
 """
 
 from __future__ import annotations
 
 import ast
 import logging
-import re
 import time
 from dataclasses import dataclass
 from importlib.metadata import version as package_version
@@ -21,6 +25,17 @@ from pathlib import Path
 import griffe
 
 from harness.errors import EnvironmentBuildError
+from harness.scan.declared import (
+    decorator_deprecation,
+    doc_deprecation,
+    doc_returns,
+    first_text,
+    lazy_target,
+    param_deprecations,
+    parse_call,
+    renamed_parameters,
+    type_text,
+)
 from harness.scan.surface import (
     KEYWORD_ONLY,
     POSITIONAL_ONLY,
@@ -88,11 +103,23 @@ def extract(search_path: Path, package: str, version: str) -> Surface:
     loader = griffe.GriffeLoader(search_paths=[str(search_path)], allow_inspection=False)
     root = loader.load(package)
     surface = Surface(package=package, version=version)
-    walker = _Walker(surface, package, search_path)
     assert isinstance(root, griffe.Module)
+    walker = _Walker(surface, package, search_path, root)
     walker.module(root)
+    walker.private_bases()
     walker.finish_cli()
+    _lazy_loaders(surface)
     return surface
+
+
+def _lazy_loaders(surface: Surface) -> None:
+    """A lazy loader of a module that exists is an alias of it; of one that does not, it stays
+    an attribute (first use raises ModuleNotFoundError)."""
+    for path, obj in list(surface.objects.items()):
+        if obj.kind == "attribute" and obj.target:
+            loaded = surface.objects.get(obj.target)
+            if loaded is not None and loaded.kind == "module":
+                surface.objects[path] = ApiObject(kind="alias", target=obj.target)
 
 
 def _private(name: str) -> bool:
@@ -100,10 +127,13 @@ def _private(name: str) -> bool:
 
 
 class _Walker:
-    def __init__(self, surface: Surface, package: str, root: Path) -> None:
+    def __init__(self, surface: Surface, package: str, root: Path,
+                 top: griffe.Module) -> None:
         self.surface = surface
         self.package = package
         self.root = root
+        self.top = top
+        self.pending: list[str] = []  # private base classes inside the package, to read
         self.groups: dict[tuple[str, str], str] = {}  # (module, function) → click group name
         self.commands: list[tuple[str, str, str, str]] = []  # module, owner, name, path
 
@@ -117,7 +147,7 @@ class _Walker:
     def module(self, module: griffe.Module) -> None:
         file, _ = self._where(module)
         self.surface.objects[module.path] = ApiObject(
-            kind="module", deprecated=_doc_deprecation(module.docstring), file=file)
+            kind="module", deprecated=doc_deprecation(module.docstring), file=file)
         self.members(module)
 
     def members(self, owner: griffe.Module | griffe.Class) -> None:
@@ -137,19 +167,30 @@ class _Walker:
             elif isinstance(member, griffe.Function):
                 self.function(member, owner)
             elif isinstance(member, griffe.Attribute):
-                file, line = self._where(member)
-                self.surface.objects[path] = ApiObject(kind="attribute", file=file, line=line)
+                self.attribute(member, path)
+
+    def attribute(self, member: griffe.Attribute, path: str) -> None:
+        file, line = self._where(member)
+        deprecated = doc_deprecation(member.docstring) if "property" in member.labels \
+            else None
+        self.surface.objects[path] = ApiObject(
+            kind="attribute", file=file, line=line, deprecated=deprecated,
+            returns=type_text(member.annotation, self.package),
+            target=lazy_target(member, self.package))
 
     def klass(self, cls: griffe.Class) -> None:
         file, line = self._where(cls)
         bases = tuple(str(getattr(b, "canonical_path", b)) for b in cls.bases)
-        deprecated = _decorator_deprecation(cls.decorators) or _doc_deprecation(cls.docstring)
+        self.pending += [b for b in bases if b.startswith(self.package + ".")
+                         and any(part.startswith("_") for part in b.split("."))]
+        deprecated = decorator_deprecation(cls.decorators) or doc_deprecation(cls.docstring)
         self.surface.objects[cls.path] = ApiObject(
-            kind="class", bases=bases, deprecated=deprecated, file=file, line=line)
+            kind="class", bases=bases, deprecated=deprecated, file=file, line=line,
+            dynamic="__getattr__" in cls.members)
         self.members(cls)
         init = self.surface.objects.get(f"{cls.path}.__init__")
         if init is not None and init.params is not None and cls.docstring is not None:
-            documented = _param_deprecations(cls.docstring.value)  # params documented on the class
+            documented = param_deprecations(cls.docstring.value)  # params documented on the class
             if documented:
                 params = tuple(p if p.deprecated or p.name not in documented else
                                Param(p.name, p.kind, p.required, documented[p.name])
@@ -158,18 +199,43 @@ class _Walker:
                     kind="function", params=params, method=init.method, file=init.file,
                     line=init.line, deprecated=init.deprecated)
 
+    def private_bases(self) -> None:
+        """Read the private base classes inside the package that public classes name (their
+        public members are inherited), under their own paths."""
+        while self.pending:
+            path = self.pending.pop()
+            if path in self.surface.objects:
+                continue
+            try:
+                found = self.top[path.removeprefix(self.package + ".")]
+            except (KeyError, ValueError, griffe.AliasResolutionError, griffe.CyclicAliasError):
+                continue
+            if isinstance(found, griffe.Alias):
+                try:
+                    found = found.final_target
+                except (griffe.AliasResolutionError, griffe.CyclicAliasError):
+                    continue
+            if isinstance(found, griffe.Class):
+                self.klass(found)
+                if found.path != path:
+                    self.surface.objects[path] = ApiObject(kind="alias", target=found.path)
+
     def function(self, func: griffe.Function, owner: griffe.Module | griffe.Class) -> None:
         file, line = self._where(func)
         labels = func.labels
+        returns = type_text(func.returns, self.package) or doc_returns(func.docstring,
+                                                                           self.package)
         if "property" in labels:
-            self.surface.objects[func.path] = ApiObject(kind="attribute", file=file, line=line)
+            self.surface.objects[func.path] = ApiObject(
+                kind="attribute", file=file, line=line, returns=returns,
+                deprecated=doc_deprecation(func.docstring))
             return
         method = None
         if owner.is_class:
             method = ("static" if "staticmethod" in labels else
                       "class" if "classmethod" in labels else "instance")
-        documented = _param_deprecations(func.docstring.value) if func.docstring else {}
-        renamed = _renamed_parameters(func.decorators)
+        documented = param_deprecations(func.docstring.value) if func.docstring else {}
+        renamed = renamed_parameters(func.decorators)
         params = tuple(
             Param(
                 name=p.name,
@@ -183,10 +249,10 @@ class _Walker:
         named = {p.name for p in params}
         params += tuple(Param(old, KEYWORD_ONLY, False, note)  # accepted by the decorator
                         for old, note in renamed.items() if old not in named)
-        deprecated = _decorator_deprecation(func.decorators) or _doc_deprecation(func.docstring)
+        deprecated = decorator_deprecation(func.decorators) or doc_deprecation(func.docstring)
         self.surface.objects[func.path] = ApiObject(
             kind="function", params=params, method=method, deprecated=deprecated, file=file,
-            line=line, target=_wrapped(func, owner))
+            line=line, target=_wrapped(func, owner), returns=returns)
         if owner.is_module:
             self._click(func, owner.path)
 
@@ -194,13 +260,13 @@ class _Walker:
 
     def _click(self, func: griffe.Function, module: str) -> None:
         for decorator in func.decorators:
-            call = _parse_call(str(decorator.value))
+            call = parse_call(str(decorator.value))
             if call is None or not isinstance(call.func, ast.Attribute):
                 continue
             what, owner = call.func.attr, call.func.value
             if what not in ("command", "group") or not isinstance(owner, ast.Name):
                 continue
-            name = _first_text(call) or func.name.replace("_", "-")
+            name = first_text(call) or func.name.replace("_", "-")
             if what == "group":
                 self.groups[(module, func.name)] = name
             if owner.id != "click":
@@ -220,7 +286,7 @@ class _Walker:
 def _wrapped(func: griffe.Function, owner: griffe.Module | griffe.Class) -> str | None:
     """The function a `@functools.wraps(f)` wrapper stands for (its signature is f's)."""
     for decorator in func.decorators:
-        call = _parse_call(str(decorator.value))
+        call = parse_call(str(decorator.value))
         if call is None or not call.args or not isinstance(call.args[0], ast.Name):
             continue
         callee = call.func.attr if isinstance(call.func, ast.Attribute) else (
@@ -232,103 +298,3 @@ def _wrapped(func: griffe.Function, owner: griffe.Module | griffe.Class) -> str 
             return None
         return named.target_path if isinstance(named, griffe.Alias) else named.path
     return None
-
-
-def _parse_call(text: str) -> ast.Call | None:
-    try:
-        node = ast.parse(text, mode="eval").body
-    except SyntaxError:
-        return None
-    return node if isinstance(node, ast.Call) else None
-
-
-def _first_text(call: ast.Call) -> str | None:
-    for keyword in call.keywords:
-        if keyword.arg == "name" and isinstance(keyword.value, ast.Constant):
-            return str(keyword.value.value)
-    if call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value,
-                                                                         str):
-        return call.args[0].value
-    return None
-
-
-def _texts(call: ast.Call) -> tuple[list[str], dict[str, str]]:
-    args = [str(a.value) for a in call.args if isinstance(a, ast.Constant)]
-    kwargs = {k.arg: str(k.value.value) for k in call.keywords
-              if k.arg and isinstance(k.value, ast.Constant)}
-    return args, kwargs
-
-
-def _decorator_deprecation(decorators: list[griffe.Decorator]) -> str | None:
-    for decorator in decorators:
-        text = str(decorator.value)
-        if text.split("(")[0].rpartition(".")[2] != "deprecated":
-            continue
-        call = _parse_call(text)
-        args, kwargs = _texts(call) if call else ([], {})
-        alternative = kwargs.get("alternative") or (args[0] if args else None)
-        since = kwargs.get("since") or (args[1] if len(args) > 1 else None)
-        words = ["deprecated"] + ([f"since {since}"] if since else [])
-        return " ".join(words) + (f"; use {alternative}" if alternative else "")
-    return None
-
-
-def _renamed_parameters(decorators: list[griffe.Decorator]) -> dict[str, str]:
-    renamed = {}
-    for decorator in decorators:
-        text = str(decorator.value)
-        if text.split("(")[0].rpartition(".")[2] != "deprecated_parameter":
-            continue
-        call = _parse_call(text)
-        args, _ = _texts(call) if call else ([], {})
-        if len(args) >= 2:
-            renamed[args[0]] = f"deprecated; renamed to {args[1]}"
-    return renamed
-
-
-_DIRECTIVE = re.compile(r"^\s*\.\. deprecated::\s*(\S*)\s*$", re.MULTILINE)
-
-
-def _doc_deprecation(docstring: griffe.Docstring | None) -> str | None:
-    """A `.. deprecated::` directive before any parameter documentation."""
-    if docstring is None:
-        return None
-    head = re.split(r"^\s*(?::param|Args:|Parameters\b)", docstring.value, maxsplit=1,
-                    flags=re.MULTILINE)[0]
-    found = _DIRECTIVE.search(head)
-    if not found:
-        return None
-    after = head[found.end():].strip().splitlines()
-    since = f" since {found.group(1)}" if found.group(1) else ""
-    return f"deprecated{since}" + (f": {after[0].strip()}" if after else "")
-
-
-_PARAM_LINE = re.compile(
-    r"^\s*(?::param\s+(?:[\w\[\]., ]+\s+)?(?P<sphinx>\w+):|(?P<google>\w+)\s*(?:\([^)]*\))?:)"
-    r"(?P<rest>.*)$")
-
-
-def _param_deprecations(doc: str) -> dict[str, str]:
-    """Parameters a docstring declares deprecated (Google `name: Deprecated. …` or Sphinx
-    `:param name:` followed by `.. deprecated:: VERSION`)."""
-    found: dict[str, str] = {}
-    lines = doc.splitlines()
-    for index, line in enumerate(lines):
-        match = _PARAM_LINE.match(line)
-        if not match:
-            continue
-        name = match.group("sphinx") or match.group("google")
-        rest = match.group("rest").strip()
-        if re.match(r"\(?\**deprecated\b", rest, re.IGNORECASE):
-            text = re.sub(r"^\(?\**deprecated\**\)?[.:]?\s*", "", rest, flags=re.IGNORECASE)
-            found[name] = "deprecated" + (f": {text}" if text else "")
-            continue
-        if match.group("sphinx") and not rest:
-            block = [x.strip() for x in lines[index + 1:index + 4]]
-            directive = block[0] if block else ""
-            if directive.startswith(".. deprecated::"):
-                since = directive.removeprefix(".. deprecated::").strip()
-                note = block[1] if len(block) > 1 else ""
-                found[name] = (f"deprecated since {since}" if since else "deprecated") + (
-                    f": {note}" if note else "")
-    return found

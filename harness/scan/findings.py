@@ -2,7 +2,9 @@
 and the catalog entry and source where one documents it.
 
 A removed or moved API is named once per file (at its first use; later lines are listed in
-the finding); a call's parameter changes are named at each call.
+the finding); a call's parameter changes, and attributes of MLflow values, are named at each
+line. Deprecations and behaviour changes ("behaviour changed: check") do not break: they are
+pointers.
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ from harness.scan.changes import (
 )
 from harness.scan.surface import Surface
 from harness.scan.uses import Use
+from harness.scan.values import value_changes
 
-NOT_BREAKING = (DEPRECATED, PARAM_DEPRECATED)  # warnings today; the call still works
+DEPRECATIONS = (DEPRECATED, PARAM_DEPRECATED)  # warnings today; the call still works
+# Not breaks: deprecations, and behaviour changes to check (the code may or may not rely on it)
+NOT_BREAKING = (*DEPRECATIONS, BEHAVIOUR)
 
 
 @dataclass
@@ -50,8 +55,14 @@ class Finding:
 
     @property
     def breaking(self) -> bool:
-        """Whether this use fails on the new version (a deprecation still works today)."""
+        """Whether this use fails on the new version (a deprecation still works today, a
+        behaviour change is a place to check)."""
         return self.kind not in NOT_BREAKING
+
+    @property
+    def check(self) -> bool:
+        """A behaviour change to check ("behaviour changed: check"), not a break."""
+        return self.kind == BEHAVIOUR
 
     def place(self) -> str:
         """`file:line api`, with the parameter when that is what changed: two parameters of
@@ -67,7 +78,7 @@ def _entry(entries: Sequence[ApiEntry], change: Change, api: str, old: Surface) 
     canonical = old.resolve(change.api)
     path = canonical[0] if canonical else change.api
     for entry in entries:
-        if entry.behaviour:
+        if entry.behaviour or entry.value:
             continue
         if entry.parameter is not None and entry.parameter != change.parameter:
             continue
@@ -101,6 +112,10 @@ def find(uses: Iterable[Use], old: Surface, new: Surface,
                              entry.summary if entry else "", entry.source if entry else "")
 
     for use in sorted(uses, key=lambda u: (u.file, u.line)):
+        if use.kind == "read":
+            for read, api, key, entry in value_changes(use, old, new, entries):
+                add(use, read, api, key, entry)
+            continue
         if use.kind == "command":
             command = _command(use.api, old)
             change = cli_change(command, old, new) if command else None
@@ -133,7 +148,7 @@ def _behaviour(use: Use, old: Surface, new: Surface, entries: Sequence[ApiEntry]
         return
     canonical = _canonical(use.api, old)
     for entry in entries:
-        if entry.behaviour and entry.crosses(old.version, new.version) and \
+        if entry.behaviour and not entry.value and entry.crosses(old.version, new.version) and \
                 entry.names(use.api, canonical, old):
             change = Change(use.api, BEHAVIOUR, f"behaviour changed in {new.version}: "
                                                 f"{entry.summary}")

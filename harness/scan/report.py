@@ -1,7 +1,8 @@
 """What the breaking-change scan found: the scan phase's typed result (`results.json`: `scan`).
 
 A removed or changed API your code uses blocks the upgrade; a deprecated one is a caveat (the
-call still works today).
+call still works today), and so is a documented behaviour change at a place that may rely on it
+("behaviour changed: check": a pointer, not a break).
 """
 
 from __future__ import annotations
@@ -38,27 +39,26 @@ class ScanReport:
             "findings": [f.to_dict() for f in self.findings],
         }
 
+    @property
+    def checks(self) -> list[Finding]:
+        """Behaviour changes to check: pointers, not breaks."""
+        return [f for f in self.findings if f.check]
+
     def headline(self) -> str:
-        deprecations = len(self.findings) - len(self.breaking)
+        checks = f", {len(self.checks)} behaviour changed: check" if self.checks else ""
         return (f"scan {self.old_version} → {self.new_version}: {len(self.breaking)} breaking, "
-                f"{deprecations} deprecated ({self.uses} MLflow uses in "
+                f"{len(self.deprecations)} deprecated{checks} ({self.uses} MLflow uses in "
                 f"{self.files_scanned} files)")
 
     def markdown(self) -> str:
         lines = [f"# Your code: {self.old_version} → {self.new_version}", "",
                  self.headline() + ".", ""]
-        by_file: dict[str, list[Finding]] = {}
-        for item in self.findings:
-            by_file.setdefault(item.file, []).append(item)
-        for file, items in by_file.items():
-            lines += [f"## `{file}`", ""]
-            for item in items:
-                more = f" (also lines {', '.join(map(str, item.also_at))})" if item.also_at \
-                    else ""
-                lines.append(f"- line {item.line}{more}: `{item.api}` — {item.what}")
-                if item.catalog:
-                    lines.append(f"  - {item.catalog}: {item.summary} ({item.source})")
-            lines.append("")
+        lines += _by_file([f for f in self.findings if not f.check], "##")
+        if self.checks:
+            lines += ["## Behaviour changed: check", "",
+                      "Not breaks: places that use a value or an API whose behaviour changed; "
+                      "check that the code does not rely on the old behaviour.", ""]
+            lines += _by_file(self.checks, "###")
         if not self.findings:
             lines += ["Nothing in this code meets a removed, changed or deprecated API.", ""]
         counts = ", ".join(f"{k} {v}" for k, v in self.api_changes.items())
@@ -74,7 +74,7 @@ class ScanReport:
 
     @property
     def deprecations(self) -> list[Finding]:
-        return [f for f in self.findings if not f.breaking]
+        return [f for f in self.findings if not f.breaking and not f.check]
 
     def blocking(self, upgrade: Upgrade) -> list[str]:
         if not self.breaking:
@@ -84,7 +84,28 @@ class ScanReport:
                 + named([f.place() for f in self.breaking])]
 
     def caveats(self, upgrade: Upgrade) -> list[str]:
-        if not self.deprecations:
-            return []
-        return [f"{len(self.deprecations)} place(s) in your code use deprecated APIs: "
-                + named([f.place() for f in self.deprecations])]
+        reasons = []
+        if self.deprecations:
+            reasons.append(f"{len(self.deprecations)} place(s) in your code use deprecated APIs: "
+                           + named([f.place() for f in self.deprecations]))
+        if self.checks:
+            reasons.append(f"{len(self.checks)} place(s) in your code to check, where "
+                           f"{self.new_version or 'the new version'} changed behaviour: "
+                           + named([f.place() for f in self.checks]))
+        return reasons
+
+
+def _by_file(findings: list[Finding], heading: str) -> list[str]:
+    lines: list[str] = []
+    by_file: dict[str, list[Finding]] = {}
+    for item in findings:
+        by_file.setdefault(item.file, []).append(item)
+    for file, items in by_file.items():
+        lines += [f"{heading} `{file}`", ""]
+        for item in items:
+            more = f" (also lines {', '.join(map(str, item.also_at))})" if item.also_at else ""
+            lines.append(f"- line {item.line}{more}: `{item.api}` — {item.what}")
+            if item.catalog:
+                lines.append(f"  - {item.catalog}: {item.summary} ({item.source})")
+        lines.append("")
+    return lines

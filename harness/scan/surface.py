@@ -3,7 +3,14 @@ what each version declares deprecated, and the command-line commands.
 
 A surface is JSON (cached per environment) and is looked up by the paths a team's code
 spells: aliases (`mlflow.evaluate` → `mlflow.models.evaluation.base.evaluate`) and members
-inherited from a base class are followed.
+inherited from a base class are followed. A module is an object of kind `module` only when its
+file exists in the environment: a name that merely mentions a module (a lazy loader of one that
+is gone, `mlflow.llm = LazyLoader("mlflow.llm", …)` in 3.4.0) is an attribute.
+
+Functions and attributes carry the type they give (`returns`: a class path, or `outer[item]`
+for a container of one), read from annotations or, failing those, from the docstring's
+returns section: a value a team's code got from MLflow is followed through them
+(`harness/scan/values.py`).
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-SURFACE_FORMAT = 1
+SURFACE_FORMAT = 2
 
 # Parameter kinds, as inspect names them.
 POSITIONAL_ONLY = "positional-only"
@@ -44,13 +51,17 @@ class ApiObject:
     """A module, class, function, attribute, or an alias (a re-export) of one."""
 
     kind: str  # module | class | function | attribute | alias
-    target: str | None = None  # alias: the path it re-exports; function: the one it wraps
+    # alias: the path it re-exports; function: the one it wraps; attribute: the module a lazy
+    # loader would import (one that does not exist: an existing one makes the name an alias)
+    target: str | None = None
     params: tuple[Param, ...] | None = None  # function: its parameters (self included)
     method: str | None = None  # function in a class: instance | class | static
     bases: tuple[str, ...] = ()  # class: base classes by path
     deprecated: str | None = None  # what the version declares ("since 3.0.0; use X")
     file: str = ""  # source file relative to site-packages
     line: int = 0
+    returns: str | None = None  # function, attribute: the type it gives ("pkg.C", "list[pkg.C]")
+    dynamic: bool = False  # class: defines __getattr__ (its members cannot be judged absent)
 
 
 @dataclass
@@ -104,10 +115,27 @@ class Surface:
         obj = parent[1]
         if obj.kind == "module":
             return True
-        if obj.kind != "class":
+        return obj.kind == "class" and self.closed(parent[0])
+
+    def closed(self, path: str) -> bool:
+        """Whether a class's members are all known: its bases are in the surface (or `object`)
+        and neither it nor a base answers unknown names (`__getattr__`)."""
+        found = self.resolve(path)
+        if found is None or found[1].kind != "class":
             return False
         return all(b in ("object", "builtins.object") or self.resolve(b) is not None
-                   for b in obj.bases)
+                   for b in found[1].bases) and not self._dynamic(found[0], 0)
+
+    def _dynamic(self, path: str, depth: int) -> bool:
+        found = self.resolve(path) if depth < 20 else None
+        if found is None or found[1].kind != "class":
+            return False
+        return found[1].dynamic or any(self._dynamic(b, depth + 1) for b in found[1].bases)
+
+    def is_module(self, path: str) -> bool:
+        """Whether `path` names a module that exists (aliases followed)."""
+        found = self.resolve(path)
+        return found is not None and found[1].kind == "module"
 
     def callable_params(self, path: str) -> tuple[str, tuple[Param, ...], bool] | None:
         """(canonical path, parameters a caller passes, bound) for a function or a class (its
@@ -165,7 +193,8 @@ class Surface:
                 params=None if params is None else tuple(Param(**p) for p in params),
                 method=raw.get("method"), bases=tuple(raw.get("bases", ())),
                 deprecated=raw.get("deprecated"), file=raw.get("file", ""),
-                line=int(raw.get("line", 0)))
+                line=int(raw.get("line", 0)), returns=raw.get("returns"),
+                dynamic=bool(raw.get("dynamic", False)))
         return cls(package=data["package"], version=data["version"], objects=objects,
                    cli=dict(data.get("cli", {})), env_digest=data.get("env_digest", ""))
 

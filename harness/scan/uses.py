@@ -3,6 +3,12 @@ m`, `from mlflow.x import y as z`), attribute chains (`m.sklearn.log_model`), ca
 keyword names and positional count, instances (`client = MlflowClient()`, `self.client = …`,
 `client: MlflowClient`) and their method calls; and `mlflow …` commands in strings, argument
 lists and shell-like files.
+
+Values the code gets from MLflow are followed (`run = client.get_run(…)`, `for v in
+client.search_model_versions(…)`, `with mlflow.start_run() as run`, an item, a team function
+in the module returning one): what is read of them is a use of kind `read`, the API the value
+came from and the steps taken since (`run.info.run_uuid`: `MlflowClient.get_run`, then `()`,
+`info`, `run_uuid`). The surfaces' types tell what those steps reach (`values.py`).
 """
 
 from __future__ import annotations
@@ -10,8 +16,10 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+from harness.scan.bindings import COMPARED, Binding, Names, Scope, instance, reads
 
 SHELL_FILES = ("*.sh", "*.bash", "Dockerfile*", "*.dockerfile", "Makefile", "*.mk", "*.yml",
                "*.yaml", "*.toml", "*.cfg", "*.ini", "Procfile")
@@ -27,78 +35,39 @@ class Use:
     file: str
     line: int
     api: str
-    kind: str  # import | reference | call | command
+    kind: str  # import | reference | call | command | read
     keywords: tuple[str, ...] = ()
     positional: int = 0
     bound: bool = False  # called on an instance (self is supplied)
     partial: bool = False  # only some of the call's arguments are known (through **kwargs)
+    # kind "read": what was done to a value from MLflow since `api` made it (a call, CALL) or
+    # since it was an instance of `api` (a class): CALL, ITEM, COMPARED or an attribute name.
+    steps: tuple[str, ...] = ()
+    origin: int = 0  # kind "read": the line of the MLflow call that made the value (0: unknown)
+    origin_api: str = ""  # and that call's API
 
 
-@dataclass(frozen=True)
-class _Binding:
-    path: str
-    instance: bool = False
-    # A team function that passes its **kwargs on to `path`: the keywords a caller gives it,
-    # less its own named parameters (`own`), reach MLflow.
-    forward: bool = False
-    own: frozenset[str] = frozenset()
-    returns: bool = False  # a team function that returns an instance of `path`
-
-    @property
-    def team(self) -> bool:
-        """The team's own function (not an MLflow name): calling it is not an MLflow call."""
-        return self.forward or self.returns
-
-
-@dataclass
-class _Scope:
-    names: dict[str, _Binding] = field(default_factory=dict)
-    selfattrs: dict[str, _Binding] = field(default_factory=dict)
-    dict_keys: dict[str, set[str]] = field(default_factory=dict)  # kwargs dicts' known keys
-
-
-class _Finder(ast.NodeVisitor):
-    def __init__(self, file: str, package: str) -> None:
+class _Finder(Names, ast.NodeVisitor):
+    def __init__(self, file: str, package: str, tree: ast.AST) -> None:
+        super().__init__()
         self.file = file
         self.package = package
-        self.scopes: list[_Scope] = [_Scope()]
         self.uses: list[Use] = []
+        self.parents = {id(child): node for node in ast.walk(tree)
+                        for child in ast.iter_child_nodes(node)}
 
-    # -- names ----------------------------------------------------------------------------
 
-    def lookup(self, name: str) -> _Binding | None:
-        for scope in reversed(self.scopes):
-            if name in scope.names:
-                return scope.names[name]
-        return None
-
-    def bind(self, name: str, binding: _Binding | None) -> None:
-        if binding is None:
-            self.scopes[-1].names.pop(name, None)
-        else:
-            self.scopes[-1].names[name] = binding
-
-    def resolve(self, node: ast.expr) -> _Binding | None:
-        """The MLflow path (or instance of one) an expression names, if any."""
-        if isinstance(node, ast.Name):
-            return self.lookup(node.id)
-        if isinstance(node, ast.Attribute):
-            if isinstance(node.value, ast.Name) and node.value.id == "self":
-                for scope in reversed(self.scopes):
-                    if node.attr in scope.selfattrs:
-                        return scope.selfattrs[node.attr]
-                return None
-            base = self.resolve(node.value)
-            if base is None or base.team:
-                return None
-            return _Binding(f"{base.path}.{node.attr}")
-        if isinstance(node, ast.Call):
-            callee = self.resolve(node.func)
-            if callee is None or callee.forward or callee.instance:
-                return None
-            return _Binding(callee.path, instance=True) if callee.returns or \
-                _classlike(callee.path) else None
-        return None
+    def read(self, node: ast.expr, value: Binding) -> None:
+        """A value from MLflow read at `node`, named once, by the outermost expression."""
+        parent = self.parents.get(id(node))
+        if isinstance(parent, ast.Attribute | ast.Subscript) and parent.value is node or \
+                isinstance(parent, ast.Call) and parent.func is node:
+            return
+        steps = (*value.steps, COMPARED) if isinstance(parent, ast.Compare) else value.steps
+        if reads(steps):
+            self.uses.append(Use(self.file, getattr(node, "lineno", 0), value.root, "read",
+                                 steps=steps, origin=value.origin,
+                                 origin_api=value.origin_api))
 
     # -- imports --------------------------------------------------------------------------
 
@@ -108,9 +77,9 @@ class _Finder(ast.NodeVisitor):
                 continue
             self.use(node, alias.name, "import")
             if alias.asname:
-                self.bind(alias.asname, _Binding(alias.name))
+                self.bind(alias.asname, Binding(alias.name))
             else:
-                self.bind(self.package, _Binding(self.package))
+                self.bind(self.package, Binding(self.package))
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         module = node.module or ""
@@ -121,7 +90,7 @@ class _Finder(ast.NodeVisitor):
                 continue
             path = f"{module}.{alias.name}"
             self.use(node, path, "import")
-            self.bind(alias.asname or alias.name, _Binding(path))
+            self.bind(alias.asname or alias.name, Binding(path))
 
     # -- uses -----------------------------------------------------------------------------
 
@@ -132,8 +101,8 @@ class _Finder(ast.NodeVisitor):
         for keyword in call.keywords if call else ():
             if keyword.arg:
                 keywords.append(keyword.arg)
-            elif isinstance(keyword.value, ast.Name) and keyword.value.id in self._dicts():
-                keywords += sorted(self._dicts()[keyword.value.id])  # `**kwargs` we can read
+            elif isinstance(keyword.value, ast.Name) and keyword.value.id in self.dicts():
+                keywords += sorted(self.dicts()[keyword.value.id])  # `**kwargs` we can read
                 partial = True
             else:
                 partial = True  # `**something` whose keys are unknown
@@ -141,12 +110,6 @@ class _Finder(ast.NodeVisitor):
         partial = partial or any(isinstance(a, ast.Starred) for a in (call.args if call else []))
         self.uses.append(Use(self.file, getattr(node, "lineno", 0), api, kind,
                              tuple(dict.fromkeys(keywords)), positional, bound, partial))
-
-    def _dicts(self) -> dict[str, set[str]]:
-        found: dict[str, set[str]] = {}
-        for scope in self.scopes:
-            found.update(scope.dict_keys)
-        return found
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
@@ -156,7 +119,7 @@ class _Finder(ast.NodeVisitor):
             if passed:
                 self.uses.append(Use(self.file, node.lineno, target.path, "call", passed,
                                      partial=True))
-        elif target is not None and not target.instance and not target.returns:
+        elif target is not None and target.path and not target.instance and not target.returns:
             bound = isinstance(func, ast.Attribute) and bool(
                 (owner := self.resolve(func.value)) and owner.instance)
             self.use(node, target.path, "call", node, bound)
@@ -167,6 +130,15 @@ class _Finder(ast.NodeVisitor):
         for arg in [*node.args, *(k.value for k in node.keywords)]:
             self.visit(arg)
         self._command_list(node)
+        made = self.called(node)
+        if made is not None and made.root and not made.path:
+            self.read(node, made)
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        value = self.resolve(node)
+        if value is not None and value.root and not value.path:
+            self.read(node, value)
+        self.generic_visit(node)
 
     def _visit_inner(self, node: ast.expr) -> None:
         """Inside a resolved chain only calls (`mlflow.MlflowClient().x`) are uses."""
@@ -177,7 +149,9 @@ class _Finder(ast.NodeVisitor):
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         target = self.resolve(node)
-        if target is None:
+        if target is None or not target.path:
+            if target is not None:
+                self.read(node, target)
             self.generic_visit(node)
             return
         owner = self.resolve(node.value)
@@ -187,9 +161,12 @@ class _Finder(ast.NodeVisitor):
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load):
             target = self.lookup(node.id)
-            if target is not None and not target.instance and not target.team \
+            if target is not None and target.path and not target.instance and not target.team \
                     and target.path != self.package:
                 self.use(node, target.path, "reference")
+            elif target is not None and target.root and not target.path and isinstance(
+                    self.parents.get(id(node)), ast.Compare):
+                self.read(node, target)  # `if source == …`
 
     # -- bindings -------------------------------------------------------------------------
 
@@ -197,7 +174,12 @@ class _Finder(ast.NodeVisitor):
         self.visit(node.value)
         value = self.resolve(node.value)
         for target in node.targets:
-            self._assign(target, value)
+            if isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple) and \
+                    len(target.elts) == len(node.value.elts):  # a, b = x[-1], x[:-1]
+                for name, item in zip(target.elts, node.value.elts, strict=True):
+                    self.assign(name, self.resolve(item))
+                continue
+            self.assign(target, value)
             self._dict_keys(target, node.value)
 
     def _dict_keys(self, target: ast.expr, value: ast.expr) -> None:
@@ -220,45 +202,70 @@ class _Finder(ast.NodeVisitor):
         if node.value is not None:
             self.visit(node.value)
         annotated = self.resolve(node.annotation)
-        value = _Binding(annotated.path, True) if annotated else (
+        value = instance(annotated.path) if annotated and annotated.path else (
             self.resolve(node.value) if node.value is not None else None)
-        self._assign(node.target, value)
+        self.assign(node.target, value)
 
-    def _assign(self, target: ast.expr, value: _Binding | None) -> None:
-        if isinstance(target, ast.Name):
-            self.bind(target.id, value)
-        elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) \
-                and target.value.id == "self" and value is not None:
-            self.scopes[-1].selfattrs[target.attr] = value
-
-    def visit_With(self, node: ast.With) -> None:
+    def visit_With(self, node: ast.With | ast.AsyncWith) -> None:
         for item in node.items:
             self.visit(item.context_expr)
-            if item.optional_vars is not None:
-                self._assign(item.optional_vars, None)
+            if item.optional_vars is not None:  # taken to be the context manager itself
+                self.assign(item.optional_vars, self.resolve(item.context_expr))
         for statement in node.body:
             self.visit(statement)
+
+    visit_AsyncWith = visit_With  # noqa: N815 (ast.NodeVisitor's naming)
+
+    def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
+        self.visit(node.iter)
+        self.assign(node.target, self.items(node.iter))
+        for statement in [*node.body, *node.orelse]:
+            self.visit(statement)
+
+    visit_AsyncFor = visit_For  # noqa: N815
+
+    def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp,
+                       parts: list[ast.expr]) -> None:
+        self.scopes.append(Scope())
+        for generator in node.generators:
+            self.visit(generator.iter)
+            self.assign(generator.target, self.items(generator.iter))
+            for condition in generator.ifs:
+                self.visit(condition)
+        for part in parts:
+            self.visit(part)
+        self.scopes.pop()
+
+    def visit_ListComp(self, node: ast.ListComp) -> None:
+        self._comprehension(node, [node.elt])
+
+    visit_SetComp = visit_GeneratorExp = visit_ListComp  # type: ignore[assignment]  # noqa: N815
+
+    def visit_DictComp(self, node: ast.DictComp) -> None:
+        self._comprehension(node, [node.key, node.value])
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         for decorator in node.decorator_list:
             self.visit(decorator)
         for default in [*node.args.defaults, *(d for d in node.args.kw_defaults if d)]:
             self.visit(default)
-        scope = _Scope(selfattrs=dict(self.scopes[-1].selfattrs))
+        scope = Scope(selfattrs=dict(self.scopes[-1].selfattrs))
         self.scopes.append(scope)
         for arg in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]:
             annotated = self.resolve(arg.annotation) if arg.annotation else None
-            self.bind(arg.arg, _Binding(annotated.path, True) if annotated else None)
+            self.bind(arg.arg, instance(annotated.path) if annotated and annotated.path
+                      else None)
         for statement in node.body:
             self.visit(statement)
         made = self._forwarded(node) or self._returned(node)
         self.scopes.pop()
         self.bind(node.name, made)
 
-    def _returned(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> _Binding | None:
+    def _returned(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> Binding | None:
         """`def connect(uri): return MlflowClient(uri)`: the MLflow class every `return` of
-        this function (not of functions inside it) gives an instance of."""
-        found: set[str] = set()
+        this function (not of functions inside it) gives an instance of, or the one value from
+        MLflow they all give (`return client.get_run(run_id)`)."""
+        found: dict[tuple[str, str, tuple[str, ...]], Binding] = {}
         pending: list[ast.AST] = list(node.body)
         while pending:
             item = pending.pop()
@@ -267,13 +274,18 @@ class _Finder(ast.NodeVisitor):
                 continue
             if isinstance(item, ast.Return):
                 value = self.resolve(item.value) if item.value is not None else None
-                if value is None or not value.instance:
+                if value is None or not (value.instance or value.root and not value.path):
                     return None
-                found.add(value.path)
+                key = (value.path, "", ()) if value.instance else ("", value.root, value.steps)
+                found[key] = value
             pending.extend(ast.iter_child_nodes(item))
-        return _Binding(found.pop(), returns=True) if len(found) == 1 else None
+        if len(found) != 1:
+            return None
+        (value,) = found.values()
+        return Binding(value.path, returns=True) if value.instance else replace(value,
+                                                                               returns=True)
 
-    def _forwarded(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> _Binding | None:
+    def _forwarded(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> Binding | None:
         """`def evaluate(uri, **extra): return mlflow.evaluate(uri, data, **extra)`: the
         MLflow call this function hands its **kwargs to (resolved in its own scope)."""
         if node.args.kwarg is None:
@@ -286,8 +298,9 @@ class _Finder(ast.NodeVisitor):
                     k.arg is None and isinstance(k.value, ast.Name) and k.value.id == name
                     for k in inner.keywords):
                 target = self.resolve(inner.func)
-                if target is not None and not target.instance and not target.team:
-                    return _Binding(target.path, forward=True, own=own)
+                if target is not None and target.path and not target.instance \
+                        and not target.team:
+                    return Binding(target.path, forward=True, own=own)
         return None
 
     visit_AsyncFunctionDef = visit_FunctionDef  # noqa: N815 (ast.NodeVisitor's naming)
@@ -295,7 +308,7 @@ class _Finder(ast.NodeVisitor):
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         for expr in [*node.bases, *node.decorator_list]:
             self.visit(expr)
-        scope = _Scope()
+        scope = Scope()
         self.scopes.append(scope)
         # self.<attr> assigned in any method is known in every method (flow-insensitive).
         for method in node.body:
@@ -304,7 +317,7 @@ class _Finder(ast.NodeVisitor):
                     if isinstance(statement, ast.Assign):
                         value = self.resolve(statement.value)
                         for target in statement.targets:
-                            self._assign(target, value)
+                            self.assign(target, value)
         for statement in node.body:
             self.visit(statement)
         self.scopes.pop()
@@ -326,9 +339,6 @@ class _Finder(ast.NodeVisitor):
                     self.uses.append(Use(self.file, node.lineno, " ".join(words), "command"))
 
 
-def _classlike(path: str) -> bool:
-    return path.rpartition(".")[2][:1].isupper()
-
 
 def commands_in(text: str, package: str = "mlflow") -> list[str]:
     """`mlflow <group> <command>` spellings in a line of text (both words kept: the caller
@@ -344,7 +354,7 @@ def python_uses(source: str, file: str, package: str = "mlflow") -> list[Use]:
         tree = ast.parse(source, filename=file)
     except SyntaxError:
         return []
-    finder = _Finder(file, package)
+    finder = _Finder(file, package, tree)
     finder.visit(tree)
     return finder.uses
 

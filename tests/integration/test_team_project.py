@@ -2,7 +2,9 @@
 the repository, through `run --project … --scenarios …` (the scan, the team's suite per side,
 the team's scenario) and through plain `pytest` in its scenario folder (the pytest11 entry
 point, no `-p`). Each planted break must be named exactly once per channel, at its place, and
-nothing else.
+nothing else: among them a module-level import of a module 3.4.0 removed (a test module that no
+longer collects) and breaks raised in the team's own code (named at the team's line, with the
+MLflow call its value came from).
 
 CI-sized: only the team's scenario (`--no-builtin`), no matrix, no benchmark.
 """
@@ -67,21 +69,32 @@ def test_the_scan_names_each_planted_break_once_at_its_line(team: Path,
          "parameter-removed"),
         (f"{SRC}/deltaone.py", evaluate, "mlflow.evaluate", "validation_thresholds",
          "parameter-removed"),
+        (f"{SRC}/predictions.py", line_of(team, "predictions.py", "from mlflow.llm import"),
+         "mlflow.llm", "removed", "removed"),
         (f"{SRC}/registry.py", line_of(team, "registry.py", "info = mlflow.sklearn.log_model("),
          "mlflow.sklearn.log_model", "artifact_path", "parameter-deprecated"),
         (f"{SRC}/registry.py", line_of(team, "registry.py", "self.client.list_artifacts(run_id)"),
          "mlflow.MlflowClient.list_artifacts", "behaviour", "behaviour"),
+        (f"{SRC}/registry.py", line_of(team, "registry.py", "return run.info.run_uuid"),
+         "mlflow.MlflowClient.get_run(…).info.run_uuid", "removed", "removed"),
+        (f"{SRC}/registry.py", line_of(team, "registry.py", 'source.split("/")[-3]'),
+         "mlflow.MlflowClient.get_model_version(…).source", "behaviour", "behaviour"),
     ]
 
 
-def test_the_suite_names_the_two_broken_tests_and_passes_the_rest(team: Path,
-                                                                  results: RunResults) -> None:
+def test_the_suite_names_the_broken_tests_and_passes_the_rest(team: Path,
+                                                             results: RunResults) -> None:
     assert results.project is not None
     tests = {t.test: t for t in results.project.tests}
     broken = {name for name, t in tests.items() if t.verdict != "passed"}
     assert broken == {"tests/test_deltaone.py::test_thresholds_say_one_point_higher",
-                      "tests/test_registry_integration.py::test_the_run_holds_the_model_files"}
-    assert len(tests) == 10 and results.project.summary == {"newly_failing": 2, "passed": 8}
+                      "tests/test_registry_integration.py::test_the_run_holds_the_model_files",
+                      "tests/test_registry_integration.py::test_the_audit_log_names_runs_by_uuid",
+                      "tests/test_registry_integration.py::"
+                      "test_a_version_names_the_run_it_came_from",
+                      "tests/test_predictions.py"}
+    assert len(tests) == 13 and results.project.summary == {
+        "newly_failing": 4, "newly_failing_module": 1, "passed": 8}
     assert results.project.conflicts == {} and results.project.set_aside == ["mlflow==2.9.2"]
     threshold = tests["tests/test_deltaone.py::test_thresholds_say_one_point_higher"]
     assert (threshold.old, threshold.new) == ("passed", "failed")
@@ -95,6 +108,41 @@ def test_the_suite_names_the_two_broken_tests_and_passes_the_rest(team: Path,
         assert test.verdict == "newly_failing" and test.reruns == ("passed", "failed")
     # An integration test really talked to each side's server (not skipped for lack of one).
     assert tests["tests/test_registry_integration.py::test_load_by_stage"].old == "passed"
+
+
+def test_a_test_module_that_no_longer_imports_is_a_newly_failing_module(
+        team: Path, results: RunResults) -> None:
+    assert results.project is not None
+    module = {t.test: t for t in results.project.tests}["tests/test_predictions.py"]
+    assert (module.verdict, module.old, module.new) == ("newly_failing_module", "collected",
+                                                        "error")
+    assert module.message == "ModuleNotFoundError: No module named 'mlflow.llm'"
+    line = line_of(team, "predictions.py", "from mlflow.llm import")
+    assert module.team_frame == f"{SRC}/predictions.py:{line}: from mlflow.llm import " \
+                                "log_predictions"
+    assert module.covers == ("tests/test_predictions.py::test_answers_must_match_questions",
+                             "tests/test_predictions.py::test_one_row_per_answer")
+
+
+def test_breaks_raised_in_the_teams_code_name_its_line_and_the_call_behind_the_value(
+        team: Path, results: RunResults) -> None:
+    assert results.project is not None
+    tests = {t.test: t for t in results.project.tests}
+    uuid = tests["tests/test_registry_integration.py::test_the_audit_log_names_runs_by_uuid"]
+    assert uuid.message == "AttributeError: 'RunInfo' object has no attribute 'run_uuid'"
+    assert uuid.mlflow_call is None and uuid.reruns == ("passed", "failed")
+    read, got = (line_of(team, "registry.py", text) for text in (
+        "return run.info.run_uuid", "run = self.client.get_run(run_id)"))
+    assert uuid.team_frame == f"{SRC}/registry.py:{read}: return run.info.run_uuid"
+    assert uuid.value_from == (f"mlflow.MlflowClient.get_run ({SRC}/registry.py:{got}: "
+                               "run = self.client.get_run(run_id))")
+    source = tests["tests/test_registry_integration.py::"
+                   "test_a_version_names_the_run_it_came_from"]
+    assert source.message == "IndexError: list index out of range"
+    split = line_of(team, "registry.py", 'source.split("/")[-3]')
+    assert source.team_frame == f'{SRC}/registry.py:{split}: return source.split("/")[-3]'
+    assert source.value_from is not None and source.value_from.startswith(
+        f"mlflow.MlflowClient.get_model_version ({SRC}/registry.py:{split - 1}: ")
 
 
 def test_the_team_scenario_ran_from_outside_the_repository(results: RunResults) -> None:
@@ -114,10 +162,12 @@ def test_the_verdict_names_the_breaks_and_nothing_else(team_run: CliRun,
     assert verdict is not None and verdict.level is Level.NOT_SAFE
     reasons = [r.split(":")[0] for r in verdict.reasons]
     assert reasons == [  # your code and your tests first, as in the report
-        "4 place(s) in your code use APIs 3.4.0 removed or changed",
-        "2 of your tests newly fail on 3.4.0",
+        "5 place(s) in your code use APIs 3.4.0 removed or changed",
+        "1 of your test modules no longer collect on 3.4.0",
+        "4 of your tests newly fail on 3.4.0",
         "1 undocumented behaviour change(s) between the versions",
         "1 place(s) in your code use deprecated APIs",
+        "2 place(s) in your code to check, where 3.4.0 changed behaviour",
         "1 documented behaviour change(s) your code may rely on",
         "performance not measured (--no-bench)",
     ]

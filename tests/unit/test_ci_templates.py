@@ -115,3 +115,18 @@ def test_the_ci_docs_show_excerpts_of_the_templates_as_they_are() -> None:
         lines = iter(path.read_text().splitlines())
         for line in block.splitlines():
             assert any(line == candidate for candidate in lines), f"{path.name}: {line!r}"
+
+
+@pytest.mark.parametrize("path", [GITHUB, GITLAB], ids=["github", "gitlab"])
+def test_each_template_installs_a_pinned_harness_and_checks_the_teams_repository(
+        path: Path) -> None:
+    """The checkout is the team's repository: the harness comes from a pinned requirement
+    (not `.`), and the full-check shard runs the team's suite and scan (`--project`)."""
+    loaded = _load(path)
+    variables = loaded["env"] if path == GITHUB else loaded["variables"]
+    harness = variables["HARNESS"]
+    assert harness != "." and re.match(r"^mlflow-upgrade-harness @ \S+@v?[\w.]+$", harness)
+    assert variables["PROJECT"] == "."
+    text = path.read_text()
+    assert text.count('--project "$PROJECT"') == 1
+    assert 'pip install "$HARNESS"' in text

@@ -175,9 +175,9 @@ NEW_PKG = {
 }
 
 
-def _package(root: Path, files: dict[str, str]) -> Path:
+def _package(root: Path, files: dict[str, str], package: str = "pkg") -> Path:
     for name, text in files.items():
-        path = root / "pkg" / name
+        path = root / package / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text))
     return root
@@ -454,15 +454,22 @@ def _env(version: str) -> Path | None:
     return None
 
 
-@pytest.mark.skipif(_env("2.9.2") is None or _env("3.4.0") is None,
-                    reason="no cached 2.9.2 and 3.4.0 environments (an integration run builds "
-                           "them)")
-def test_real_surfaces_name_the_prds_breaks(tmp_path: Path) -> None:
+NEEDS_ENVS = pytest.mark.skipif(
+    _env("2.9.2") is None or _env("3.4.0") is None,
+    reason="no cached 2.9.2 and 3.4.0 environments (an integration run builds them)")
+
+
+def real_surfaces() -> tuple[Surface, Surface]:
+    """2.9.2's and 3.4.0's surfaces, from the cached environments (read, or from the cache)."""
     old_env, new_env = _env("2.9.2"), _env("3.4.0")
     assert old_env is not None and new_env is not None
-    cache = ENVS.parent
-    old = surface_for_env(old_env, old_env.name, "2.9.2", cache).surface
-    new = surface_for_env(new_env, new_env.name, "3.4.0", cache).surface
+    return (surface_for_env(old_env, old_env.name, "2.9.2", ENVS.parent).surface,
+            surface_for_env(new_env, new_env.name, "3.4.0", ENVS.parent).surface)
+
+
+@NEEDS_ENVS
+def test_real_surfaces_name_the_prds_breaks(tmp_path: Path) -> None:
+    old, new = real_surfaces()
     code = tmp_path / "team.py"
     code.write_text(textwrap.dedent('''
         import mlflow
@@ -497,19 +504,13 @@ def test_real_surfaces_name_the_prds_breaks(tmp_path: Path) -> None:
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "team-project"
 
 
-@pytest.mark.skipif(_env("2.9.2") is None or _env("3.4.0") is None,
-                    reason="no cached 2.9.2 and 3.4.0 environments (an integration run builds "
-                           "them)")
+@NEEDS_ENVS
 def test_example_team_project_breaks_are_each_named_once_and_nothing_else() -> None:
-    old_env, new_env = _env("2.9.2"), _env("3.4.0")
-    assert old_env is not None and new_env is not None
-    cache = ENVS.parent
-    old = surface_for_env(old_env, old_env.name, "2.9.2", cache).surface
-    new = surface_for_env(new_env, new_env.name, "3.4.0", cache).surface
+    old, new = real_surfaces()
     found = [(f.file, f.line, f.api, f.parameter or f.kind)
              for f in find(find_uses(EXAMPLE), old, new, load_api_catalog())]
     source = {name: (EXAMPLE / "src" / "team_mlops" / name).read_text().splitlines()
-              for name in ("deltaone.py", "registry.py")}
+              for name in ("deltaone.py", "registry.py", "predictions.py")}
 
     def line(file: str, text: str) -> int:
         (number,) = [i for i, row in enumerate(source[file], 1) if text in row]
@@ -522,10 +523,16 @@ def test_example_team_project_breaks_are_each_named_once_and_nothing_else() -> N
          "mlflow.evaluate", "baseline_model"),
         ("src/team_mlops/deltaone.py", line("deltaone.py", "result = mlflow.evaluate("),
          "mlflow.evaluate", "validation_thresholds"),
+        ("src/team_mlops/predictions.py", line("predictions.py", "from mlflow.llm import"),
+         "mlflow.llm", "removed"),
         ("src/team_mlops/registry.py", line("registry.py", "info = mlflow.sklearn.log_model("),
          "mlflow.sklearn.log_model", "artifact_path"),
         ("src/team_mlops/registry.py", line("registry.py", "self.client.list_artifacts(run_id)"),
          "mlflow.MlflowClient.list_artifacts", "behaviour"),
+        ("src/team_mlops/registry.py", line("registry.py", "return run.info.run_uuid"),
+         "mlflow.MlflowClient.get_run(…).info.run_uuid", "removed"),
+        ("src/team_mlops/registry.py", line("registry.py", 'source.split("/")[-3]'),
+         "mlflow.MlflowClient.get_model_version(…).source", "behaviour"),
     ]
 
 
@@ -542,9 +549,7 @@ def test_several_paths_are_named_from_their_common_folder(
     assert report.breaking == report.findings and "2 breaking" in report.headline()
 
 
-@pytest.mark.skipif(_env("2.9.2") is None or _env("3.4.0") is None,
-                    reason="no cached 2.9.2 and 3.4.0 environments (an integration run builds "
-                           "them)")
+@NEEDS_ENVS
 def test_scan_command_writes_its_reports_and_exits_1_on_a_break(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     import json
@@ -553,9 +558,10 @@ def test_scan_command_writes_its_reports_and_exits_1_on_a_break(
                  str(tmp_path / "out")])
     out = capsys.readouterr().out.splitlines()
     assert code == 1
-    assert out[-1].startswith("scan 2.9.2 → 3.4.0: 4 breaking, 1 deprecated")
+    assert out[-1].startswith("scan 2.9.2 → 3.4.0: 5 breaking, 1 deprecated, 2 behaviour changed: "
+                              "check")
     data = json.loads((tmp_path / "out" / "scan.json").read_text())
-    assert len(data["findings"]) == 5 and data["timings"]["surfaces"]["3.4.0"]["objects"] > 1000
+    assert len(data["findings"]) == 8 and data["timings"]["surfaces"]["3.4.0"]["objects"] > 1000
     markdown = (tmp_path / "out" / "scan.md").read_text()
     assert "## `src/team_mlops/deltaone.py`" in markdown
     (tmp_path / "clean.py").write_text("import mlflow\nmlflow.set_tag('a', 'b')\n")

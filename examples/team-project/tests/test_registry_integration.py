@@ -3,6 +3,7 @@
 import os
 import uuid
 
+import mlflow
 import pytest
 from sklearn.linear_model import LogisticRegression
 from team_mlops.deltaone import evaluate_model
@@ -54,3 +55,15 @@ def test_deltaone_against_the_tagged_baseline(registry: ModelRegistry) -> None:
     second = registry.register_improved(_model(0.5), name, metadata={})
     registry.client.log_metric(second["run_id"], "accuracy", 0.86)
     assert evaluate_model(registry.client, name)["verdict"] == "achieved"
+
+
+def test_the_audit_log_names_runs_by_uuid(registry: ModelRegistry) -> None:
+    with mlflow.start_run() as run:
+        pass
+    assert registry.run_uuid(run.info.run_id) == run.info.run_id
+
+
+def test_a_version_names_the_run_it_came_from(registry: ModelRegistry) -> None:
+    name = f"team-{uuid.uuid4().hex[:8]}"
+    result = registry.register_baseline(_model(), name, metadata={})
+    assert registry.run_of_version(name, result["version"]) == result["run_id"]

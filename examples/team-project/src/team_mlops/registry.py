@@ -1,5 +1,6 @@
 """Model-registry wrapper: register a baseline and an improved model with signature, input
-example and metadata; find a model by its id; load a version by stage."""
+example and metadata; find a model by its id; load a version by stage; the run behind a run id
+or a registered version, as the audit log names it."""
 
 from __future__ import annotations
 
@@ -72,3 +73,13 @@ class ModelRegistry:
         """Whether the run holds the logged model (the API checks this before serving)."""
         names = [item.path for item in self.client.list_artifacts(run_id)]
         return MODEL_FOLDER in names
+
+    def run_uuid(self, run_id: str) -> str:
+        """The run's UUID, as the audit log records it."""
+        run = self.client.get_run(run_id)
+        return run.info.run_uuid
+
+    def run_of_version(self, name: str, version: str) -> str:
+        """The run a registered version's files came from: the folder above artifacts/model."""
+        source = self.client.get_model_version(name, version).source
+        return source.split("/")[-3]
