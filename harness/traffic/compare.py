@@ -21,10 +21,10 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from math import comb
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.results.normalize import flatten
 from harness.traffic.exchange import Exchange
 from harness.traffic.transport import Answer
 
@@ -42,7 +42,7 @@ def observe(answer: Answer, body: Any) -> dict[str, Any]:
         return {STATUS: "no answer"}
     fields: dict[str, Any] = {STATUS: answer.status}
     if answer.is_json:
-        fields.update(flatten(body, "") if isinstance(body, (dict, list)) else {BODY: body})
+        fields.update(leaves(body) if isinstance(body, (dict, list)) else {BODY: body})
     elif answer.text is not None:
         fields[BODY] = answer.text
     elif answer.size:
@@ -50,15 +50,46 @@ def observe(answer: Answer, body: Any) -> dict[str, Any]:
     return fields
 
 
+def _keyed(items: list[Any]) -> list[str] | None:
+    """The `key` of each element of a list of MLflow key/value entities (params, metrics,
+    tags) when every element has a distinct one: such lists are compared by key, not by
+    position, so their order is no difference and noise is learned per key."""
+    keys = [item.get("key") if isinstance(item, dict) else None for item in items]
+    if not keys or not all(isinstance(k, str) for k in keys) or len(set(keys)) < len(keys):
+        return None
+    return [str(k) for k in keys]
+
+
+def leaves(value: Any, prefix: str = "") -> dict[str, Any]:
+    """`{"a": {"b": [1]}}` → `{"a.b[0]": 1}`, key/value lists as `tags[team].value`; empty
+    containers are leaves."""
+    if isinstance(value, dict) and value:
+        found: dict[str, Any] = {}
+        for key, item in value.items():
+            found.update(leaves(item, f"{prefix}.{key}" if prefix else str(key)))
+        return found
+    if isinstance(value, list) and value:
+        labels = _keyed(value) or [str(index) for index in range(len(value))]
+        found = {}
+        for label, item in zip(labels, value, strict=True):
+            found.update(leaves(item, f"{prefix}[{label}]"))
+        return found
+    return {prefix: value}
+
+
 def field_name(path: str) -> str:
     """The field a leaf belongs to: list positions as `[]` (`runs[].info.run_id`)."""
     return _INDEX.sub("[]", path) or BODY
 
 
+_ENTITY = re.compile(r"^[^.\[]+(\[\])?\.")
+
+
 def short_name(field_path: str) -> str:
-    """A field's own name (`runs[].info.start_time` → `start_time`): noise learned under it at
-    one route makes it noisy at the others."""
-    return field_path.rsplit(".", 1)[-1].replace("[]", "")
+    """A field within its entity (`runs[].info.start_time` and `run.info.start_time` →
+    `info.start_time`): the same entity field is in get, search and update answers, so noise
+    learned at one route makes it noisy at the others."""
+    return _ENTITY.sub("", field_path, count=1)
 
 
 def _short(value: Any) -> Any:
@@ -80,8 +111,6 @@ def sign_test(differs: int, mirror: int) -> float:
     n = differs + mirror
     if differs == 0:
         return 1.0
-    from math import comb
-
     return float(sum(comb(n, k) for k in range(differs, n + 1)) / 2 ** n)
 
 

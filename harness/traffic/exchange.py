@@ -187,10 +187,12 @@ class RotatingWriter:
 
     def write(self, exchange: dict[str, Any]) -> bool:
         text = json.dumps(exchange, separators=(",", ":"))
-        if self.written + len(text) + 1 > self.max_bytes:
+        size = len(text.encode()) + 1
+        rotate = self.count > 0 and self._part_bytes + size > self.rotate_bytes
+        if self.written + size + (len(json.dumps(self.head)) + 1 if rotate else 0) \
+                > self.max_bytes:
             return False
-        if self._part_bytes + len(text) + 1 > self.rotate_bytes and self._part_bytes > 0 \
-                and self.count > 0:
+        if rotate:
             self._open()
         self._line(text)
         self.count += 1

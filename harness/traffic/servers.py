@@ -3,7 +3,7 @@ new one, each over its own database (and its own artifact prefix in the run's bu
 from one starting state.
 
 The starting state is one database: a restored copy of `--from-dump`, or an empty database
-given the old version's schema (`mlflow db upgrade` of the old version). A and B are
+given the old version's schema (and its default experiment) by an old server's start. A and B are
 `CREATE DATABASE … TEMPLATE` copies of it; the new server's copy is upgraded with the new
 version's `mlflow db upgrade` first, as the team's database will be. Everything is stopped
 and dropped when the context ends: on success, failure and Ctrl-C alike.
@@ -95,8 +95,9 @@ class ReplayServers:
         dsn = self._created(base)
         if self.dump is not None:
             restore_dump(self.dump, dsn, logs)
-        else:
-            db_upgrade(session.sides["from"].command, dsn, logs / "replay-db-init.log")
+        else:  # the old server's start creates its schema (`mlflow db upgrade` does not)
+            with self._server("init", "from", dsn, {}, workers=1):
+                pass
         self.timings["starting_state_s"] = round(time.monotonic() - began, 2)
         dsns = {role: self._created(self._database(role), template=base) for role in ROLES}
         began = time.monotonic()
@@ -113,14 +114,19 @@ class ReplayServers:
                 raise
         self.timings["servers_start_s"] = round(time.monotonic() - began, 2)
 
-    def _start(self, role: str, dsn: str) -> None:
-        side = self.session.sides[ROLES[role]]
+    def _server(self, role: str, side_role: str, dsn: str, env: dict[str, str],
+                workers: int | None = None) -> MlflowServer:
+        side = self.session.sides[side_role]
         assert self.session.s3 is not None
-        server = MlflowServer(
+        return MlflowServer(
             label=f"replay-{role}-{side.version}", command=side.command, backend_uri=dsn,
             s3=self.session.s3.location, artifacts_prefix=f"replay-{role}-artifacts",
-            log_dir=self.session.log_dir, server_args=side.config.server_args,
-            extra_env=fault_env(self.faults) if role == "new" else {})
+            log_dir=self.session.log_dir, workers=workers,
+            server_args=() if workers else side.config.server_args, extra_env=env)
+
+    def _start(self, role: str, dsn: str) -> None:
+        server = self._server(role, ROLES[role], dsn,
+                              fault_env(self.faults) if role == "new" else {})
         self._stack.callback(server.stop)
         server.start()
         self.servers[role] = server
