@@ -294,3 +294,34 @@ def test_requests_are_rebuilt_per_server() -> None:
     assert body is not None and len(body) == 100 and headers["Content-Type"] == "text/plain"
     again = redact_exchange(exchange, Redactor())
     assert again.request.size == 100
+
+
+def test_your_traffic_section_is_first_after_the_verdict_and_results_validate(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import jsonschema
+
+    from harness.reports.writers import write_reports
+    from harness.results.model import SCHEMA_PATH, load_results
+    from tests.unit.test_report_writers import full_results
+
+    replay = Replay({"a": Echo("alpha"), "b": Echo("beta"), "new": Echo("new", fault=True)},
+                    threshold=0.2)
+    replay.run([Exchange(seq, "GET", "/api/2.0/mlflow/runs/get", f"run_id={seq}")
+                for seq in range(1, 12)])
+    data = replay.summary(Upgrade("2.9.2", "3.4.0"))
+    data["recording"] = {"files": ["/x/traffic.jsonl"], "kinds": ["recording"], "lacks": ""}
+    data["servers"] = {"starting_state": "empty (the recording's own writes)"}
+    results = full_results()
+    results.traffic = TrafficResult(data)
+    monkeypatch.setenv("MLFLOW_UPGRADE_HARNESS_CHROMIUM", str(tmp_path / "no-chromium"))
+    write_reports(results, tmp_path)
+    report = (tmp_path / "report.md").read_text()
+    assert report.index("## Your traffic") < report.index("## Old vs new")
+    assert "`/api/2.0/mlflow/runs/get` | `status`" in report
+    assert 'id="traffic"' in (tmp_path / "report.html").read_text()
+    document = json.loads((tmp_path / "results.json").read_text())
+    jsonschema.validate(document, json.loads(SCHEMA_PATH.read_text()))
+    assert load_results(tmp_path / "results.json").traffic == results.traffic
+    results.traffic = None
+    write_reports(results, tmp_path / "none")
+    assert "traffic" not in json.loads((tmp_path / "none" / "results.json").read_text())
