@@ -203,7 +203,7 @@ _RECORD = [
     Option("record-out", "the recording's first file (then FILE.2, FILE.3, … as it rotates)",
            Group.RECORD, Kind.PATH, metavar="FILE", flags=("--out",), commands=_RECORD_ONLY,
            plugin=False),
-    Option("duration", "stop after this long (a day by default)", Group.RECORD, Kind.FLOAT,
+    Option("duration", "stop after this long", Group.RECORD, Kind.FLOAT,
            default=86_400.0, metavar="SECONDS", commands=_RECORD_ONLY, plugin=False),
     Option("max-size", "write at most this much in all; requests are still forwarded past it",
            Group.RECORD, Kind.INT, default=1024, metavar="MB", commands=_RECORD_ONLY,

@@ -25,6 +25,7 @@ from math import comb
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.results.normalize import flatten
 from harness.traffic.exchange import Exchange
 from harness.traffic.transport import Answer
 
@@ -60,21 +61,9 @@ def _keyed(items: list[Any]) -> list[str] | None:
     return [str(k) for k in keys]
 
 
-def leaves(value: Any, prefix: str = "") -> dict[str, Any]:
-    """`{"a": {"b": [1]}}` → `{"a.b[0]": 1}`, key/value lists as `tags[team].value`; empty
-    containers are leaves."""
-    if isinstance(value, dict) and value:
-        found: dict[str, Any] = {}
-        for key, item in value.items():
-            found.update(leaves(item, f"{prefix}.{key}" if prefix else str(key)))
-        return found
-    if isinstance(value, list) and value:
-        labels = _keyed(value) or [str(index) for index in range(len(value))]
-        found = {}
-        for label, item in zip(labels, value, strict=True):
-            found.update(leaves(item, f"{prefix}[{label}]"))
-        return found
-    return {prefix: value}
+def leaves(value: Any) -> dict[str, Any]:
+    """`{"a": {"b": [1]}}` → `{"a.b[0]": 1}`, key/value lists as `tags[team].value`."""
+    return flatten(value, "", _keyed)
 
 
 def field_name(path: str) -> str:

@@ -5,7 +5,7 @@ than the threshold and a replay cut short are caveats."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from harness.catalog.classify import explain, finding, route_defect
@@ -54,14 +54,10 @@ def ordered(differences: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @dataclass
 class TrafficResult:
-    data: dict[str, Any] = field(default_factory=dict)
+    """The replay's data as `Replay.summary` and the phase made it (results.json's
+    `traffic`), read through the methods below."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return self.data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrafficResult:
-        return cls(data)
+    data: dict[str, Any]
 
     @property
     def differences(self) -> list[dict[str, Any]]:
@@ -105,6 +101,13 @@ class TrafficResult:
         if self.data.get("stopped"):
             reasons.append(f"your traffic was replayed in part: {self.data['stopped']}")
         return reasons
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrafficResult:
+        return cls(data)
 
     def headline(self) -> str:
         replay = self.data.get("replay", {})
