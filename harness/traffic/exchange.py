@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from harness.errors import UsageError
+
 FORMAT = "mlflow-upgrade-harness-traffic"
 VERSION = 1
 RECORDED_PREFIXES = ("/api/", "/ajax-api/", "/get-artifact", "/model-versions/get-artifact")
@@ -145,9 +147,14 @@ def read_recording(first: Path) -> Iterator[Exchange]:
     for path in parts(first):
         with path.open(encoding="utf-8") as handle:
             handle.readline()  # the part's header
-            for line in handle:
-                if line.strip():
+            for number, line in enumerate(handle, start=2):
+                if not line.strip():
+                    continue
+                try:
                     yield Exchange.from_dict(json.loads(line))
+                except (ValueError, KeyError, TypeError) as error:
+                    raise UsageError(f"{path}:{number}: not a recorded exchange "
+                                     f"({type(error).__name__}: {error})") from None
 
 
 class RotatingWriter:

@@ -140,3 +140,29 @@ def test_record_refuses_an_upstream_it_cannot_reach(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1 and "cannot reach" in proc.stderr
     assert not (tmp_path / "t.jsonl").exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_mid_replay_leaves_no_server_and_no_database(tmp_path: Path) -> None:
+    """SIGINT while the three servers answer: exit 130, and every replay server, its
+    database and the starting state gone from the team's own PostgreSQL."""
+    from tests.integration.conftest import harness_processes
+    from tests.integration.external_store import external_store
+    from tests.integration.live_run import LiveRun
+
+    generated = tmp_path / "traffic.jsonl"
+    subprocess.run([sys.executable, str(Path(__file__).resolve().parents[2] / "benchmarks" /
+                                        "traffic_replay.py"), "generate", "3000",
+                    str(generated)], check=True, timeout=120, capture_output=True)
+    with external_store() as store:
+        before = store.databases()
+        run = LiveRun("run", "--from", OLD, "--to", NEW, "--no-bench", "--no-matrix",
+                      "-k", "test_tracking_roundtrip", "--replay", str(generated),
+                      *store.args(), "--out", str(tmp_path / "out"), env=store.env())
+        run.wait_for("1000 requests replayed", timeout=600)
+        assert [d for d in store.databases() if "_replay_" in d]  # there while it runs
+        run.proc.send_signal(signal.SIGINT)
+        run.finish(BOUND_S)
+        assert run.proc.returncode == 130, run.stderr[-3000:]
+        assert harness_processes(run.run_id) == set()
+        assert store.databases() == before

@@ -325,3 +325,11 @@ def test_your_traffic_section_is_first_after_the_verdict_and_results_validate(
     results.traffic = None
     write_reports(results, tmp_path / "none")
     assert "traffic" not in json.loads((tmp_path / "none" / "results.json").read_text())
+
+
+def test_a_damaged_recording_line_is_one_line_naming_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_text(json.dumps(header("u", "now", [])) + '\n{"seq": 1, "method": "GET", '
+                    '"path": "/api/x"}\n{"broken\n')
+    with pytest.raises(UsageError, match=r"t.jsonl:3: not a recorded exchange"):
+        list(read_recording(path))
