@@ -21,8 +21,8 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from math import comb
 from dataclasses import dataclass, field
+from math import comb
 from typing import Any
 
 from harness.results.normalize import flatten
