@@ -103,7 +103,8 @@ def read_har(path: Path, redactor: Redactor) -> Iterator[Exchange]:
     try:
         entries = json.loads(path.read_text(encoding="utf-8"))["log"]["entries"]
     except (ValueError, KeyError, TypeError) as error:
-        raise UsageError(f"{path}: not a HAR file ({type(error).__name__}: {error})") from None
+        raise UsageError(f"{path}: not a recording (`record`), a HAR file or an access log "
+                         f"(read as HAR: {type(error).__name__}: {error})") from None
     start = min((_seconds(str(e.get("startedDateTime", ""))) for e in entries), default=0.0)
     seq = 0
     for entry in entries:

@@ -333,3 +333,30 @@ def test_a_damaged_recording_line_is_one_line_naming_file_and_line(tmp_path: Pat
                     '"path": "/api/x"}\n{"broken\n')
     with pytest.raises(UsageError, match=r"t.jsonl:3: not a recorded exchange"):
         list(read_recording(path))
+
+
+def test_record_without_mitmproxy_says_how_to_install_it(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import sys
+
+    from harness.traffic.record import INSTALL_HINT, RecordSettings, record
+
+    monkeypatch.setitem(sys.modules, "mitmproxy", None)  # import mitmproxy → ImportError
+    with pytest.raises(UsageError) as raised:
+        record(RecordSettings(tmp_path / "t.jsonl", "http://127.0.0.1:1"), print)
+    assert str(raised.value) == INSTALL_HINT and "[record]" in INSTALL_HINT
+    assert not (tmp_path / "t.jsonl").exists()
+
+
+def test_record_import_turns_a_har_file_into_a_redacted_recording(tmp_path: Path) -> None:
+    from harness.traffic.record import RecordSettings, import_traffic
+
+    out = tmp_path / "imported.jsonl"
+    said: list[str] = []
+    assert import_traffic(RecordSettings(out, import_file=_har(tmp_path),
+                                         redact_fields=("runs",)), said.append) == 0
+    text = out.read_text()
+    assert not any(secret in text for secret in SECRETS)
+    (exchange,) = list(read_recording(out))
+    assert exchange.response is not None and exchange.response.json == {"runs": REDACTED}
+    assert said == [f"imported 1 requests into 1 file(s): {out}"]
