@@ -360,3 +360,13 @@ def test_record_import_turns_a_har_file_into_a_redacted_recording(tmp_path: Path
     (exchange,) = list(read_recording(out))
     assert exchange.response is not None and exchange.response.json == {"runs": REDACTED}
     assert said == [f"imported 1 requests into 1 file(s): {out}"]
+
+
+def test_report_merges_keep_the_traffic_of_the_shard_that_replayed() -> None:
+    from harness.results.merge import merge
+    from tests.unit.test_report_writers import full_results
+
+    shard, full = full_results(), full_results()
+    shard.run_id, full.run_id = "shard", "full"
+    full.traffic = TrafficResult({"differences": []})
+    assert merge([shard, full]).traffic == full.traffic
