@@ -58,6 +58,7 @@ def replay_traffic(session: RunSession, config: RunConfig, say: Any) -> TrafficR
         "lacks": ACCESS_LOG_LACKS if ACCESS_LOG in traffic.kinds else ""}
     data["servers"] = {"a": old, "b": old, "new": new,
                        "starting_state": "--from-dump" if config.scenarios.from_dump
-                       else "empty (the recording's own writes)", **started.timings}
+                       else "an empty database (the recording's own writes build the state)",
+                       **started.timings}
     data["faults"] = [f"{route}={field}" for route, field in traffic.faults]
     return TrafficResult(data)

@@ -310,7 +310,7 @@ def test_your_traffic_section_is_first_after_the_verdict_and_results_validate(
                 for seq in range(1, 12)])
     data = replay.summary(Upgrade("2.9.2", "3.4.0"))
     data["recording"] = {"files": ["/x/traffic.jsonl"], "kinds": ["recording"], "lacks": ""}
-    data["servers"] = {"starting_state": "empty (the recording's own writes)"}
+    data["servers"] = {"starting_state": "an empty database"}
     results = full_results()
     results.traffic = TrafficResult(data)
     monkeypatch.setenv("MLFLOW_UPGRADE_HARNESS_CHROMIUM", str(tmp_path / "no-chromium"))
