@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any, TextIO
 
 import harness
 from harness.config import RunConfig, build_config, check_writable, default_cache_dir
@@ -30,7 +31,7 @@ from harness.run import execute
 from harness.scan.command import run_scan, write_scan
 
 PROG = "mlflow-upgrade-harness"
-COMMANDS = ("run", "report", "scan")
+COMMANDS = ("run", "report", "scan", "record")
 SUMMARY_REASONS = 5  # verdict reasons under the closing line (report.md has them all)
 CONFIG_HELP = ("a TOML file of options (default: [tool.mlflow-upgrade-harness] in the nearest "
                "pyproject.toml); the command line wins over it")
@@ -59,6 +60,11 @@ def build_parser(options: dict[str, CommandOptions]) -> argparse.ArgumentParser:
     scan.add_argument("--out", dest="scan_out", metavar="DIR",
                       help="also write scan.json and scan.md here")
     add_options(scan, options["scan"].all)
+    record = commands.add_parser(
+        "record", help="a recording reverse proxy in front of your MLflow server: what your "
+                       "clients really send, redacted, as JSON lines for `run --replay`")
+    record.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
+    add_options(record, options["record"].all)
     return parser
 
 
@@ -67,7 +73,8 @@ def parse(arguments: list[str], cwd: Path) -> tuple[argparse.Namespace,
     """The command line and the config file, as each command's options and their values."""
     command = next((a for a in arguments if not a.startswith("-")), "")
     options = {name: command_options(name, arguments if name == command else [], cwd,
-                                     active=name == command) for name in ("run", "scan")}
+                                     active=name == command)
+               for name in ("run", "scan", "record")}
     return build_parser(options).parse_args(arguments), options
 
 
@@ -181,6 +188,23 @@ def scan_command(args: argparse.Namespace, options: CommandOptions) -> int:
     return 1 if report.breaking else 0
 
 
+def record_command(values: dict[str, Any]) -> int:
+    """Record through the proxy (or import a HAR file or access log); 130 when interrupted."""
+    from harness.traffic.config import record_settings
+    from harness.traffic.record import import_traffic, record
+
+    settings = record_settings(values)
+    say = progress_line(sys.stdout)
+    return import_traffic(settings, say) if settings.import_file else record(settings, say)
+
+
+def progress_line(stream: TextIO) -> Callable[[str], None]:
+    def say(line: str) -> None:
+        stream.write(line + "\n")
+        stream.flush()
+    return say
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -189,6 +213,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_command(args, options["run"])
         if args.command == "report":
             return report_command(args)
+        if args.command == "record":
+            return record_command(options["record"].values(args))
         return scan_command(args, options["scan"])
     except HarnessError as error:
         sys.stderr.write(f"{PROG}: error: {error}\n")

@@ -171,11 +171,16 @@ class KnownDefect:
     summary: str
     source: str
     message: str = ""  # a regex the failure message must match ("" = any failure)
+    # Replayed traffic (`run --replay`): the route (glob) whose answers the defect changes,
+    # and a regex every example request line (`GET /api/…?…`) must match.
+    route: str = ""
+    request: str = ""
 
 
 def _defect(raw: dict[str, Any]) -> KnownDefect:
-    return KnownDefect(raw["id"], raw["test"], SpecifierSet(raw["affected"]), raw["summary"],
-                       raw["source"], raw.get("message", ""))
+    return KnownDefect(raw["id"], raw.get("test", ""), SpecifierSet(raw["affected"]),
+                       raw["summary"], raw["source"], raw.get("message", ""),
+                       raw.get("route", ""), raw.get("request", ""))
 
 
 @lru_cache(maxsize=1)
@@ -193,5 +198,20 @@ def known_defect(case: str, version: str, message: str = "") -> KnownDefect | No
     for defect in load_defects():
         if _glob(defect.test).match(case) and defect.affected.contains(parsed, prereleases=True) \
                 and re.search(defect.message, message):
+            return defect
+    return None
+
+
+def route_defect(route: str, requests: list[str], version: str) -> KnownDefect | None:
+    """The documented defect of `version` that changes the answers of this replayed route,
+    for requests like these (each matches the defect's `request` regex)."""
+    try:
+        parsed = Version(version)
+    except InvalidVersion:
+        return None
+    for defect in load_defects():
+        if defect.route and _glob(defect.route).match(route) \
+                and defect.affected.contains(parsed, prereleases=True) \
+                and all(re.search(defect.request, line) for line in requests):
             return defect
     return None

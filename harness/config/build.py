@@ -19,6 +19,7 @@ from harness.config.model import (
 from harness.config.options import for_command
 from harness.config.parser import resolve
 from harness.config.sides import sides_from
+from harness.traffic.config import TrafficConfig
 
 
 def build_config(scenario_args: Sequence[str] = (), **given: Any) -> RunConfig:
@@ -43,4 +44,5 @@ def build_config(scenario_args: Sequence[str] = (), **given: Any) -> RunConfig:
         project=project_from(values),  # before the scan, which defaults to the project
         scan=ScanConfig.from_values(values),
         reports=ReportConfig.from_values(values),
+        traffic=TrafficConfig.from_values(values),
     )

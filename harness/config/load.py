@@ -56,7 +56,8 @@ def command_options(command: str, argv: Sequence[str], cwd: Path,
     pre.add_argument("--scenarios", action="append")
     pre.add_argument("--no-builtin", action="store_true")
     known, _rest = pre.parse_known_args(argv)
-    raw = find_config(known.config, cwd) if active and command in ("run", "scan") else None
+    raw = find_config(known.config, cwd) if active and command in ("run", "scan", "record") \
+        else None
     scenario_options = _scenario_options(known, raw) if command == "run" else []
     file = raw.checked([*for_command(command), *scenario_options]) if raw else None
     return CommandOptions(for_command(command), scenario_options, file)

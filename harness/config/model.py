@@ -20,6 +20,7 @@ from harness.config.sides import SIDES, ClientConfig, SideConfig
 from harness.errors import UsageError
 from harness.project.run import ProjectSettings, check_project
 from harness.redact import register_secret
+from harness.traffic.config import TrafficConfig
 
 Values = Mapping[str, Any]
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -237,6 +238,7 @@ class RunConfig:
     scan: ScanConfig
     project: ProjectSettings | None
     reports: ReportConfig
+    traffic: TrafficConfig = field(default_factory=TrafficConfig)  # --replay
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
 
     @property

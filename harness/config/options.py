@@ -43,7 +43,9 @@ class Group(StrEnum):
     MATRIX = "compatibility matrix"
     BENCHMARK = "benchmark gate"
     YOUR_CODE = "your code"
+    TRAFFIC = "your traffic, replayed"
     OUTPUT = "output"
+    RECORD = "recording your traffic (`record`)"
 
 
 @dataclass(frozen=True)
@@ -176,12 +178,53 @@ _RUN = [
            "MLflow pins are set aside", Group.YOUR_CODE, Kind.PATH, metavar="FILE"),
     Option("project-timeout", "time for one run of your suite", Group.YOUR_CODE, Kind.FLOAT,
            default=900.0, metavar="SECONDS"),
+    Option("replay", "replay your recorded traffic (`record`'s FILE with its rotated parts, a HAR "
+           "file or an nginx/ALB access log) against two old servers and the new one: what "
+           "differs beyond the noise the old ones show (repeatable; docs/traffic.md)",
+           Group.TRAFFIC, Kind.PATHS, metavar="FILE", plugin=False),
+    Option("replay-requests", "replay only the first N requests", Group.TRAFFIC, Kind.INT,
+           metavar="N", plugin=False),
+    Option("replay-timeout", "start no replayed request after this long", Group.TRAFFIC,
+           Kind.FLOAT, default=3600.0, metavar="SECONDS", plugin=False),
+    Option("inject-fault", "plant a fault in the new replay server's answers to ROUTE: its "
+           "FIELD (dotted) becomes \"injected-fault\" (calibration: watch the replay catch it)",
+           Group.TRAFFIC, Kind.LIST, metavar="ROUTE=FIELD", in_file=False, plugin=False),
     Option("out", "output folder", Group.OUTPUT, Kind.PATH, default="upgrade-report",
            metavar="DIR"),
     Option("quiet", "no progress lines", Group.OUTPUT, Kind.FLAG, default=False, plugin=False),
 ]
 
-OPTIONS: tuple[Option, ...] = (*_SIDES, *_RUN)
+_RECORD_ONLY = ("record",)
+_RECORD = [
+    Option("upstream", "your MLflow server, where the recording proxy forwards every request",
+           Group.RECORD, metavar="URL", commands=_RECORD_ONLY, plugin=False),
+    Option("listen", "where the recording proxy listens (point clients here)", Group.RECORD,
+           metavar="HOST:PORT", commands=_RECORD_ONLY, plugin=False),
+    Option("record-out", "the recording's first file (then FILE.2, FILE.3, … as it rotates)",
+           Group.RECORD, Kind.PATH, metavar="FILE", flags=("--out",), commands=_RECORD_ONLY,
+           plugin=False),
+    Option("duration", "stop after this long", Group.RECORD, Kind.FLOAT,
+           default=86_400.0, metavar="SECONDS", commands=_RECORD_ONLY, plugin=False),
+    Option("max-size", "write at most this much in all; requests are still forwarded past it",
+           Group.RECORD, Kind.INT, default=1024, metavar="MB", commands=_RECORD_ONLY,
+           plugin=False),
+    Option("rotate-size", "start the next file past this size", Group.RECORD, Kind.INT,
+           default=100, metavar="MB", commands=_RECORD_ONLY, plugin=False),
+    Option("max-body", "a larger body is kept as its size and SHA-256 only (artifact bodies "
+           "always are)", Group.RECORD, Kind.INT, default=1024, metavar="KB",
+           commands=_RECORD_ONLY, plugin=False),
+    Option("redact-field", "also redact this JSON field, query parameter or param/tag key "
+           "(passwords, tokens, secrets, cookies already are), repeatable", Group.RECORD,
+           Kind.LIST, metavar="NAME", commands=_RECORD_ONLY, plugin=False),
+    Option("proxy-set", "a mitmproxy option, repeatable (`certs=*=cert.pem` serves TLS to "
+           "clients)", Group.RECORD, Kind.LIST, metavar="NAME=VALUE", commands=_RECORD_ONLY,
+           plugin=False),
+    Option("import", "convert a HAR file or an nginx/ALB access log into a redacted recording "
+           "instead of proxying", Group.RECORD, Kind.PATH, metavar="FILE",
+           commands=_RECORD_ONLY, plugin=False),
+]
+
+OPTIONS: tuple[Option, ...] = (*_SIDES, *_RUN, *_RECORD)
 CONFIG_OPTION = "--config"  # a TOML file of options; not an option a file can set
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from harness.matrix import blocking_failures, check_counts, counts_line
 from harness.redact import redact
 from harness.reports.sections import migration_observations, ratio_text
+from harness.reports.traffic import traffic_html
 from harness.results.model import Level, RunResults, SideInfo, Status
 from harness.verdict import decide
 
@@ -367,7 +368,8 @@ def render_html(results: RunResults) -> str:
                f"{results.duration_s:.0f}s")
     body = "".join([
         f"<h1>MLflow upgrade check: {_e(versions)}</h1>", _verdict(results),
-        f"<p>{_e(summary)}</p>", _your_code(results), _failures(results), _defects(results),
+        f"<p>{_e(summary)}</p>", traffic_html(results), _your_code(results),
+        _failures(results), _defects(results),
         _diff(results),
         _matrix(results),
         _migration(results), _performance(results), _scenarios(results),

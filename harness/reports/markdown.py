@@ -13,6 +13,7 @@ from harness.reports.differences import differences_section
 from harness.reports.matrix import matrix_section
 from harness.reports.sections import benchmark_section, deltaone_section, migration_section
 from harness.reports.sections import cell as _cell
+from harness.reports.traffic import traffic_section
 from harness.reports.your_code import your_code_section
 from harness.results.model import CheckResult, Level, RunResults, SideInfo, Status
 from harness.verdict import decide
@@ -41,7 +42,8 @@ def render_markdown(results: RunResults) -> str:
         f"{new.mlflow_version or new.spec}",
         "",
     ]
-    lines += _verdict(results) + your_code_section(results) + _failures(results)
+    lines += _verdict(results) + traffic_section(results) + your_code_section(results)
+    lines += _failures(results)
     lines += _defects(results)
     lines += differences_section(results) + matrix_section(results)
     lines += migration_section(results) + deltaone_section(results)

@@ -15,12 +15,14 @@ from harness.project.result import ProjectResult
 from harness.redact import redact
 from harness.results.matrix import Matrix
 from harness.scan.report import ScanReport
+from harness.traffic.result import TrafficResult
 
 FORMAT_VERSION = 2
 # Format 1 (before the matrix, merging and the verdict) is read: its new fields get defaults.
 READABLE_VERSIONS = (1, 2)
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
 PHASE_FIELDS = ("benchmark", "scan", "project", "verdict")
+OPTIONAL_FIELDS = ("traffic",)
 
 
 class Status(StrEnum):
@@ -156,6 +158,7 @@ class RunResults:
     matrix: Matrix = field(default_factory=Matrix)  # harness/matrix.py summarize()
     merged_from: list[str] = field(default_factory=list)  # run ids, when `report` merged files
     verdict: Verdict | None = None  # harness/verdict.py: level, reasons
+    traffic: TrafficResult | None = None  # the replay of the team's traffic (--replay)
     format_version: int = FORMAT_VERSION
 
     @property
@@ -177,6 +180,9 @@ class RunResults:
         data = {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
         for name in PHASE_FIELDS:  # a phase that did not run: an empty object, as always
             data[name] = data[name] if data[name] is not None else {}
+        for name in OPTIONAL_FIELDS:  # newer phases: absent when they did not run
+            if data[name] is None:
+                del data[name]
         return json.dumps(data, indent=2, sort_keys=False)
 
 
@@ -238,4 +244,5 @@ def load_results(path: Path) -> RunResults:
         matrix=Matrix.from_dict(data.get("matrix") or {}),
         merged_from=data.get("merged_from", []),
         verdict=Verdict.from_dict(data.get("verdict") or {}),
+        traffic=TrafficResult.from_dict(data["traffic"]) if data.get("traffic") else None,
     )

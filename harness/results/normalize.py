@@ -7,7 +7,10 @@ placeholders (the first id seen becomes <id1>, and so on) so that what remains i
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
+
+Labels = Callable[[list[Any]], "list[str] | None"]
 
 _HEX_ID = re.compile(r"\b[0-9a-f]{32}\b")
 _LOGGED_MODEL_ID = re.compile(r"\bm-[0-9a-f]{32}\b")
@@ -50,17 +53,19 @@ def _walk(value: Any, ids: _Ids, key: str) -> Any:
 _MISSING = "<absent>"
 
 
-def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """`{"a": {"b": [1]}}` → `{"a.b[0]": 1}`; empty containers are kept as leaves."""
+def flatten(value: Any, prefix: str = "", labels: Labels | None = None) -> dict[str, Any]:
+    """`{"a": {"b": [1]}}` → `{"a.b[0]": 1}`; empty containers are kept as leaves. `labels`
+    may name a list's elements instead of their positions (None: positions)."""
     if isinstance(value, dict) and value:
         flat: dict[str, Any] = {}
         for k, v in value.items():
-            flat.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+            flat.update(flatten(v, f"{prefix}.{k}" if prefix else str(k), labels))
         return flat
     if isinstance(value, list) and value:
         flat = {}
-        for i, v in enumerate(value):
-            flat.update(flatten(v, f"{prefix}[{i}]"))
+        names = (labels(value) if labels else None) or [str(i) for i in range(len(value))]
+        for name, v in zip(names, value, strict=True):
+            flat.update(flatten(v, f"{prefix}[{name}]", labels))
         return flat
     return {prefix: value}
 

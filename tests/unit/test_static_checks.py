@@ -75,7 +75,7 @@ def test_wheel_ships_data_and_client_code(tmp_path: Path) -> None:
         "harness/agent/agent.py", "harness/envs/known.toml", "harness/catalog/differences.toml",
         "harness/catalog/defects.toml", "harness/results/schema.json",
         "harness/scenario_pytest.ini", "harness/scenarios/conftest.py",
-        "harness/reports/markdown.py",
+        "harness/reports/markdown.py", "harness/traffic/fault_site/sitecustomize.py",
         *(f"harness/scenarios/clients/{p.name}" for p in CLIENTS.glob("*.py")),
         *(f"harness/scenarios/{p.name}" for p in CLIENTS.parent.glob("test_*.py")),
     }
