@@ -181,6 +181,7 @@ def test_dead_upstream_is_a_502(tmp_path: Path) -> None:
 def test_access_log_records_decisions_but_never_the_token(proxy: AuthProxy) -> None:
     proxy.request("GET", "/api/2.0/mlflow/runs/get?run_id=logged")
     proxy.request("GET", "/graphql")
+    assert proxy.request("GET", "/api/2.0/mlflow/runs/get?run_id=x", token="wrong")[0] == 401
     decisions = {entry["decision"] for entry in proxy.access_entries()}
     assert {"forwarded", "not-forwarded", "rejected"} <= decisions
     assert TOKEN not in proxy.access_log.read_text()
