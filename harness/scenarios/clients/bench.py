@@ -18,6 +18,12 @@ A 64 MB download can take a minute on a slow server (3.4.0 streams it at ~1 MB/s
 `cap_s`, a download still running after that many seconds is stopped (once it has received
 `EXTRAPOLATE_FROM_BYTES`), and its sample is the time the whole file would take at the rate
 received so far; it is flagged *extrapolated*.
+
+Every timed call also records the HTTP requests the MLflow client sends while it runs
+(`_http_log`: an append per request, with the spans of sending it and reading its body).
+`run_round` returns them per call: how many requests, their routes (ids and artifact paths
+normalized), and the seconds inside HTTP, so the client's own work is the call's time minus
+those.
 """
 
 import os
@@ -27,6 +33,7 @@ import time
 import urllib.parse
 import uuid
 
+import _http_log
 import mlflow
 import numpy as np
 from _common import PIP_REQUIREMENTS, connect, dataset, log_sklearn, train
@@ -325,10 +332,11 @@ def run_round(tracking_uri, servers, contexts, ops, first, connection=REUSED, ca
     `connection` (`reused` or `fresh`) the connection every timed call starts on, and `cap_s`
     the longest a streamed download may run before its time is extrapolated from its rate.
 
-    Returns {"timings": {op: {server: seconds}}, "extrapolated": {op: [server, …]}}."""
+    Returns {"timings": {op: {server: seconds}}, "extrapolated": {op: [server, …]},
+    "http": {op: {server: requests}}} (`_http_log.requests_of`, with the client's `own_s`)."""
     clients = {s: connect(servers[s]) for s in servers}
     timings = {op: {} for op in ops}
-    extrapolated = {}
+    extrapolated, http = {}, {}
     _ROUNDS["n"] += 1
     order = [first] + [s for s in servers if s != first]
     for op in ops:
@@ -340,12 +348,19 @@ def run_round(tracking_uri, servers, contexts, ops, first, connection=REUSED, ca
             if op in FLUENT:  # outside the timing: the fluent API's experiment is global state
                 mlflow.set_experiment(experiment_id=context["experiment_id"])
             _ready_connection(clients[server], servers[server], connection)
+            calls = _http_log.start()
             started = time.perf_counter()
-            partial = OPERATIONS[op](clients[server], context)
-            elapsed = time.perf_counter() - started
+            try:
+                partial = OPERATIONS[op](clients[server], context)
+            finally:
+                elapsed = time.perf_counter() - started
+                _http_log.stop()
+            record = _http_log.requests_of(calls, servers[server])
+            record["own_s"] = round(max(0.0, elapsed - record["http_s"]), 6)
+            http.setdefault(op, {})[server] = record
             if isinstance(partial, int) and partial > 0:
                 size = op.rsplit("_", 1)[-1]
                 elapsed *= FILES[size] / partial
                 extrapolated.setdefault(op, []).append(server)
             timings[op][server] = elapsed
-    return {"timings": timings, "extrapolated": extrapolated}
+    return {"timings": timings, "extrapolated": extrapolated, "http": http}
