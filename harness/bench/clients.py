@@ -52,6 +52,7 @@ class Clients:
         self.urls: dict[str, str] = {}
         self.use_proxies = use_proxies
         self.injected = False  # delays are in force on the new server
+        self.own: OwnClients | None = None  # the client side's clients, once `own_clients`
 
     def agent(self, role: str, extra: int = 0) -> Agent:
         """The side's own client process (`extra` 0): idle once the scenarios are done, and
@@ -189,7 +190,8 @@ class Clients:
         contexts = {side: self.call(agent, server, "prepare", prefix=f"{prefix}-{side}",
                                     large=False)
                     for side, agent in agents.items()}
-        return OwnClients(self, agents, server, contexts)
+        self.own = OwnClients(self, agents, server, contexts)
+        return self.own
 
 
 @dataclass

@@ -40,6 +40,7 @@ from harness.bench.clients import CLIENT_MODULE, Clients
 from harness.bench.diagnosis import ARTIFACT_TRANSFER, Group, diagnose
 from harness.bench.inject import injected_delays
 from harness.bench.operations import ALL, BY_NAME
+from harness.bench.probe import Probe
 from harness.bench.remedies import (
     RemedyServers,
     expected_remedies,
@@ -113,6 +114,7 @@ class Benchmark:
                 budget.client_until(time.monotonic(), started))
         diagnosis_deadline = budget.diagnosis_until(time.monotonic())
         self.retime_fresh(server_side, diagnosis_deadline)
+        result["probe"] = Probe(self.clients, self.session, self.progress).run(result)
         version, setup = self.session.sides["to"].version, self._new_setup()
         groups = diagnose(result, version, setup)
         self.verify_remedies(groups, server_side, diagnosis_deadline, remedies)

@@ -23,7 +23,8 @@ Every timed call also records the HTTP requests the MLflow client sends while it
 (`_http_log`: an append per request, with the spans of sending it and reading its body).
 `run_round` returns them per call: how many requests, their routes (ids and artifact paths
 normalized), and the seconds inside HTTP, so the client's own work is the call's time minus
-those.
+those. `probe_ready` / `probe_call` run one call outside any round, for the harness to count
+the SQL statements the server runs for it.
 """
 
 import os
@@ -55,6 +56,7 @@ _STATE = {"folder": None}
 _SESSIONS = {}  # every requests.Session MLflow's client made in this process
 _ROUNDS = {"n": 0}  # rounds run by this process: operations that alternate use it
 _MODE = {"connection": REUSED}  # `fresh`: every request on a new connection (Connection: close)
+_PROBE = {}  # the client and context `probe_ready` set up for `probe_call`
 
 
 def _track_sessions():
@@ -364,3 +366,37 @@ def run_round(tracking_uri, servers, contexts, ops, first, connection=REUSED, ca
                 extrapolated.setdefault(op, []).append(server)
             timings[op][server] = elapsed
     return {"timings": timings, "extrapolated": extrapolated, "http": http}
+
+
+def probe_ready(tracking_uri, server, context, op):
+    """Everything `probe_call` needs that talks to `server` (the fluent API's experiment, the
+    model version's current stage), so that between the two calls the server serves nothing
+    but `op`."""
+    client = connect(server)
+    if op in FLUENT:
+        mlflow.set_experiment(experiment_id=context["experiment_id"])
+    round_index = _ROUNDS["n"]
+    if op == "transition_stage":  # a real change of stage, as in every round
+        staged = client.get_model_version(context["model"], "1").current_stage == "Staging"
+        round_index = 0 if staged else 1
+    _MODE["connection"] = REUSED
+    for session in list(_SESSIONS.values()):
+        _set_connection_header(session)
+    _PROBE.update(client=client, server=server, op=op,
+                  context=dict(context, url=server, cap_s=None, round=round_index))
+
+
+def probe_call(tracking_uri):
+    """`op` once against the server `probe_ready` set up, untimed by the gate: its seconds and
+    the requests it sent (as `run_round` records them)."""
+    calls = _http_log.start()
+    started = time.perf_counter()
+    try:
+        OPERATIONS[_PROBE["op"]](_PROBE["client"], _PROBE["context"])
+    finally:
+        elapsed = time.perf_counter() - started
+        _http_log.stop()
+    record = _http_log.requests_of(calls, _PROBE["server"])
+    record["own_s"] = round(max(0.0, elapsed - record["http_s"]), 6)
+    record["seconds"] = round(elapsed, 6)
+    return record
