@@ -10,7 +10,9 @@ comparison within `reused` and within `fresh` rounds (`by_connection`):
   milliseconds whatever the operation costs) or a proportional slowdown (the same ratio);
 - **catalogued causes** (`catalog/performance.toml`) whose signature, version range and server
   set-up fit become one group with their source and remedy; the runner then verifies the
-  remedy by re-running the gate against a server started with it.
+  remedy by re-running the gate against a server started with it;
+- **what differs** (`explain.py`): each operation's requests, SQL statements and client's own
+  work on both sides, and each group's `evidence.what_differs` for its operations.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from harness.bench.explain import explain
 from harness.bench.operations import ARTIFACTS, BY_NAME
 
 KEEP_ALIVE = "keep-alive"
@@ -164,7 +167,7 @@ def diagnose(bench: dict[str, Any], new_version: str, setup: dict[str, Any] | No
     causes = load_causes() if causes is None else causes
     regressed = _regressed(bench)
     if not regressed:
-        return []
+        return explain([], bench, new_version)
     keep_alive = [(g, op, item) for g, op, item in regressed if connection_level(item, threshold)]
     groups: list[Group] = []
     explained: set[str] = set()
@@ -216,7 +219,7 @@ def diagnose(bench: dict[str, Any], new_version: str, setup: dict[str, Any] | No
                              for _, op, item in rest})
         groups.append(Group("unexplained", "Slower on new and kept-alive connections alike",
                             [_label(g, op) for g, op, _ in rest], evidence))
-    return groups
+    return explain(groups, bench, new_version)
 
 
 def _from_cause(cause: Cause, labels: list[str], evidence: dict[str, Any]) -> Group:
