@@ -12,7 +12,7 @@ call), per operation and part:
 - **the client's own work**: the call's time minus its time inside HTTP.
 
 `explained` is true when the requests differ, when the new side runs more statements for a
-slower call (fewer for a faster one), or when the client's own work or the database's time
+slower call, or when the client's own work or the database's time
 grew by at least half the operation's extra time. Anything else that differs is said, and the
 line ends with where the difference is not: on the client side, *same requests, similar own
 work* is not a difference in what the client does; on the server side, the same requests and
@@ -134,8 +134,9 @@ def _statements(part: str, op: str, probe: dict[str, Any], new: str, extra_s: fl
             + f"{db[1]:.1f} ms in the database vs {db[0]:.1f}"
     # More statements can explain a slower call (each is a round trip to the database and
     # the ORM's work); fewer, or others as many, cannot, unless the database's time grew by
-    # half the extra time or more.
-    more = after > before if extra_s > 0 else after < before
+    # half the extra time or more. A faster call is not explained by statements: the pool's
+    # pre-ping one version leaves out does not make it faster.
+    more = extra_s > 0 and after > before
     db_explains = slower_db and extra_s > 0 and (db[1] - db[0]) / 1000 >= SHARE * extra_s
     return {"key": "statements", "differs": bool(shapes) or slower_db,
             "explains": more or db_explains, "text": text,

@@ -71,6 +71,16 @@ def test_what_does_not_differ_is_said_and_explains_nothing(
     assert found["explanation"] == explanation
 
 
+def test_fewer_statements_do_not_explain_a_faster_call_either() -> None:
+    log_param = json.loads(RECORDED_3_17.read_text())["server_side"]["operations"]["log_param"]
+    log_param["old_median_s"], log_param["new_median_s"] = (log_param["new_median_s"],
+                                                            log_param["old_median_s"])
+    found = what_differs("server_side", "log_param", log_param, "2.9.2", "3.17.2")
+    assert found["explained"] is False
+    assert found["explanation"].endswith(": the difference is in the server's own work, not in "
+                                         "its requests or SQL")
+
+
 def test_own_work_that_differs_too_little_does_not_explain() -> None:
     item = _recorded()["client_side"]["operations"]["register_model_version"]
     found = what_differs("client_side", "register_model_version", item, "2.9.2", "3.4.0")
