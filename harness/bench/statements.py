@@ -58,6 +58,23 @@ def ran_between(before: Snapshot, after: Snapshot) -> list[dict[str, Any]]:
     return sorted(found.values(), key=lambda e: (-e["calls"], e["query"]))
 
 
+def steady(calls: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The statements every one of several calls ran (`ran_between` lists): per statement the
+    fewest calls and the least time of any call; a statement some call did not run is left
+    out."""
+    if not calls:
+        return []
+    found = []
+    for first in calls[0]:
+        same = [next((s for s in statements if s["query"] == first["query"]), None)
+                for statements in calls[1:]]
+        if all(same):
+            found.append({**first, "calls": min([first["calls"], *(s["calls"] for s in same
+                                                                    if s)]),
+                          "ms": min([first["ms"], *(s["ms"] for s in same if s)])})
+    return sorted(found, key=lambda e: (-e["calls"], e["query"]))
+
+
 def shape(query: str) -> str:
     """`SELECT … FROM runs JOIN tags, params`, `INSERT INTO runs`, `UPDATE model_versions`,
     `BEGIN`, `SET search_path`: what a statement does, without its columns and aliases."""

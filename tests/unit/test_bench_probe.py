@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from harness.bench.probe import Probe, StatementReader, probe_order
-from harness.bench.statements import Row, ran_between, shape, shape_deltas, summary
+from harness.bench.statements import Row, ran_between, shape, shape_deltas, steady, summary
 from harness.errors import ClientCallError, ServiceError
 from harness.progress import Progress
 from harness.services.postgres_local import STAT_STATEMENTS_ARGS, PgBinaries
@@ -66,6 +66,7 @@ class FakeReader(StatementReader):
         super().__init__(SimpleNamespace())  # type: ignore[arg-type]
         self.counts: dict[str, dict[str, Row]] = {}
         self.statements = statements  # (database, url, op) → statements one call runs
+        self.once: set[tuple[str, str]] = set()  # (database, op): 4 more in its first call
 
     def open(self) -> bool:
         return True
@@ -98,6 +99,9 @@ class FakeAgent:
         database = self.databases[url]
         count = self.reader.statements.get((database, self.name, op), 1)
         self.reader.bump(database, f"SELECT {op} FROM t", count)
+        if (database, op) in self.reader.once:  # a cache that expires: in one call only
+            self.reader.once.remove((database, op))
+            self.reader.bump(database, "SELECT … FROM webhooks", 4)
         return {"requests": 1, "routes": {f"GET /{op}": 1}, "http_s": 0.001, "own_s": 0.001,
                 "seconds": 0.002}
 
@@ -145,6 +149,23 @@ def test_the_probe_counts_each_sides_statements_for_its_call_only() -> None:
     assert (own["old"]["statements"], own["new"]["statements"]) == (1, 2), \
         "both clients call the new server: each call's statements are its own"
     assert "probe" not in result["server_side"]["operations"]["upload_64mb"]
+    calls = [name for name, _ in probe.clients.fixed[0].calls]
+    assert calls.count("probe_ready") == 4, "two operations of the server side, two sides each"
+    assert calls.count("probe_call") == 2 * 2 + 2 * 1, (
+        "per side twice for the regression, once for the unchanged one")
+
+
+def test_a_statement_only_one_of_the_calls_ran_is_not_what_the_version_does() -> None:
+    probe, reader = _probe({("db_to", "fixed", "create_run"): 3})
+    reader.once.add(("db_to", "create_run"))
+    result = _result()
+    probe.run(result)
+    new = result["server_side"]["operations"]["create_run"]["probe"]["new"]
+    assert new["statements"] == 3 and new["statements_range"] == [3, 7]
+    assert [q["shape"] for q in new["queries"]] == ["SELECT … FROM t"]
+    assert steady([[{"query": "a", "calls": 2, "ms": 0.2}, {"query": "b", "calls": 1, "ms": 1}],
+                   [{"query": "a", "calls": 3, "ms": 0.1}]]) == [
+        {"query": "a", "calls": 2, "ms": 0.1}]
 
 
 def test_a_probe_that_runs_out_of_time_or_fails_lists_what_it_left() -> None:

@@ -388,7 +388,7 @@ def probe_ready(tracking_uri, server, context, op):
 
 def probe_call(tracking_uri):
     """`op` once against the server `probe_ready` set up, untimed by the gate: its seconds and
-    the requests it sent (as `run_round` records them)."""
+    the requests it sent (as `run_round` records them). Each call may follow another."""
     calls = _http_log.start()
     started = time.perf_counter()
     try:
@@ -399,4 +399,5 @@ def probe_call(tracking_uri):
     record = _http_log.requests_of(calls, _PROBE["server"])
     record["own_s"] = round(max(0.0, elapsed - record["http_s"]), 6)
     record["seconds"] = round(elapsed, 6)
+    _PROBE["context"]["round"] += 1  # a further call: the other stage, a real change again
     return record
