@@ -33,9 +33,7 @@ DB_MIN_MS = 1.0  # nor one in the database's time
 RATIO = 1.2  # two times differ when one is this many times the other
 SHARE = 0.5  # of the operation's extra time, for a time difference to explain it
 SHOWN = 3  # routes or statement shapes named in a line
-
-
-EXPLAINED_VERDICTS = ("regression", "inconclusive", "improvement")
+EXPLAINED_VERDICTS = ("regression", "inconclusive", "improvement")  # not "unchanged"
 
 
 class Grouped(Protocol):

@@ -119,8 +119,9 @@ class Probe:
     reader: StatementReader = field(default_factory=lambda: StatementReader(None))
 
     def run(self, result: dict[str, Any], limit_s: float = PROBE_LIMIT_S) -> dict[str, Any]:
-        """Each operation of `result`'s parts once per side, regressed and undecided ones
-        first, until `limit_s` has passed; each one's `probe` is added to its operation."""
+        """Each operation of `result`'s parts per side (twice unless it is unchanged: `CALLS`),
+        regressed and undecided ones first, until `limit_s` has passed; each one's `probe` is
+        added to its operation."""
         began = time.monotonic()
         order = probe_order(result)
         if not order:
@@ -129,8 +130,8 @@ class Probe:
             self.reader = StatementReader(self.session.postgres)
         sql = self.reader.open()
         probed: list[str] = []
-        with self.progress.phase(f"benchmark: requests and SQL statements of {len(order)} "
-                                 "operation(s), once per side"):
+        with self.progress.phase(f"benchmark: SQL statements of {len(order)} operation(s) "
+                                 "per side, untimed"):
             try:
                 for part, op in order:
                     if time.monotonic() - began > limit_s:

@@ -24,7 +24,7 @@ def probe_note(bench: dict[str, Any]) -> list[str]:
     if not isinstance(probe, dict) or not (probe.get("probed") or probe.get("sql_unavailable")):
         return []
     text = (f"What differs per operation: requests per call from every timed call; SQL "
-            f"statements from one untimed call per side ({probe.get('probed', 0)} operation(s), "
+            f"statements from untimed calls per side ({probe.get('probed', 0)} operation(s), "
             f"{probe.get('seconds', 0):.0f}s).")
     if probe.get("sql_unavailable"):
         text = ("What differs per operation: requests per call from every timed call; SQL "
