@@ -23,6 +23,7 @@ from harness.bench.stats import (
     median_rule_fails,
     settle,
 )
+from harness.bench.traffic import summarize
 from harness.bench.tuning import BenchSettings
 
 OLD, NEW = "old", "new"
@@ -38,16 +39,21 @@ class Samples:
     new: dict[str, list[float]] = field(default_factory=dict)
     extrapolated: dict[str, int] = field(default_factory=dict)  # samples of capped transfers
     connections: dict[str, list[str]] = field(default_factory=dict)
+    # The requests each timed call sent, per operation and side (`traffic.summarize`).
+    http: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
 
     def add(self, timings: dict[str, dict[str, float]],
-            extrapolated: dict[str, list[str]] | None = None, connection: str = REUSED
-            ) -> None:
+            extrapolated: dict[str, list[str]] | None = None, connection: str = REUSED,
+            http: dict[str, dict[str, dict[str, Any]]] | None = None) -> None:
         for op, by_side in timings.items():
             self.old.setdefault(op, []).append(by_side[OLD])
             self.new.setdefault(op, []).append(by_side[NEW])
             self.connections.setdefault(op, []).append(connection)
-        for op, sides in (extrapolated or {}).items():
-            self.extrapolated[op] = self.extrapolated.get(op, 0) + len(sides)
+        for op, sides in (http or {}).items():
+            for side, record in sides.items():
+                self.http.setdefault(op, {}).setdefault(side, []).append(record)
+        for op, flagged in (extrapolated or {}).items():
+            self.extrapolated[op] = self.extrapolated.get(op, 0) + len(flagged)
 
     def round_cost(self, op: str) -> float:
         """Seconds a round of `op` takes on both servers (medians); 0 when unmeasured."""
@@ -100,6 +106,9 @@ def analyse(samples: Samples, settings: BenchSettings) -> dict[str, Any]:
     # The budget allowed one round: reported, gated only with --fail-on-inconclusive.
     for op in (op for op in samples.old if len(samples.old[op]) < 2):
         operations[op] = _one_round(samples, op)
+    for op, sides in samples.http.items():  # what each side's calls sent: `http`
+        if op in operations:
+            operations[op]["http"] = summarize(sides)
     return {"operations": operations, "gate": regate(operations, settings)}
 
 

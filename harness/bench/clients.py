@@ -156,7 +156,7 @@ class Clients:
             self.fixed[rule.process], urls[OLD], "run_round", servers=urls,
             contexts=self.contexts, ops=ops, first=rule.first, connection=rule.connection,
             cap_s=self.tuning.large_cap_s if capped else None)
-        samples.add(got["timings"], got["extrapolated"], rule.connection)
+        samples.add(got["timings"], got["extrapolated"], rule.connection, got.get("http"))
 
     def timed_alone(self, op: str, side: str, index: int,
                     urls: dict[str, str] | None = None) -> tuple[float, bool]:
@@ -210,6 +210,7 @@ class OwnClients:
     def round(self, samples: Samples, ops: list[str], index: int) -> None:
         rule = condition(index, processes=1)  # kept-alive connections, first alternating
         timings: dict[str, dict[str, float]] = {op: {} for op in ops}
+        http: dict[str, dict[str, Any]] = {op: {} for op in ops}
         for side in rule.order:
             got = self.clients.call(self.agents[side], self.server, "run_round",
                                     servers={side: self.server},
@@ -217,4 +218,6 @@ class OwnClients:
                                     connection=rule.connection)
             for op in ops:
                 timings[op][side] = got["timings"][op][side]
-        samples.add(timings, connection=rule.connection)
+                if op in got.get("http", {}):
+                    http[op][side] = got["http"][op][side]
+        samples.add(timings, connection=rule.connection, http=http)

@@ -10,7 +10,9 @@ comparison within `reused` and within `fresh` rounds (`by_connection`):
   milliseconds whatever the operation costs) or a proportional slowdown (the same ratio);
 - **catalogued causes** (`catalog/performance.toml`) whose signature, version range and server
   set-up fit become one group with their source and remedy; the runner then verifies the
-  remedy by re-running the gate against a server started with it.
+  remedy by re-running the gate against a server started with it;
+- **what differs** (`explain.py`): each operation's requests, SQL statements and client's own
+  work on both sides, and each group's `evidence.what_differs` for its operations.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from harness.bench.explain import explain
 from harness.bench.operations import ARTIFACTS, BY_NAME
 
 KEEP_ALIVE = "keep-alive"
@@ -183,7 +186,7 @@ def diagnose(bench: dict[str, Any], new_version: str, setup: dict[str, Any] | No
     servers = Servers(new_version, setup, old_version, old_setup)
     regressed = _regressed(bench)
     if not regressed:
-        return []
+        return explain([], bench, new_version)
     keep_alive = [(g, op, item) for g, op, item in regressed if connection_level(item, threshold)]
     groups = [_keep_alive_group(keep_alive, causes, servers)] if keep_alive else []
     explained = {_label(g, op) for g, op, _ in keep_alive}
@@ -210,7 +213,7 @@ def diagnose(bench: dict[str, Any], new_version: str, setup: dict[str, Any] | No
                              for _, op, item in rest})
         groups.append(Group("unexplained", "Slower on new and kept-alive connections alike",
                             [_label(g, op) for g, op, _ in rest], evidence))
-    return groups
+    return explain(groups, bench, new_version)
 
 
 def _keep_alive_group(keep_alive: list[tuple[str, str, dict[str, Any]]],

@@ -40,6 +40,7 @@ from harness.bench.clients import CLIENT_MODULE, Clients
 from harness.bench.diagnosis import ARTIFACT_TRANSFER, Group, diagnose
 from harness.bench.inject import injected_delays
 from harness.bench.operations import ALL, BY_NAME
+from harness.bench.probe import Probe
 from harness.bench.remedies import (
     RemedyServers,
     expected_remedies,
@@ -114,6 +115,7 @@ class Benchmark:
                 budget.client_until(time.monotonic(), started))
         diagnosis_deadline = budget.diagnosis_until(time.monotonic())
         self.retime_fresh(server_side, diagnosis_deadline)
+        result["probe"] = Probe(self.clients, self.session, self.progress).run(result)
         groups = self._diagnose(result)
         self.verify_remedies(groups, server_side, diagnosis_deadline, remedies)
         # Last: a capped 64 MB download leaves the server streaming the rest for a minute.

@@ -16,6 +16,7 @@ from typing import Any
 
 from harness.matrix import blocking_failures, check_counts, counts_line
 from harness.redact import redact
+from harness.reports import differs
 from harness.reports.sections import migration_observations, ratio_text
 from harness.reports.traffic import traffic_html
 from harness.results.model import Level, RunResults, SideInfo, Status
@@ -278,6 +279,8 @@ def _performance(results: RunResults) -> str:
     passed = bench.get("gate", {}).get("passed")
     threshold = float(bench.get("settings", {}).get("threshold", 0.2))
     rows = []
+    explained = any("explanation" in item for group in ("server_side", "client_side")
+                    for item in bench.get(group, {}).get("operations", {}).values())
     for group in ("server_side", "client_side"):
         for op, item in bench.get(group, {}).get("operations", {}).items():
             rows.append([_e(op), _e(group.replace("_", " ")),
@@ -285,13 +288,16 @@ def _performance(results: RunResults) -> str:
                          _e(f"{item.get('new_median_s', 0) * 1000:.1f} ms"),
                          _e(ratio_text(item)),
                          f'<span style="color:{COLOURS.get(str(item.get("verdict")), "#333")}">'
-                         f"{_e(item.get('verdict'))}</span>"])
+                         f"{_e(item.get('verdict'))}</span>"]
+                        + ([_e(item.get("explanation", ""))] if explained else []))
+    note = " ".join(differs.probe_note(bench)).strip()
     return (f"<h2>Performance</h2><p>Gate at +{threshold:.0%}: "
             f"<b>{'passed' if passed else 'failed'}</b>; new/old per operation with its 95% "
-            "interval (dashed red: the threshold).</p>" + _ratio_chart(results) +
+            "interval (dashed red: the threshold).</p>" + (f"<p>{_e(note)}</p>" if note else "")
+            + _ratio_chart(results) +
             "<h3>Latency distributions (server side)</h3>" + _latency_chart(results) +
             _table(["operation", "side", "old median", "new median", "new/old [95% CI]",
-                    "verdict"], rows, "performance"))
+                    "verdict"] + (["what differs"] if explained else []), rows, "performance"))
 
 
 def _server_setup(side: SideInfo) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from harness.reports import differs
 from harness.reports.bounds import first_line, head, more
 from harness.results.model import CheckResult, RunResults, Status
 
@@ -161,6 +162,7 @@ def benchmark_section(results: RunResults) -> list[str]:
     if injected:
         lines.append("Latency injected on the new side (calibration): "
                      + _names([f"{op} +{fraction:.0%}" for op, fraction in injected], 8) + ".")
+    lines += differs.probe_note(bench)
     lines += causes_section(bench.get("causes") or [])
     fixed = settings.get("fixed_client") or "old-version"
     for group, title in (("server_side", f"Server side ({fixed} clients against both servers, "
@@ -188,6 +190,7 @@ def benchmark_section(results: RunResults) -> list[str]:
                 f"{'fails' if item.get('median_rule_fails') else 'passes'} |"
             )
         lines += ([""] + more(left, "operations") if left else [])
+        lines += differs.part_lines(part, group.replace("_", " "))
     return lines + [""]
 
 
@@ -224,6 +227,7 @@ def causes_section(causes: list[dict[str, Any]]) -> list[str]:
                 f"{op} {modes.get('reused', 0):.2f}× vs {modes.get('fresh', 0):.2f}×"
                 for op, modes in list(split.items())[:4]) + (" …" if len(split) > 4 else ""))
         lines.append("- Evidence: " + "; ".join(facts) + ".")
+        lines += differs.cause_lines(evidence)
         if cause.get("summary"):
             lines.append(f"- Why: {first_line(cause['summary'], TEXT)}")
         if cause.get("source"):

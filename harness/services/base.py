@@ -99,6 +99,9 @@ class PostgresService(Service):
     """A PostgreSQL server on which the run creates and drops its own databases."""
 
     name = "postgresql"
+    # The harness started this server for the run: it may add an extension to its admin
+    # database (the benchmark's statement counts); on a server someone else runs it does not.
+    owned = True
 
     @property
     @abstractmethod

@@ -29,6 +29,8 @@ def parse_dsn(dsn: str) -> PgServer:
 
 
 class ExternalPostgres(PostgresService):
+    owned = False  # statement counts only where pg_stat_statements is already set up
+
     def __init__(self, dsn: str) -> None:
         self._server = parse_dsn(dsn)
         self._created: list[str] = []

@@ -24,6 +24,11 @@ from harness.services.pg_admin import PgServer
 SUPERUSER = "harness"
 READY_TIMEOUT_S = 60.0
 PG_DIR_PREFIX = "mlflow-upgrade-harness-pg-"
+STAT_STATEMENTS_LIB = "pg_stat_statements.so"
+# The benchmark counts the SQL statements each side's server issues per operation
+# (harness/bench/probe.py): nested ones too, which `track=all` keeps.
+STAT_STATEMENTS_ARGS = ("-c", "shared_preload_libraries=pg_stat_statements",
+                        "-c", "pg_stat_statements.track=all")
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,14 @@ class PgBinaries:
     @property
     def postgres(self) -> Path:
         return self.bin_dir / "postgres"
+
+    @property
+    def has_stat_statements(self) -> bool:
+        """pg_stat_statements' library beside these binaries (Debian's `lib/`, or
+        `lib/postgresql/` of an installed tree): it can be preloaded."""
+        root = self.bin_dir.parent
+        return any((folder / STAT_STATEMENTS_LIB).is_file()
+                   for folder in (root / "lib", root / "lib" / "postgresql"))
 
 
 def _has_server(bin_dir: Path) -> bool:
@@ -154,6 +167,7 @@ class LocalPostgres(PostgresService):
                 str(self.binaries.postgres), "-D", str(data), "-h", LOOPBACK,
                 "-p", str(self.port), "-k", str(sockets),
                 "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "max_connections=200",
+                *(STAT_STATEMENTS_ARGS if self.binaries.has_stat_statements else ()),
             ],
             self.workdir / "logs" / "postgres.log",
             user=owner[0] if owner else None,

@@ -55,6 +55,16 @@ def test_injected_latency_fails_the_gate_and_every_output_has_the_samples(
                                          "download_64mb", "log_model", "load_model"}
     assert "client_side" in bench and bench["client_side"]["rounds"] >= 4  # FLOOR_ROUNDS
     assert [c["id"] for c in bench["causes"]] == ["unexplained"]
+    # What differs: the same version on both sides sends the same requests and runs the same
+    # statements; the injected delay is in the server's own work, and the line says so.
+    assert bench["probe"]["sql"] is True, bench["probe"]
+    probed = get_run["probe"]
+    assert probed["old"]["statements"] == probed["new"]["statements"] > 0
+    assert {side: get_run["http"][side]["routes"] for side in ("old", "new")} == {
+        side: {"GET /api/2.0/mlflow/runs/get": 1.0} for side in ("old", "new")}
+    assert get_run["explained"] is False
+    assert get_run["explanation"].endswith("is in the server's own work, not in its requests "
+                                           "or SQL"), get_run["explanation"]
     report = (run.out / "report.md").read_text()
     assert "1 with no known cause (get_run (server))" in report and "| get_run |" in report
     new = json.loads((run.out / "benchmark-new.json").read_text())
@@ -91,6 +101,8 @@ def test_keep_alive_latency_of_3_4_is_one_cause_with_a_verified_remedy(tmp_path:
                   default_setup=True)
     results = json.loads((run.out / "results.json").read_text())
     bench = results["benchmark"]
+    _requests_and_statements_differ_where_3_4_does_more(bench)
+    assert "SQL statements from untimed calls per side" in (run.out / "report.md").read_text()
     causes = {c["id"]: c for c in bench["causes"]}
     regressed = set(bench["server_side"]["gate"]["regressions"])
     operations = bench["server_side"]["operations"]
@@ -131,3 +143,20 @@ def test_keep_alive_latency_of_3_4_is_one_cause_with_a_verified_remedy(tmp_path:
     assert run.code == (1 if regressed else 0), run.stderr[-2000:]
     assert harness_processes(results["run_id"]) == set()
     assert run_folders(results["run_id"]) == set()
+
+
+def _requests_and_statements_differ_where_3_4_does_more(bench: dict[str, Any]) -> None:
+    """Per client version, the requests an operation sends; per server, its statements."""
+    assert bench["probe"]["sql"] is True and "not_probed" not in bench["probe"], bench["probe"]
+    server = bench["server_side"]["operations"]
+    for op in ("create_run", "get_run", "log_param"):  # one request each, statements each side
+        assert {server[op]["http"][side]["requests_per_call"] for side in ("old", "new")} == {1}
+        assert min(server[op]["probe"][side]["statements"] for side in ("old", "new")) > 0, op
+    stage = bench["client_side"]["operations"]["transition_stage"]
+    http = stage["http"]
+    assert (http["old"]["requests_per_call"], http["new"]["requests_per_call"]) == (1, 2)
+    assert http["new"]["routes"]["GET /api/2.0/mlflow/registered-models/get"] == 1
+    assert stage["probe"]["new"]["statements"] > stage["probe"]["old"]["statements"]
+    if stage["verdict"] != "unchanged":
+        assert stage["explained"] is True and stage["explanation"].startswith(
+            "the 3.4.0 client sends 2 requests where 2.9.2 sent 1"), stage["explanation"]

@@ -5,15 +5,13 @@ capability."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import types
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-CLIENTS = Path(__file__).resolve().parents[2] / "harness" / "scenarios" / "clients"
+from tests.client_modules import CLIENTS, load_client
 
 
 def _load(name: str, monkeypatch: pytest.MonkeyPatch, **modules: types.ModuleType) -> Any:
@@ -25,11 +23,7 @@ def _load(name: str, monkeypatch: pytest.MonkeyPatch, **modules: types.ModuleTyp
     stubs["mlflow.tracking"].MlflowClient = object  # type: ignore[attr-defined]
     for dotted, module in stubs.items():
         monkeypatch.setitem(sys.modules, dotted, module)
-    spec = importlib.util.spec_from_file_location(f"{name}_under_test", CLIENTS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_client(name)
 
 
 class PerResourceAuth:

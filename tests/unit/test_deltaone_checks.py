@@ -7,7 +7,6 @@ passes on them, then plants one fault and shows the check (or the cross-version 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import os
 import subprocess
 import sys
@@ -16,7 +15,6 @@ import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import accumulate
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,6 +31,7 @@ from harness.scenarios.test_deltaone import (
 )
 from harness.scenarios_runner import cross_version_diff
 from harness.services.webhook import ALWAYS, WebhookReceiver
+from tests.client_modules import CLIENTS, load_client
 from tests.unit.test_scenario_checks import RECORDED, recorded
 
 VERSIONS = ("2.9.2", "3.4.0")
@@ -204,9 +203,6 @@ def test_a_team_detector_without_a_schedule_is_held_to_a_lower_bound_only() -> N
             check("webhook_unavailable", with_gaps(down, gaps))
 
 
-CLIENTS = Path(__file__).resolve().parents[2] / "scenarios" / "clients"
-
-
 @pytest.fixture
 def reference_detector(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
     """scenarios/clients/deltaone_detector.py itself; its `import mlflow` gets a stub
@@ -215,12 +211,7 @@ def reference_detector(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
     stub.__version__ = "0+stub"  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "mlflow", stub)
     monkeypatch.syspath_prepend(str(CLIENTS))  # for its `from deltaone_rule import ...`
-    spec = importlib.util.spec_from_file_location("deltaone_detector_under_test",
-                                                  CLIENTS / "deltaone_detector.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_client("deltaone_detector")
 
 
 @contextmanager

@@ -18,6 +18,13 @@ A 64 MB download can take a minute on a slow server (3.4.0 streams it at ~1 MB/s
 `cap_s`, a download still running after that many seconds is stopped (once it has received
 `EXTRAPOLATE_FROM_BYTES`), and its sample is the time the whole file would take at the rate
 received so far; it is flagged *extrapolated*.
+
+Every timed call also records the HTTP requests the MLflow client sends while it runs
+(`_http_log`: an append per request, with the spans of sending it and reading its body).
+`run_round` returns them per call: how many requests, their routes (ids and artifact paths
+normalized), and the seconds inside HTTP, so the client's own work is the call's time minus
+those. `probe_ready` / `probe_call` run one call outside any round, for the harness to count
+the SQL statements the server runs for it.
 """
 
 import os
@@ -27,6 +34,7 @@ import time
 import urllib.parse
 import uuid
 
+import _http_log
 import mlflow
 import numpy as np
 from _common import PIP_REQUIREMENTS, connect, dataset, log_sklearn, train
@@ -48,6 +56,7 @@ _STATE = {"folder": None}
 _SESSIONS = {}  # every requests.Session MLflow's client made in this process
 _ROUNDS = {"n": 0}  # rounds run by this process: operations that alternate use it
 _MODE = {"connection": REUSED}  # `fresh`: every request on a new connection (Connection: close)
+_PROBE = {}  # the client and context `probe_ready` set up for `probe_call`
 
 
 def _track_sessions():
@@ -325,10 +334,11 @@ def run_round(tracking_uri, servers, contexts, ops, first, connection=REUSED, ca
     `connection` (`reused` or `fresh`) the connection every timed call starts on, and `cap_s`
     the longest a streamed download may run before its time is extrapolated from its rate.
 
-    Returns {"timings": {op: {server: seconds}}, "extrapolated": {op: [server, …]}}."""
+    Returns {"timings": {op: {server: seconds}}, "extrapolated": {op: [server, …]},
+    "http": {op: {server: requests}}} (`_http_log.requests_of`, with the client's `own_s`)."""
     clients = {s: connect(servers[s]) for s in servers}
     timings = {op: {} for op in ops}
-    extrapolated = {}
+    extrapolated, http = {}, {}
     _ROUNDS["n"] += 1
     order = [first] + [s for s in servers if s != first]
     for op in ops:
@@ -340,12 +350,54 @@ def run_round(tracking_uri, servers, contexts, ops, first, connection=REUSED, ca
             if op in FLUENT:  # outside the timing: the fluent API's experiment is global state
                 mlflow.set_experiment(experiment_id=context["experiment_id"])
             _ready_connection(clients[server], servers[server], connection)
+            calls = _http_log.start()
             started = time.perf_counter()
-            partial = OPERATIONS[op](clients[server], context)
-            elapsed = time.perf_counter() - started
+            try:
+                partial = OPERATIONS[op](clients[server], context)
+            finally:
+                elapsed = time.perf_counter() - started
+                _http_log.stop()
+            record = _http_log.requests_of(calls, servers[server])
+            record["own_s"] = round(max(0.0, elapsed - record["http_s"]), 6)
+            http.setdefault(op, {})[server] = record
             if isinstance(partial, int) and partial > 0:
                 size = op.rsplit("_", 1)[-1]
                 elapsed *= FILES[size] / partial
                 extrapolated.setdefault(op, []).append(server)
             timings[op][server] = elapsed
-    return {"timings": timings, "extrapolated": extrapolated}
+    return {"timings": timings, "extrapolated": extrapolated, "http": http}
+
+
+def probe_ready(tracking_uri, server, context, op):
+    """Everything `probe_call` needs that talks to `server` (the fluent API's experiment, the
+    model version's current stage), so that between the two calls the server serves nothing
+    but `op`."""
+    client = connect(server)
+    if op in FLUENT:
+        mlflow.set_experiment(experiment_id=context["experiment_id"])
+    round_index = _ROUNDS["n"]
+    if op == "transition_stage":  # a real change of stage, as in every round
+        staged = client.get_model_version(context["model"], "1").current_stage == "Staging"
+        round_index = 0 if staged else 1
+    _MODE["connection"] = REUSED
+    for session in list(_SESSIONS.values()):
+        _set_connection_header(session)
+    _PROBE.update(client=client, server=server, op=op,
+                  context=dict(context, url=server, cap_s=None, round=round_index))
+
+
+def probe_call(tracking_uri):
+    """`op` once against the server `probe_ready` set up, untimed by the gate: its seconds and
+    the requests it sent (as `run_round` records them). Each call may follow another."""
+    calls = _http_log.start()
+    started = time.perf_counter()
+    try:
+        OPERATIONS[_PROBE["op"]](_PROBE["client"], _PROBE["context"])
+    finally:
+        elapsed = time.perf_counter() - started
+        _http_log.stop()
+    record = _http_log.requests_of(calls, _PROBE["server"])
+    record["own_s"] = round(max(0.0, elapsed - record["http_s"]), 6)
+    record["seconds"] = round(elapsed, 6)
+    _PROBE["context"]["round"] += 1  # a further call: the other stage, a real change again
+    return record
