@@ -150,3 +150,27 @@ def _plain(comparison: Comparison) -> dict[str, Any]:
     data = asdict(comparison)
     data["verdict"] = comparison.verdict.value
     return {k: round(v, 6) if isinstance(v, float) else v for k, v in data.items()}
+
+
+def discount_client_side(result: dict[str, Any]) -> None:
+    """A client-side regression that nothing in what the clients do explains (the same
+    requests, the same statements, similar own work: `explain.py`) is not a difference between
+    the client versions but the server's or noise, which the server side measures: it leaves
+    the client side's gate (listed as `not_client_differences`) and the causes."""
+    client = result.get("client_side")
+    if not client:
+        return
+    operations = client.get("operations", {})
+    gate = client.get("gate", {})
+    dropped = sorted(op for op in gate.get("regressions", [])
+                     if operations.get(op, {}).get("explained") is False)
+    if not dropped:
+        return
+    gate["regressions"] = [op for op in gate["regressions"] if op not in dropped]
+    gate["not_client_differences"] = dropped
+    gate["passed"] = not gate["regressions"] and not (
+        gate.get("fail_on_inconclusive") and gate.get("inconclusive"))
+    labels = {f"{op} (client)" for op in dropped}
+    for cause in result.get("causes", []):
+        cause["operations"] = [label for label in cause["operations"] if label not in labels]
+    result["causes"] = [cause for cause in result.get("causes", []) if cause["operations"]]

@@ -49,9 +49,12 @@ class BenchmarkResult:
         only those whose estimate is above the threshold)."""
         found = []
         for group, label in GROUPS:
-            for op, item in self.data.get(group, {}).get("operations", {}).items():
+            part = self.data.get(group, {})
+            discounted = set(part.get("gate", {}).get("not_client_differences", []))
+            for op, item in part.get("operations", {}).items():
                 ratio = item.get("ratio") or 0.0
-                if item.get("verdict") != verdict or (over and ratio <= 1 + self.threshold):
+                if item.get("verdict") != verdict or (over and ratio <= 1 + self.threshold) \
+                        or op in discounted:
                     continue
                 found.append(f"{op} ({label}) {ratio:.2f}×"
                              if verdict == "regression" or over else f"{op} ({label})")

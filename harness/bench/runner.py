@@ -33,6 +33,7 @@ from harness.bench.analysis import (
     REUSED,
     Samples,
     analyse,
+    discount_client_side,
     regate,
     regroup,
 )
@@ -122,6 +123,7 @@ class Benchmark:
         self.large_gate(server_side, budget.large_until(time.monotonic()))
         result["causes"] = [group.to_dict() for group in
                             regroup(groups, self._diagnose(result), server_side)]
+        discount_client_side(result)
         result["setup_s"] = round(started - began, 1)
         result["seconds"] = round(time.monotonic() - began, 1)
         return result

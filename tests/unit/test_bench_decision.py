@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.bench.analysis import Samples, analyse
+from harness.bench.analysis import Samples, analyse, discount_client_side
 from harness.bench.result import BenchmarkResult
 from harness.bench.schedule import Rounds, extension_until, straddlers
 from harness.bench.stats import Verdict, compare, hodges_lehmann, settle
@@ -143,3 +143,37 @@ def test_the_extension_is_a_share_of_the_loops_own_time() -> None:
     assert extension_until(started=10.0, deadline=100.0, tuning=Tuning(
         straddler_extension=1 / 3)) == pytest.approx(130.0)
     assert extension_until(started=100.0, deadline=90.0) == 90.0  # already past: nothing more
+
+
+def test_a_client_side_difference_the_clients_do_not_explain_is_not_a_regression() -> None:
+    """transition_stage: the 3.4.0 client sends 2 requests where 2.9.2 sent 1 (explained, it
+    counts); set_get_alias: same requests, same statements, similar own work (the server's or
+    noise: it leaves the client side's gate and the causes)."""
+    def op(explained: bool) -> dict[str, object]:
+        return {"verdict": "regression", "ratio": 1.8, "low": 1.4, "high": 2.2,
+                "explained": explained, "explanation": "…"}
+
+    result: dict[str, object] = {
+        "settings": {"threshold": 0.2},
+        "server_side": {"operations": {}, "gate": {"passed": True, "regressions": []}},
+        "client_side": {"operations": {"transition_stage": op(True), "set_get_alias": op(False)},
+                        "gate": {"passed": False, "inconclusive": [],
+                                 "regressions": ["set_get_alias", "transition_stage"]}},
+        "causes": [{"id": "unexplained", "operations": ["set_get_alias (client)"]},
+                   {"id": "other", "operations": ["transition_stage (client)"]}]}
+    discount_client_side(result)
+    client = result["client_side"]
+    assert isinstance(client, dict)
+    assert client["gate"]["regressions"] == ["transition_stage"]
+    assert client["gate"]["not_client_differences"] == ["set_get_alias"]
+    assert client["gate"]["passed"] is False  # transition_stage still counts
+    assert [c["id"] for c in result["causes"]] == ["other"]  # type: ignore[union-attr]
+    bench = BenchmarkResult(result)
+    assert bench.with_verdicts("regression") == ["transition_stage (client) 1.80×"]
+    only_noise = {**result, "client_side": {
+        "operations": {"set_get_alias": op(False)},
+        "gate": {"passed": False, "inconclusive": [], "regressions": ["set_get_alias"]}},
+        "causes": []}
+    discount_client_side(only_noise)
+    assert BenchmarkResult(only_noise).passed and BenchmarkResult(only_noise).blocking(
+        UPGRADE) == []
