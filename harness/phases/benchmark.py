@@ -29,5 +29,5 @@ class BenchmarkPhase:
             data = Benchmark(context.session, settings, context.progress).run()
         result = BenchmarkResult(data)
         data["gate"] = {"passed": result.passed}
-        write_pytest_benchmark(data, context.config.out_dir)
+        write_pytest_benchmark(result, context.config.out_dir)
         context.results.benchmark = result

@@ -4,8 +4,7 @@ operation's line. Results without these fields render nothing here."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from harness.bench.records import Evidence, PartResult, ProbeNote
 from harness.reports.bounds import first_line, head, more
 
 SHOWN = 6  # operations per cause or part with their line in report.md
@@ -17,55 +16,48 @@ UNEXPLAINED_SERVER = ("the same requests and SQL statements where counted: the d
                       "in the server's own work")
 
 
-def probe_note(bench: dict[str, Any]) -> list[str]:
+def probe_note(probe: ProbeNote | None) -> list[str]:
     """One line on the untimed pass that counted requests and SQL statements, or on why the
     statements were not counted; nothing for results without it."""
-    probe = bench.get("probe")
-    if not isinstance(probe, dict) or not (probe.get("probed") or probe.get("sql_unavailable")):
+    if probe is None:
         return []
     text = (f"What differs per operation: requests per call from every timed call; SQL "
-            f"statements from untimed calls per side ({probe.get('probed', 0)} operation(s), "
-            f"{probe.get('seconds', 0):.0f}s).")
-    if probe.get("sql_unavailable"):
+            f"statements from untimed calls per side ({probe.probed} operation(s), "
+            f"{probe.seconds:.0f}s).")
+    if probe.sql_unavailable:
         text = ("What differs per operation: requests per call from every timed call; SQL "
-                f"statements not counted: {first_line(probe['sql_unavailable'], 200)}.")
-    left = probe.get("not_probed") or []
-    if left:
-        text += f" Not probed in the time allowed: {len(left)} operation(s)."
+                f"statements not counted: {first_line(probe.sql_unavailable, 200)}.")
+    if probe.not_probed:
+        text += f" Not probed in the time allowed: {len(probe.not_probed)} operation(s)."
     return ["", text]
 
 
-def cause_lines(evidence: dict[str, Any]) -> list[str]:
+def cause_lines(evidence: Evidence) -> list[str]:
     """`- What differs:` and one sub-item per operation of a cause (at most SHOWN)."""
-    found = evidence.get("what_differs") or {}
-    if not isinstance(found, dict) or not found:
+    items = list(evidence.what_differs.items())
+    if not items:
         return []
-    items = list(found.items())
     lines = ["- What differs:"]
-    lines += [f"  - {label}: {_line(entry)}" for label, entry in items[:SHOWN]]
+    lines += [f"  - {label}: {first_line(text, WIDTH)}" for label, (_, text) in items[:SHOWN]]
     return lines + [f"  - {line}" for line in more(max(0, len(items) - SHOWN), "operations")]
 
 
-def part_lines(part: dict[str, Any], side: str) -> list[str]:
+def part_lines(part: PartResult) -> list[str]:
     """After a part's table, for the operations not slower beyond doubt (a regression's line
     is under its cause): each explained one's line (at most SHOWN), then the unexplained ones
     named in one line."""
-    items = [(op, item) for op, item in (part.get("operations") or {}).items()
-             if item.get("explanation") and item.get("verdict") != "regression"]
+    items = [op for op in part.operations if op.explanation and op.verdict != "regression"]
     if not items:
         return []
-    explained = [(op, item) for op, item in items if item.get("explained")]
+    side = part.name.replace("_", " ")
+    explained = [op for op in items if op.explained]
     lines = ["", f"What differs ({side}, operations not slower beyond doubt):", ""]
-    lines += [f"- {op} ({item.get('verdict')}): {_line(item)}"
-              for op, item in explained[:SHOWN]]
+    lines += [f"- {op.name} ({op.verdict}): {first_line(op.explanation, WIDTH)}"
+              for op in explained[:SHOWN]]
     lines += more(max(0, len(explained) - SHOWN), "operations' differences")
-    unexplained = [op for op, item in items if not item.get("explained")]
+    unexplained = [op.name for op in items if not op.explained]
     if unexplained:
         listed, left = head(unexplained, NAMED)
-        why = (UNEXPLAINED_CLIENT if side.startswith("client") else UNEXPLAINED_SERVER)
+        why = UNEXPLAINED_CLIENT if part.name == "client_side" else UNEXPLAINED_SERVER
         lines.append(f"- {', '.join(listed)}{f' and {left} more' if left else ''}: {why}.")
     return lines
-
-
-def _line(entry: dict[str, Any]) -> str:
-    return first_line(entry.get("explanation", ""), WIDTH)

@@ -17,7 +17,7 @@ from typing import Any
 from harness.matrix import blocking_failures, check_counts, counts_line
 from harness.redact import redact
 from harness.reports import differs
-from harness.reports.sections import migration_observations, ratio_text
+from harness.reports.sections import migration_observations
 from harness.reports.traffic import traffic_html
 from harness.results.model import Level, RunResults, SideInfo, Status
 from harness.verdict import decide
@@ -179,15 +179,15 @@ def _x(value: float, low: float, high: float, width: float) -> float:
 
 def _ratio_chart(results: RunResults) -> str:
     """Each operation's ratio and interval on a log axis, with 1× and the threshold lines."""
-    bench = results.benchmark.data if results.benchmark else {}
-    threshold = float(bench.get("settings", {}).get("threshold", 0.2))
-    items = [(f"{op}{' (client)' if group == 'client_side' else ''}", item)
-             for group in ("server_side", "client_side")
-             for op, item in bench.get(group, {}).get("operations", {}).items()
-             if item.get("ratio")]
+    bench = results.benchmark
+    if bench is None:
+        return ""
+    threshold = bench.threshold
+    items = [(f"{op.name}{' (client)' if part.name == 'client_side' else ''}", op)
+             for part in bench.parts for op in part.operations if op.ratio]
     if not items:
         return ""
-    values = [v for _, i in items for v in (i.get("low"), i.get("high"), i["ratio"]) if v]
+    values = [v for _, op in items for v in (op.low, op.high, op.ratio) if v]
     low = min(0.5, min(values) / 1.1)
     high = min(max(2.0, max(values) * 1.1), 200.0)
     left, width, row = 190, 640, 18
@@ -202,20 +202,21 @@ def _ratio_chart(results: RunResults) -> str:
                      f'stroke="{colour}" stroke-dasharray="{dash}"/>'
                      f'<text x="{x:.1f}" y="{height - 10}" text-anchor="middle">{mark:.2f}×'
                      "</text>")
-    for index, (name, item) in enumerate(items):
+    for index, (name, op) in enumerate(items):
         y = 20 + index * row
-        colour = COLOURS.get(str(item.get("verdict")), "#333")
-        ratio = min(max(item["ratio"], low), high)
+        colour = COLOURS.get(op.verdict, "#333")
+        assert op.ratio is not None
+        ratio = min(max(op.ratio, low), high)
         parts.append(f'<text x="{left - 8}" y="{y + 4}" text-anchor="end">{_e(name)}</text>')
-        if item.get("low") and item.get("high"):
-            x1 = left + _x(min(max(item["low"], low), high), low, high, width)
-            x2 = left + _x(min(max(item["high"], low), high), low, high, width)
+        if op.low and op.high:
+            x1 = left + _x(min(max(op.low, low), high), low, high, width)
+            x2 = left + _x(min(max(op.high, low), high), low, high, width)
             parts.append(f'<line x1="{x1:.1f}" y1="{y}" x2="{x2:.1f}" y2="{y}" '
                          f'stroke="{colour}" stroke-width="3"/>')
         parts.append(f'<circle cx="{left + _x(ratio, low, high, width):.1f}" cy="{y}" r="4" '
-                     f'fill="{colour}"><title>{_e(item.get("description", ""))}</title>'
+                     f'fill="{colour}"><title>{_e(op.description)}</title>'
                      "</circle>")
-        parts.append(f'<text x="{left + width + 8}" y="{y + 4}">{item["ratio"]:.2f}×</text>')
+        parts.append(f'<text x="{left + width + 8}" y="{y + 4}">{op.ratio:.2f}×</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -230,10 +231,10 @@ def _box(values: list[float]) -> tuple[float, float, float, float, float]:
 
 def _latency_chart(results: RunResults) -> str:
     """Box plots of each operation's latencies, old and new, on a log time axis (server side)."""
-    bench = results.benchmark.data if results.benchmark else {}
-    operations = bench.get("server_side", {}).get("operations", {})
-    rows = [(op, side, item["samples"][side]) for op, item in operations.items()
-            for side in ("old", "new") if item.get("samples", {}).get(side)]
+    server = [part for part in results.benchmark.parts
+              if part.name == "server_side"] if results.benchmark else []
+    rows = [(op.name, side, values) for part in server for op in part.operations
+            for side, values in (("old", op.old_samples), ("new", op.new_samples)) if values]
     if not rows:
         return ""
     every = [v for _, _, values in rows for v in values if v > 0]
@@ -273,24 +274,23 @@ def _latency_chart(results: RunResults) -> str:
 
 
 def _performance(results: RunResults) -> str:
-    bench = results.benchmark.data if results.benchmark else {}
-    if not bench or results.benchmark and results.benchmark.skipped:
+    bench = results.benchmark
+    if bench is None or bench.skipped or not bench.data:
         return ""
-    passed = bench.get("gate", {}).get("passed")
-    threshold = float(bench.get("settings", {}).get("threshold", 0.2))
+    passed = (bench.data.get("gate") or {}).get("passed")
+    threshold = bench.threshold
     rows = []
-    explained = any("explanation" in item for group in ("server_side", "client_side")
-                    for item in bench.get(group, {}).get("operations", {}).values())
-    for group in ("server_side", "client_side"):
-        for op, item in bench.get(group, {}).get("operations", {}).items():
-            rows.append([_e(op), _e(group.replace("_", " ")),
-                         _e(f"{item.get('old_median_s', 0) * 1000:.1f} ms"),
-                         _e(f"{item.get('new_median_s', 0) * 1000:.1f} ms"),
-                         _e(ratio_text(item)),
-                         f'<span style="color:{COLOURS.get(str(item.get("verdict")), "#333")}">'
-                         f"{_e(item.get('verdict'))}</span>"]
-                        + ([_e(item.get("explanation", ""))] if explained else []))
-    note = " ".join(differs.probe_note(bench)).strip()
+    explained = any(op.explanation for part in bench.parts for op in part.operations)
+    for part in bench.parts:
+        for op in part.operations:
+            rows.append([_e(op.name), _e(part.name.replace("_", " ")),
+                         _e(f"{op.old_median_s * 1000:.1f} ms"),
+                         _e(f"{op.new_median_s * 1000:.1f} ms"),
+                         _e(op.ratio_text()),
+                         f'<span style="color:{COLOURS.get(op.verdict, "#333")}">'
+                         f"{_e(op.verdict)}</span>"]
+                        + ([_e(op.explanation)] if explained else []))
+    note = " ".join(differs.probe_note(bench.probe)).strip()
     return (f"<h2>Performance</h2><p>Gate at +{threshold:.0%}: "
             f"<b>{'passed' if passed else 'failed'}</b>; new/old per operation with its 95% "
             "interval (dashed red: the threshold).</p>" + (f"<p>{_e(note)}</p>" if note else "")

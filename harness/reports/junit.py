@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
 
+from harness.bench.records import OperationResult
 from harness.matrix import is_advisory
 from harness.redact import redact
 from harness.results.model import CheckResult, RunResults, Status
@@ -40,15 +40,16 @@ def _check_case(suite: ET.Element, check: CheckResult) -> None:
         ET.SubElement(case, "error", {"message": check.message}).text = text
 
 
-def _operation_case(suite: ET.Element, group: str, op: str, item: dict[str, Any],
-                    fail_on_inconclusive: bool) -> None:
-    samples = item.get("samples", {})
-    seconds = sum(samples.get("old", [])) + sum(samples.get("new", []))
+def _operation_case(suite: ET.Element, group: str, op: OperationResult,
+                    fail_on_inconclusive: bool, counted: bool = True) -> None:
+    seconds = sum(op.old_samples) + sum(op.new_samples)
     case = ET.SubElement(suite, "testcase", {
-        "classname": f"benchmark.{group}", "name": op, "time": f"{seconds:.3f}"})
-    verdict = item.get("verdict")
-    message = str(item.get("description", verdict))
-    if verdict == "regression" or (verdict == "inconclusive" and fail_on_inconclusive):
+        "classname": f"benchmark.{group}", "name": op.name, "time": f"{seconds:.3f}"})
+    verdict = op.verdict
+    message = op.description or verdict
+    if not counted:  # a client-side difference nothing in what the clients do explains
+        ET.SubElement(case, "skipped", {"message": f"{message}; {op.explanation}"})
+    elif verdict == "regression" or (verdict == "inconclusive" and fail_on_inconclusive):
         ET.SubElement(case, "failure", {"message": message})
     elif verdict == "inconclusive":
         ET.SubElement(case, "skipped", {"message": message})
@@ -114,14 +115,13 @@ def render_junit(results: RunResults) -> str:
         _scan_suite(root, results)
     if results.project:
         _project_suites(root, results)
-    bench = results.benchmark.data if results.benchmark else {}
-    if bench and not (results.benchmark and results.benchmark.skipped):
+    bench = results.benchmark
+    if bench is not None and bench.data and not bench.skipped:
         suite = ET.SubElement(root, "testsuite", {"name": "performance",
                                                   "timestamp": results.started_at})
-        strict = bool(bench.get("server_side", {}).get("gate", {}).get("fail_on_inconclusive"))
-        for group in ("server_side", "client_side"):
-            for op, item in bench.get(group, {}).get("operations", {}).items():
-                _operation_case(suite, group, op, item, strict)
+        for part in bench.parts:
+            for op in part.operations:
+                _operation_case(suite, part.name, op, bench.strict, part.counted(op))
         _finish(suite)
     for attribute in ("tests", "failures", "errors", "skipped"):
         root.set(attribute, str(sum(int(s.get(attribute, 0)) for s in root)))

@@ -16,6 +16,8 @@ from pathlib import Path
 from statistics import mean, median, quantiles, stdev
 from typing import Any
 
+from harness.bench.result import BenchmarkResult
+
 FORMAT_VERSION = "5.1.0"
 
 
@@ -38,14 +40,14 @@ def stats(data: list[float]) -> dict[str, Any]:
     }
 
 
-def document(result: dict[str, Any], side: str) -> dict[str, Any]:
+def document(result: BenchmarkResult, side: str) -> dict[str, Any]:
     benchmarks = []
-    for group in ("server_side", "client_side"):
-        for op, item in result.get(group, {}).get("operations", {}).items():
-            data = item["samples"][side]
+    for part in result.parts:
+        for op in part.operations:
+            data = op.old_samples if side == "old" else op.new_samples
             benchmarks.append({
-                "group": group.replace("_", "-"), "name": op,
-                "fullname": f"mlflow-upgrade-harness::{group}::{op}", "params": None,
+                "group": part.name.replace("_", "-"), "name": op.name,
+                "fullname": f"mlflow-upgrade-harness::{part.name}::{op.name}", "params": None,
                 "param": None, "extra_info": {"side": side}, "options": {"rounds": len(data)},
                 "stats": stats(data),
             })
@@ -60,7 +62,7 @@ def document(result: dict[str, Any], side: str) -> dict[str, Any]:
     }
 
 
-def write_pytest_benchmark(result: dict[str, Any], out_dir: Path) -> None:
+def write_pytest_benchmark(result: BenchmarkResult, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     for side in ("old", "new"):
         (out_dir / f"benchmark-{side}.json").write_text(json.dumps(document(result, side),

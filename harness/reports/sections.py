@@ -5,6 +5,14 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from harness.bench.records import (
+    CauseResult,
+    Evidence,
+    GateResult,
+    OperationResult,
+    RemedyGate,
+)
+from harness.bench.result import BenchmarkResult
 from harness.reports import differs
 from harness.reports.bounds import first_line, head, more
 from harness.results.model import CheckResult, RunResults, Status
@@ -148,127 +156,112 @@ _VERDICT_ICON = {"regression": "❌", "improvement": "🚀", "unchanged": "✅",
 def benchmark_section(results: RunResults) -> list[str]:
     """Per operation: both medians, new/old with its 95% interval, the verdict, and what
     pytest-benchmark's median rule would have said on the same samples."""
-    bench = results.benchmark.data if results.benchmark else {}
-    if not bench or results.benchmark and results.benchmark.skipped:
+    bench = results.benchmark
+    if bench is None or bench.skipped or not bench.data:
         return []
-    settings = bench.get("settings", {})
-    threshold = float(settings.get("threshold", 0.2))
-    passed = bench.get("gate", {}).get("passed")
     lines = ["## Performance", "",
-             f"Gate at +{threshold:.0%}: **{'passed' if passed else 'failed'}** · "
-             f"{bench.get('seconds', 0):.0f}s · interleaved rounds, 95% intervals "
+             f"Gate at +{bench.threshold:.0%}: **{'passed' if _gate_passed(bench) else 'failed'}"
+             f"** · {bench.seconds:.0f}s · interleaved rounds, 95% intervals "
              "(Hodges–Lehmann on paired log-ratios)."]
-    injected = settings.get("inject") or []
-    if injected:
+    if bench.injected:
         lines.append("Latency injected on the new side (calibration): "
-                     + _names([f"{op} +{fraction:.0%}" for op, fraction in injected], 8) + ".")
-    lines += differs.probe_note(bench)
-    lines += causes_section(bench.get("causes") or [])
-    fixed = settings.get("fixed_client") or "old-version"
-    for group, title in (("server_side", f"Server side ({fixed} clients against both servers, "
-                                         "kept-alive and new connections)"),
-                         ("client_side", "Client side (each version's own client, new server)")):
-        part = bench.get(group)
-        if not part:
-            continue
-        lines += ["", f"### {title}", "",
-                  f"{part.get('rounds', 0)} rounds. "
-                  + _gate_summary(part.get("gate", {})), "",
+                     + _names([f"{op} +{fraction:.0%}" for op, fraction in bench.injected], 8)
+                     + ".")
+    lines += differs.probe_note(bench.probe)
+    lines += causes_section(bench.causes)
+    fixed = bench.settings.get("fixed_client") or "old-version"
+    titles = {"server_side": f"Server side ({fixed} clients against both servers, kept-alive "
+                             "and new connections)",
+              "client_side": "Client side (each version's own client, new server)"}
+    for part in bench.parts:
+        lines += ["", f"### {titles[part.name]}", "",
+                  f"{part.rounds} rounds. " + _gate_summary(part.gate), "",
                   "| Operation | Old median | New median | New/old [95% CI] | Verdict | "
                   "median rule |", "|---|---|---|---|---|---|"]
-        operations, left = _decisive(part.get("operations", {}))
-        for op, item in operations:
-            verdict = str(item.get("verdict", ""))
-            extra = ""
-            if verdict == "inconclusive":
-                wanted = item.get("more_rounds")
-                extra = f" (~{wanted} more rounds)" if wanted else ""
+        operations, left = _decisive(part.operations)
+        for op in operations:
+            extra = f" (~{op.more_rounds} more rounds)" \
+                if op.verdict == "inconclusive" and op.more_rounds else ""
             lines.append(
-                f"| {cell(op)} | {item['old_median_s'] * 1000:.1f} ms | "
-                f"{item['new_median_s'] * 1000:.1f} ms | {ratio_text(item)} | "
-                f"{_VERDICT_ICON.get(verdict, '')} {verdict}{extra} | "
-                f"{'fails' if item.get('median_rule_fails') else 'passes'} |"
+                f"| {cell(op.name)} | {op.old_median_s * 1000:.1f} ms | "
+                f"{op.new_median_s * 1000:.1f} ms | {op.ratio_text()} | "
+                f"{_VERDICT_ICON.get(op.verdict, '')} {op.verdict}{extra} | "
+                f"{'fails' if op.median_rule_fails else 'passes'} |"
             )
         lines += ([""] + more(left, "operations") if left else [])
-        lines += differs.part_lines(part, group.replace("_", " "))
+        lines += differs.part_lines(part)
     return lines + [""]
 
 
-def _decisive(operations: dict[str, Any]) -> tuple[list[tuple[str, Any]], int]:
+def _gate_passed(bench: BenchmarkResult) -> bool:
+    """The gate as the phase recorded it (its `gate` entry: both parts' gates)."""
+    return bool((bench.data.get("gate") or {}).get("passed"))
+
+
+def _decisive(operations: list[OperationResult]) -> tuple[list[OperationResult], int]:
     """Every operation in measuring order when they fit in OPERATIONS_SHOWN rows; else the
     regressions, then the inconclusive ones, improvements and unchanged, in that order."""
-    items = list(operations.items())
-    if len(items) <= OPERATIONS_SHOWN:
-        return items, 0
+    if len(operations) <= OPERATIONS_SHOWN:
+        return operations, 0
     rank = {"regression": 0, "inconclusive": 1, "improvement": 2}
-    ranked = sorted(items, key=lambda pair: rank.get(str(pair[1].get("verdict")), 3))
+    ranked = sorted(operations, key=lambda op: rank.get(op.verdict, 3))
     return head(ranked, OPERATIONS_SHOWN)
 
 
-def causes_section(causes: list[dict[str, Any]]) -> list[str]:
+def causes_section(causes: list[CauseResult]) -> list[str]:
     """The regressions grouped by cause: evidence, source, remedy and the gate re-run with it."""
     if not causes:
         return []
     lines = ["", "### Regressions by cause", ""]
     for cause in causes[:CAUSES_SHOWN]:
-        ops = cause.get("operations", [])
-        lines.append(f"**{cell(cause.get('title', cause.get('id', '')))}** "
-                     f"({len(ops)} operation(s): {_names(ops, 8)})")
+        lines.append(f"**{cell(cause.title)}** "
+                     f"({len(cause.operations)} operation(s): {_names(cause.operations, 8)})")
         lines.append("")
-        evidence = cause.get("evidence", {})
-        facts = [f"shape: {evidence.get('pattern', 'unknown')}"]
-        if "median_offset_ms" in evidence:
-            facts.append(f"median extra per request {evidence['median_offset_ms']:.1f} ms")
-        if "median_ratio" in evidence:
-            facts.append(f"median ratio {evidence['median_ratio']:.2f}×")
-        split = evidence.get("reused_vs_fresh") or {}
-        if split:
-            facts.append("new/old on kept-alive vs new connections: " + ", ".join(
-                f"{op} {modes.get('reused', 0):.2f}× vs {modes.get('fresh', 0):.2f}×"
-                for op, modes in list(split.items())[:4]) + (" …" if len(split) > 4 else ""))
-        lines.append("- Evidence: " + "; ".join(facts) + ".")
-        lines += differs.cause_lines(evidence)
-        if cause.get("summary"):
-            lines.append(f"- Why: {first_line(cause['summary'], TEXT)}")
-        if cause.get("source"):
-            lines.append(f"- Source: {first_line(cause['source'], TEXT)}"
-                         + (f" (fix: {first_line(cause['fix'], TEXT)})" if cause.get("fix")
-                            else ""))
-        if cause.get("remedy"):
-            lines.append(f"- Remedy: {first_line(cause['remedy'], TEXT)}")
-        remedy = cause.get("remedy_gate") or {}
-        if remedy.get("error"):
-            lines.append(f"- Gate re-run with `{shlex.join(remedy['args'])}`: the server did not "
-                         f"start ({first_line(remedy['error'], TEXT)}).")
-        elif remedy.get("args"):
-            still = remedy.get("still_regress") or []
-            ratios = _names([f"{op} {item['ratio']:.2f}×"
-                             for op, item in remedy.get("operations", {}).items()
-                             if item.get("ratio") is not None], 8)
-            lines.append(f"- Gate re-run with `{shlex.join(remedy['args'])}` on the new server "
-                         f"({remedy.get('rounds', 0)} rounds): "
-                         + (f"**still slower: {_names(still, 8)}**" if still
-                            else "no operation slower") + (f" ({ratios})" if ratios else "")
-                         + ".")
+        lines.append("- Evidence: " + "; ".join(_facts(cause.evidence)) + ".")
+        lines += differs.cause_lines(cause.evidence)
+        if cause.summary:
+            lines.append(f"- Why: {first_line(cause.summary, TEXT)}")
+        if cause.source:
+            lines.append(f"- Source: {first_line(cause.source, TEXT)}"
+                         + (f" (fix: {first_line(cause.fix, TEXT)})" if cause.fix else ""))
+        if cause.remedy:
+            lines.append(f"- Remedy: {first_line(cause.remedy, TEXT)}")
+        lines += _remedy_gate(cause.remedy_gate)
         lines.append("")
     return lines + more(max(0, len(causes) - CAUSES_SHOWN), "causes")
 
 
-def ratio_text(item: dict[str, Any]) -> str:
-    """`1.43× [1.34, 1.51]`; `≈ 5.00× …` when samples were extrapolated from a capped
-    transfer (`≥` for older results whose new-side samples were stopped: censored); no
-    interval for an operation measured once."""
-    bound = "≈ " if item.get("extrapolated") else "≥ " if item.get("censored") else ""
-    if item.get("ratio") is None:
-        return "—"
-    if item.get("low") is None or item.get("high") is None:
-        return f"{bound}{item['ratio']:.2f}× (one round)"
-    return f"{bound}{item['ratio']:.2f}× [{item['low']:.2f}, {item['high']:.2f}]"
+def _facts(evidence: Evidence) -> list[str]:
+    facts = [f"shape: {evidence.pattern}"]
+    if evidence.median_offset_ms is not None:
+        facts.append(f"median extra per request {evidence.median_offset_ms:.1f} ms")
+    if evidence.median_ratio is not None:
+        facts.append(f"median ratio {evidence.median_ratio:.2f}×")
+    split = evidence.reused_vs_fresh
+    if split:
+        facts.append("new/old on kept-alive vs new connections: " + ", ".join(
+            f"{op} {reused:.2f}× vs {fresh:.2f}×"
+            for op, (reused, fresh) in list(split.items())[:4]) + (" …" if len(split) > 4
+                                                                   else ""))
+    return facts
 
 
-def _gate_summary(gate: dict[str, Any]) -> str:
-    regressions = gate.get("regressions") or []
-    inconclusive = gate.get("inconclusive") or []
+def _remedy_gate(remedy: RemedyGate | None) -> list[str]:
+    if remedy is None:
+        return []
+    if remedy.error:
+        return [f"- Gate re-run with `{shlex.join(remedy.args)}`: the server did not start "
+                f"({first_line(remedy.error, TEXT)})."]
+    still = remedy.still_regress
+    ratios = _names([f"{op} {ratio:.2f}×" for op, ratio in remedy.ratios.items()], 8)
+    return [f"- Gate re-run with `{shlex.join(remedy.args)}` on the new server "
+            f"({remedy.rounds} rounds): "
+            + (f"**still slower: {_names(still, 8)}**" if still else "no operation slower")
+            + (f" ({ratios})" if ratios else "") + "."]
+
+
+def _gate_summary(gate: GateResult) -> str:
+    regressions, inconclusive = gate.regressions, gate.inconclusive
     text = (f"**{len(regressions)} regression(s)**: {_names(regressions)}." if regressions
             else "No regression.")
     if inconclusive:

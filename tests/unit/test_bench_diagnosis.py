@@ -13,6 +13,7 @@ import pytest
 from harness.bench.analysis import FRESH, NEW, OLD, REUSED, Samples, analyse, regroup
 from harness.bench.diagnosis import connection_level, diagnose, load_causes, shape
 from harness.bench.inject import SITE_DIR, server_env, write_delays
+from harness.bench.records import CauseResult
 from harness.bench.remedies import expected_remedies, override_args
 from harness.bench.result import _by_cause
 from harness.bench.schedule import condition
@@ -184,7 +185,7 @@ def test_verdict_says_the_cause_once() -> None:
                               "set_get_alias (server)"],
                "remedy_gate": {"args": ["--workers", "1"], "still_regress": []}},
               {"id": "unexplained", "operations": ["download_1mb (server)"]}]
-    text = _by_cause(slower, causes)
+    text = _by_cause(slower, [CauseResult.from_dict(c) for c in causes])
     assert text.count("Kept-alive connections wait") == 1
     assert "with `--workers 1`: none slower" in text
     assert "1 with no known cause (download_1mb (server))" in text

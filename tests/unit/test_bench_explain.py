@@ -14,6 +14,7 @@ import pytest
 
 from harness.bench.diagnosis import diagnose
 from harness.bench.explain import annotate, what_differs
+from harness.bench.records import Evidence, PartResult, ProbeNote
 from harness.reports.differs import cause_lines, part_lines, probe_note
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "what-differs-2.9.2-3.4.0.json"
@@ -153,16 +154,18 @@ def test_each_cause_carries_what_differs_for_its_operations() -> None:
 def test_reports_show_what_differs_bounded_and_nothing_without_it() -> None:
     bench = _recorded()
     groups = diagnose(bench, "3.4.0", UVICORN_4)
-    lines = cause_lines(groups[0].evidence)
+    lines = cause_lines(Evidence.from_dict(groups[0].evidence))
     assert lines[0] == "- What differs:" and len(lines) == 2
     assert lines[1].startswith("  - set_get_alias (server): 3.4.0 runs 8 more statement(s)")
-    client = part_lines(bench["client_side"], "client side")
+    client = part_lines(PartResult.from_dict("client_side", bench["client_side"]))
     text = "\n".join(client)
     assert "- transition_stage (inconclusive): the 3.4.0 client sends 2 requests" in text
     assert "- create_run, register_model_version: nothing the client does differently" in text
     long = next(line for line in client if line.startswith("- log_model"))
     assert long.endswith("…") and len(long) < 460, "one line per operation, cut to its width"
-    assert cause_lines({}) == [] and part_lines({"operations": {}}, "client side") == []
-    assert probe_note({}) == [] and probe_note({"probe": {"probed": 0}}) == []
+    assert cause_lines(Evidence()) == []
+    assert part_lines(PartResult.from_dict("client_side", {"operations": {}})) == []
+    assert probe_note(None) == [] and ProbeNote.from_dict({"probed": 0}) is None
     assert "SQL statements not counted: pg_stat_statements is not available" in probe_note(
-        {"probe": {"probed": 3, "sql_unavailable": "pg_stat_statements is not available"}})[1]
+        ProbeNote.from_dict({"probed": 3,
+                             "sql_unavailable": "pg_stat_statements is not available"}))[1]

@@ -99,7 +99,7 @@ def test_pytest_benchmark_files_hold_the_raw_samples(tmp_path: Path) -> None:
     results = _results()
     assert results.benchmark is not None
     bench = results.benchmark.data
-    write_pytest_benchmark(bench, tmp_path)
+    write_pytest_benchmark(results.benchmark, tmp_path)
     old = json.loads((tmp_path / "benchmark-old.json").read_text())
     new = json.loads((tmp_path / "benchmark-new.json").read_text())
     names = {b["name"]: b for b in new["benchmarks"]}
@@ -109,7 +109,7 @@ def test_pytest_benchmark_files_hold_the_raw_samples(tmp_path: Path) -> None:
     assert stats["data"] == raw and stats["rounds"] == 12
     assert stats["min"] <= stats["q1"] <= stats["median"] <= stats["q3"] <= stats["max"]
     assert {"machine_info", "commit_info", "benchmarks", "datetime", "version"} <= set(old)
-    assert document(bench, "old")["benchmarks"][0]["group"] == "server-side"
+    assert document(results.benchmark, "old")["benchmarks"][0]["group"] == "server-side"
 
 
 def test_report_shows_the_gate_each_interval_and_the_median_rule() -> None:
@@ -235,7 +235,7 @@ def test_reports_show_extrapolated_and_single_round_operations(tmp_path: Path) -
             if line.startswith("| ") and "ms |" in line}
     assert "≈ 5.00× [5.00, 5.00]" in rows["download_64mb"]
     assert "6.75× (one round)" in rows["upload_64mb"] and "inconclusive" in rows["upload_64mb"]
-    write_pytest_benchmark(results.benchmark.data, tmp_path)
+    write_pytest_benchmark(results.benchmark, tmp_path)
     new = json.loads((tmp_path / "benchmark-new.json").read_text())
     single = next(b for b in new["benchmarks"] if b["name"].endswith("upload_64mb"))
     assert single["stats"]["data"] == [5.4] and single["stats"]["rounds"] == 1
