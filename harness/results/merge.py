@@ -87,6 +87,8 @@ def merge(results: list[RunResults]) -> RunResults:
             merged.scan = each.scan
         if each.project and not merged.project:
             merged.project = each.project
+        if each.deployment and not merged.deployment:
+            merged.deployment = each.deployment
         merged.team_scenarios = sorted({*merged.team_scenarios, *each.team_scenarios})
         for name, seconds in each.phases.items():
             merged.phases[f"{each.run_id} {name}"] = seconds

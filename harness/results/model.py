@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.bench.result import BenchmarkResult
+from harness.deploy.result import DeploymentResult
 from harness.errors import UsageError
 from harness.project.result import ProjectResult
 from harness.redact import redact
@@ -21,6 +22,7 @@ FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
 PHASE_FIELDS = ("benchmark", "scan", "project", "verdict")
+OPTIONAL_FIELDS = ("deployment",)  # left out of results.json when there is none
 
 
 class Status(StrEnum):
@@ -156,6 +158,8 @@ class RunResults:
     matrix: Matrix = field(default_factory=Matrix)  # harness/matrix.py summarize()
     merged_from: list[str] = field(default_factory=list)  # run ids, when `report` merged files
     verdict: Verdict | None = None  # harness/verdict.py: level, reasons
+    # Each side as deployed, the drift, the servers' health (harness/deploy/); None: nothing
+    deployment: DeploymentResult | None = None
     format_version: int = FORMAT_VERSION
 
     @property
@@ -177,6 +181,9 @@ class RunResults:
         data = {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
         for name in PHASE_FIELDS:  # a phase that did not run: an empty object, as always
             data[name] = data[name] if data[name] is not None else {}
+        for name in OPTIONAL_FIELDS:
+            if data[name] is None:
+                del data[name]
         return json.dumps(data, indent=2, sort_keys=False)
 
 
@@ -238,4 +245,6 @@ def load_results(path: Path) -> RunResults:
         matrix=Matrix.from_dict(data.get("matrix") or {}),
         merged_from=data.get("merged_from", []),
         verdict=Verdict.from_dict(data.get("verdict") or {}),
+        deployment=DeploymentResult.from_dict(data["deployment"]) if data.get("deployment")
+        else None,
     )

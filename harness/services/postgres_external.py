@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import urllib.parse
 from typing import Self
 
 from harness.errors import UsageError
+from harness.redact import register_secret
 from harness.services.base import PostgresService
 from harness.services.pg_admin import PgServer
 
 
 def parse_dsn(dsn: str) -> PgServer:
-    """`postgresql://user:password@host:port/dbname` → connection facts (dbname = admin db)."""
+    """`postgresql://user:password@host:port/dbname` → connection facts (dbname = admin db).
+    Without a password in it, PGPASSWORD's (libpq's variable): the password then need not be
+    on the harness's own command line either."""
     parsed = urllib.parse.urlsplit(dsn)
     if parsed.scheme not in {"postgresql", "postgres"} or not parsed.hostname:
         raise UsageError("--postgres-dsn must look like postgresql://user:password@host:port/db")
@@ -23,7 +27,8 @@ def parse_dsn(dsn: str) -> PgServer:
         host=parsed.hostname,
         port=port,
         user=urllib.parse.unquote(parsed.username or "postgres"),
-        password=urllib.parse.unquote(parsed.password or ""),
+        password=urllib.parse.unquote(parsed.password) if parsed.password is not None
+        else os.environ.get("PGPASSWORD", ""),
         admin_database=parsed.path.lstrip("/") or "postgres",
     )
 
@@ -31,6 +36,7 @@ def parse_dsn(dsn: str) -> PgServer:
 class ExternalPostgres(PostgresService):
     def __init__(self, dsn: str) -> None:
         self._server = parse_dsn(dsn)
+        register_secret(self._server.password)
         self._created: list[str] = []
 
     @property

@@ -37,6 +37,8 @@ OWNED = {
     "--port": "the port is chosen by the harness (fix it with --from-port/--to-port)",
     "-p": "the port is chosen by the harness (fix it with --from-port/--to-port)",
     "--app-name": "the basic_auth scenario starts MLflow's basic-auth app itself",
+    "--read-replica-backend-store-uri": "each side's database is created by the harness",
+    "--workspace-store-uri": "each side's database is created by the harness",
 }
 # Options that make the server something other than a deployed tracking server.
 NOT_A_DEPLOYMENT = {
@@ -45,12 +47,16 @@ NOT_A_DEPLOYMENT = {
     "--waitress-opts": "waitress is MLflow's Windows server; the harness runs on Linux",
     "--help": "it prints help instead of starting a server",
 }
-# Options of `mlflow server` (2.9.2 … 3.4.0) that take a value.
+# Options of `mlflow server` (2.9.2 … 3.17.2) that take a value.
 TAKES_VALUE = frozenset({
     "--backend-store-uri", "--registry-store-uri", "--default-artifact-root",
     "--artifacts-destination", "--host", "-h", "--port", "-p", "--workers", "-w",
     "--static-prefix", "--gunicorn-opts", "--waitress-opts", "--uvicorn-opts",
     "--expose-prometheus", "--app-name",
+    # 3.5 and later
+    "--allowed-hosts", "--cors-allowed-origins", "--x-frame-options",
+    "--read-replica-backend-store-uri", "--trace-archival-config", "--secrets-cache-ttl",
+    "--secrets-cache-max-size", "--workspace-store-uri",
 })
 WORKERS = frozenset({"--workers", "-w"})
 _SHORT = frozenset(name for name in TAKES_VALUE if not name.startswith("--"))

@@ -14,7 +14,7 @@ from harness.runtime.processes import REGISTRY
 from harness.services.base import S3Location
 from harness.services.docker_engine import PID_LABEL, RUN_LABEL
 from harness.services.mlflow_command import MlflowCommand, require_docker_cli
-from harness.services.mlflow_server import MlflowServer
+from harness.services.mlflow_server import MlflowServer, ServerSpec
 
 S3 = S3Location("http://127.0.0.1:9", "key-id", "s3cr3t-value", "bucket")
 
@@ -62,14 +62,15 @@ def test_image_container_removal_is_registered_until_forgotten() -> None:
 def test_server_in_an_image_passes_s3_secrets_by_name_only(tmp_path: Path) -> None:
     config = tmp_path / "auth.ini"
     config.write_text("[mlflow]\n")
-    server = MlflowServer("to-3.4.0", MlflowCommand(tmp_path, "team/mlflow:3.4.0"),
-                          "postgresql://u@127.0.0.1/db", S3, "to-artifacts", tmp_path,
-                          extra_env={"MLFLOW_AUTH_CONFIG_PATH": str(config)})
+    server = MlflowServer("to-3.4.0", MlflowCommand(tmp_path, "team/mlflow:3.4.0"), ServerSpec(
+        "postgresql://u:pw-in-dsn@127.0.0.1/db", S3, "to-artifacts",
+        env={"MLFLOW_AUTH_CONFIG_PATH": str(config)}), tmp_path)
     server._container = "muh-x"
     argv = server.argv(5000)
-    assert "s3cr3t-value" not in " ".join(argv)
+    assert "s3cr3t-value" not in " ".join(argv) and "pw-in-dsn" not in " ".join(argv)
     names = {argv[i + 1] for i, a in enumerate(argv) if a == "--env"}
-    assert {"AWS_SECRET_ACCESS_KEY", "MLFLOW_S3_ENDPOINT_URL", "MLFLOW_AUTH_CONFIG_PATH"} <= names
+    assert {"AWS_SECRET_ACCESS_KEY", "MLFLOW_S3_ENDPOINT_URL", "MLFLOW_AUTH_CONFIG_PATH",
+            "MLFLOW_BACKEND_STORE_URI"} <= names
     assert f"{config}:{config}:ro" in argv  # the auth config file is visible in the container
     assert argv[argv.index("team/mlflow:3.4.0") + 1] == "server"
 
