@@ -115,9 +115,10 @@ def _server_args(option: str, raw: list[str], server_workers: int | None,
         workers_in,
     )
 
-    described = check_server_args(f"{deployment.source} server-options",
-                                  deployment.server_options)
-    args = check_server_args(option, (*described, *split_server_args(option, raw)))
+    # The description's options are checked where it is read; together with --server-arg's
+    # they must not contradict each other.
+    args = check_server_args(option, (*deployment.server_options,
+                                      *split_server_args(option, raw)))
     if server_workers is not None:
         if workers_in(args) is not None:
             raise UsageError(f"--server-workers {server_workers} and {option} with --workers "

@@ -33,7 +33,9 @@ from urllib.parse import urlsplit
 
 from harness.deploy.auth_config import AuthSettings, read_auth_config
 from harness.deploy.errors import DescriptionError
+from harness.errors import UsageError
 from harness.redact import register_secret
+from harness.services.server_args import check_server_args, server_options
 
 # Environment variables the harness sets on every server itself, and why.
 OWNED_ENV = {
@@ -141,8 +143,6 @@ class Deployment:
 
     def static_prefix(self) -> str:
         """The server's `--static-prefix` (or MLFLOW_STATIC_PREFIX), "" when none."""
-        from harness.services.server_args import server_options
-
         for found in server_options("server-options", self.server_options):
             if found.name == "--static-prefix" and found.value:
                 return found.value.rstrip("/")
@@ -222,7 +222,10 @@ def _options(raw: Any) -> tuple[str, ...]:
         except ValueError as error:
             raise DescriptionError(f"server-options {item!r}: cannot split it into arguments "
                                    f"({str(error).lower()}): check the quotes") from None
-    return tuple(found)
+    try:
+        return check_server_args("server-options", found)
+    except UsageError as error:
+        raise DescriptionError(str(error)) from None
 
 
 def _environment(raw: Any) -> tuple[tuple[str, str], ...]:

@@ -11,6 +11,7 @@ description and its servers' health gave nothing to say) and as the verdict read
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -85,7 +86,7 @@ class HealthFinding:
             seconds = sum(end - start for start, end in self.unanswered)
             what.append(f"{len(self.unanswered)} period(s) without an answer on /health "
                         f"({seconds:.0f}s)")
-        remedy = " ".join(self.remedy)
+        remedy = shlex.join(self.remedy)
         reruns = ""
         if self.reruns:
             passed = sum(1 for r in self.reruns if r.after == "passed")

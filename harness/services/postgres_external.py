@@ -28,15 +28,22 @@ def parse_dsn(dsn: str) -> PgServer:
         port=port,
         user=urllib.parse.unquote(parsed.username or "postgres"),
         password=urllib.parse.unquote(parsed.password) if parsed.password is not None
-        else os.environ.get("PGPASSWORD", ""),
+        else _from_environment("PGPASSWORD"),
         admin_database=parsed.path.lstrip("/") or "postgres",
     )
+
+
+def _from_environment(name: str) -> str:
+    """A password from the environment, registered for redaction (one in the DSN is registered
+    where the options are read)."""
+    value = os.environ.get(name, "")
+    register_secret(value)
+    return value
 
 
 class ExternalPostgres(PostgresService):
     def __init__(self, dsn: str) -> None:
         self._server = parse_dsn(dsn)
-        register_secret(self._server.password)
         self._created: list[str] = []
 
     @property
