@@ -64,12 +64,15 @@ def refusal_in(text: str) -> Refusal | None:
     return next((r for r in refusals() if r.signature.lower() in lowered), None)
 
 
-def responsible(applied: list[str], grant: str) -> str:
-    """The applied auth revision (`id description`) that does not carry `grant` over, named
-    with its summary; else the applied revisions, one of which did."""
-    ids = {line.split()[0] for line in applied if line.split()}
+def responsible(applied: list[str], grant: str) -> tuple[str, str]:
+    """The applied auth revision (`id description`) that does not carry `grant` over, and why
+    (the catalog's summary and source); else the applied revisions, one of which did, and ""."""
     for revision in auth_revisions():
-        if revision.id in ids and grant in revision.drops:
-            return f"auth migration {revision.id}: {revision.summary} ({revision.source})"
-    return ("one of the auth migrations applied: " + ", ".join(applied)) if applied \
-        else "no auth migration applied"
+        line = next((line for line in applied if line.split()[:1] == [revision.id]), None)
+        if line is not None and grant in revision.drops:
+            described = f" ({line.split(maxsplit=1)[1]})" if len(line.split()) > 1 else ""
+            return (f"auth migration {revision.id}{described}",
+                    f"{revision.summary} ({revision.source})")
+    if not applied:
+        return "no auth migration applied", ""
+    return "one of the auth migrations applied: " + ", ".join(applied), ""

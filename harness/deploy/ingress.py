@@ -11,6 +11,7 @@ The public host name is never resolved and never connected to: the only upstream
 server's loopback address. An absolute `Location` the server answers with for the public URL
 is rewritten to this front, so a client following a redirect never leaves 127.0.0.1.
 
+One JSON line per request goes to the access log (method, path, status, who answered, ms).
 A path outside the prefix gets a JSON 404 (`X-Harness-Proxy: no-route`), as an ingress without
 a rule for it; a server that does not answer gives 502/504 (`bad-gateway`, `timeout`). Every
 other answer is the server's own, unchanged (`forwarded`). Settings come from the environment
@@ -22,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 from harness.proxy.auth_proxy import ProxyHandler, ProxySettings, serve
@@ -32,8 +33,8 @@ UPSTREAM_TIMEOUT_S = 300.0
 
 
 class IngressSettings(ProxySettings):
-    def __init__(self, data: dict[str, Any]) -> None:
-        super().__init__(data["upstream"], "", ("/",), UPSTREAM_TIMEOUT_S, None)
+    def __init__(self, data: dict[str, Any], access_log: IO[str] | None = None) -> None:
+        super().__init__(data["upstream"], "", ("/",), UPSTREAM_TIMEOUT_S, access_log)
         self.scheme: str = data["scheme"]
         self.host_header: str = data["host_header"]
         self.public_port: int = int(data["public_port"])
@@ -96,9 +97,10 @@ class IngressHandler(ProxyHandler):
 def main() -> int:
     try:
         data = json.loads(os.environ[SETTINGS_ENV])
-        settings = IngressSettings(data)
+        log = open(data["access_log"], "a") if data.get("access_log") else None  # noqa: SIM115
+        settings = IngressSettings(data, log)
         port = urlsplit(settings.front).port
-    except (KeyError, ValueError, TypeError) as error:
+    except (KeyError, ValueError, TypeError, OSError) as error:
         print(f"ingress: bad settings in {SETTINGS_ENV}: {error}", file=sys.stderr)
         return 2
     try:

@@ -50,6 +50,7 @@ class IngressFront(OwnsProcess, Service):
         self.upstream = upstream
         self.log_dir = log_dir
         self.port = 0
+        self.access_log = log_dir / f"ingress-{label}-access.jsonl"
         self._process: ManagedProcess | None = None
 
     @property
@@ -67,7 +68,8 @@ class IngressFront(OwnsProcess, Service):
                 "host_header": public.host_header,
                 "public_port": public.port or public.default_port,
                 "prefix": public.path, "strip": self.deployment.strips(),
-                "headers": [list(pair) for pair in self.deployment.ingress_headers]}
+                "headers": [list(pair) for pair in self.deployment.ingress_headers],
+                "access_log": str(self.access_log)}
 
     def start(self) -> Self:
         self.port = free_port()
@@ -147,6 +149,7 @@ def start_route(deployment: Deployment, server: MlflowServer, log_dir: Path,
     URL (started here, stopped with `stack`), else by 127.0.0.1."""
     if deployment.public_url is None:
         return Route(server)
-    front = IngressFront(server.label, deployment, server, log_dir)
+    label = server.label + (f"-{server.spec.app_name}" if server.spec.app_name else "")
+    front = IngressFront(label, deployment, server, log_dir)
     stack.callback(front.stop)
     return Route(server, front.start())

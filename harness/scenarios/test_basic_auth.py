@@ -165,6 +165,6 @@ def _effective_changes(session: RunSession, before: dict[str, Any], after: dict[
                      .default_permission for role in ("from", "to"))
     changes = permission_changes(before, after, (defaults[0], defaults[1]))
     for change in changes:  # the migration that did not carry the grant over, if known
-        change["revision"] = responsible(revisions, change["before"])
+        change["revision"], change["why"] = responsible(revisions, change["before"])
     return {"default_permission": " → ".join(dict.fromkeys(defaults)),
             "permission_changes": changes}

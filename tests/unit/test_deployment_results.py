@@ -142,19 +142,21 @@ def test_a_dropped_deny_widens_under_read_and_is_harmless_under_no_permissions()
         == [("p-user3", "experiment 103", "NO_PERMISSIONS", "READ", "widened"),
             ("p-user3", "registered model p-model3", "NO_PERMISSIONS", "READ", "widened")]
     assert permission_changes(SEEDED, MIGRATED, ("NO_PERMISSIONS", "NO_PERMISSIONS")) == []
-    assert responsible(APPLIED, "NO_PERMISSIONS").startswith("auth migration e5f6a7b8c9d0: ")
-    assert responsible(APPLIED[:1], "READ") == \
-        "one of the auth migrations applied: c3d4e5f6a7b8 Add RBAC tables"
+    revision, why = responsible(APPLIED, "NO_PERMISSIONS")
+    assert revision == ("auth migration e5f6a7b8c9d0 (Migrate legacy per-resource permissions "
+                        "into role_permissions)") and "skips explicit NO_PERMISSIONS" in why
+    assert responsible(APPLIED[:1], "READ") == (
+        "one of the auth migrations applied: c3d4e5f6a7b8 Add RBAC tables", "")
     result = {"upgrade_exit_code": 0, "revision_after": "h", "new_head": "h",
               "rows_intact": True, "damaged": [], "default_permission": "READ",
               "inventory": {f"u{i}": {"password_ok": True, "wrong_password_refused": True}
                             for i in range(4)},
-              "permission_changes": [{**c, "revision": responsible(APPLIED, c["before"])}
+              "permission_changes": [{**c, "revision": responsible(APPLIED, c["before"])[0]}
                                      for c in widened]}
     with pytest.raises(AssertionError) as failed:
         verify_auth_migration(result)
     assert ("p-user3 on experiment 103: NO_PERMISSIONS → READ (widened, default_permission "
-            "READ; auth migration e5f6a7b8c9d0: ") in str(failed.value)
+            "READ; auth migration e5f6a7b8c9d0 (Migrate legacy") in str(failed.value)
     verify_auth_migration({**result, "permission_changes": [],
                            "default_permission": "NO_PERMISSIONS"})
 
