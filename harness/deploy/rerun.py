@@ -27,6 +27,7 @@ from harness.results.model import CheckResult, Status
 from harness.services.server_args import server_setup
 from harness.session import RunSession, SideRuntime
 
+KEPT_LINES = 20  # of the log lines that record restarts (all are counted)
 HEALTHCHECK_S = 30  # uvicorn's --timeout-worker-healthcheck in the remedy (its default: 5)
 GUNICORN_TIMEOUT_S = 120  # gunicorn's --timeout in the remedy (its default: 30)
 DROPPED = re.compile(
@@ -44,7 +45,7 @@ def finding_for(side: SideRuntime, seen: ServerWatch) -> HealthFinding:
     cpus = os.cpu_count() or 1
     return HealthFinding(
         role=side.role, server=side.server.name, version=side.version,
-        restarts=[r.line for r in seen.restarts],
+        restarts=[r.line for r in seen.restarts[:KEPT_LINES]], restart_count=len(seen.restarts),
         unanswered=[[start, end] for start, end in seen.unanswered],
         max_load=seen.max_load, cpus=cpus, workers=workers, sgi=sgi,
         cause=cause(seen, sgi, workers, cpus), remedy=remedy(sgi, workers, cpus, side))

@@ -68,7 +68,8 @@ class HealthFinding:
     role: str
     server: str
     version: str
-    restarts: list[str] = field(default_factory=list)  # the log lines
+    restarts: list[str] = field(default_factory=list)  # the first log lines that record them
+    restart_count: int = 0
     unanswered: list[list[float]] = field(default_factory=list)  # [from, to] seconds
     max_load: float = 0.0
     cpus: int = 0
@@ -80,8 +81,9 @@ class HealthFinding:
 
     def line(self) -> str:
         what = []
-        if self.restarts:
-            what.append(f"{len(self.restarts)} worker restart(s)")
+        count = max(self.restart_count, len(self.restarts))
+        if count:
+            what.append(f"{count} worker restart(s)")
         if self.unanswered:
             seconds = sum(end - start for start, end in self.unanswered)
             what.append(f"{len(self.unanswered)} period(s) without an answer on /health "

@@ -62,7 +62,7 @@ def tables(result: DeploymentResult) -> list[Table]:
     for finding in result.health:
         rows = [[r.test, r.side, r.before, r.after] for r in finding.reruns]
         restarts = finding.restarts[:RESTARTS_SHOWN]
-        left = len(finding.restarts) - len(restarts)
+        left = max(finding.restart_count, len(finding.restarts)) - len(restarts)
         intro = "\n".join([finding.line()] + [f"- log: `{first_line(line, CELL)}`"
                                               for line in restarts]
                           + ([f"- … and {left} more worker restart(s)"] if left else []))
