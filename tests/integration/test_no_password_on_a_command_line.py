@@ -9,7 +9,6 @@ That secret is in no report and no log either."""
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
