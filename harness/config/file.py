@@ -94,6 +94,11 @@ def _typed_values(raw: RawConfig, options: list[Option]) -> dict[str, Any]:
     return config.values
 
 
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file's data; one line (UsageError) when it cannot be read or parsed."""
+    return _read(path)
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text())

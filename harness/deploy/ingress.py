@@ -26,7 +26,7 @@ import sys
 from typing import IO, Any
 from urllib.parse import urlsplit
 
-from harness.proxy.auth_proxy import ProxyHandler, ProxySettings, serve
+from harness.proxy.auth_proxy import ProxyHandler, ProxySettings, serve, serve_until_stopped
 
 SETTINGS_ENV = "MLFLOW_UPGRADE_HARNESS_INGRESS"
 UPSTREAM_TIMEOUT_S = 300.0
@@ -110,13 +110,7 @@ def main() -> int:
         return 2
     print(f"ingress {settings.public_origin}{settings.prefix} on {settings.front} -> "
           f"{data['upstream']}", file=sys.stderr, flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return serve_until_stopped(server)
 
 
 if __name__ == "__main__":

@@ -5,10 +5,10 @@ or a docker-compose file (`compose.yml`, `compose.yml#service`)."""
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
+from harness.config.file import read_toml
 from harness.deploy.description import Deployment, parse_table
 from harness.deploy.errors import DescriptionError
 from harness.errors import UsageError
@@ -39,18 +39,9 @@ def load_deployment(option: str, raw: str) -> Deployment:
         if service:
             raise DescriptionError(f"#{service} names a compose service, and {path.name} is not a "
                                    "compose file (.yml, .yaml)")
-        return parse_table(_toml(path), path.parent, str(path))
-    except DescriptionError as error:
+        return parse_table(read_toml(path), path.parent, str(path))
+    except (DescriptionError, UsageError) as error:
         raise UsageError(f"{option} {raw}: {error}") from None
-
-
-def _toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text())
-    except (OSError, UnicodeDecodeError) as error:
-        raise DescriptionError(f"cannot read it: {error}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise DescriptionError(f"not valid TOML: {error}") from None
 
 
 def table_option(table: dict[str, Any], folder: Path, source: str) -> Deployment:

@@ -100,6 +100,9 @@ class HealthFinding:
 
 @dataclass
 class DeploymentResult:
+    """The phase result the verdict reads: a refused public URL blocks; health findings and
+    flagged drift are caveats."""
+
     sides: list[SideDeployment] = field(default_factory=list)
     reach: list[Reach] = field(default_factory=list)
     drift: list[DriftRow] = field(default_factory=list)

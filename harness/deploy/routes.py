@@ -43,24 +43,21 @@ class IngressFront(OwnsProcess, Service):
     def __init__(self, label: str, deployment: Deployment, upstream: MlflowServer,
                  log_dir: Path) -> None:
         assert deployment.public_url is not None
-        self.name = f"ingress {label}"
-        self.label = label
-        self.deployment = deployment
-        self.public = deployment.public_url
-        self.upstream = upstream
-        self.log_dir = log_dir
-        self.port = 0
-        self.access_log = log_dir / f"ingress-{label}-access.jsonl"
         self._process: ManagedProcess | None = None
-
-    @property
-    def origin(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}"
+        self.port = 0  # chosen when it starts
+        self.name, self.label = f"ingress {label}", label
+        self.deployment, self.public = deployment, deployment.public_url
+        self.upstream = upstream
+        self.log_dir, self.access_log = log_dir, log_dir / f"ingress-{label}-access.jsonl"
 
     @property
     def url(self) -> str:
         """The tracking URI clients use: this front, with the public URL's path."""
         return self.origin + self.public.path
+
+    @property
+    def origin(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
 
     def settings(self) -> dict[str, object]:
         public = self.public

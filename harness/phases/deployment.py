@@ -13,6 +13,9 @@ from harness.phases.base import RunContext
 
 
 class DeploymentPhase:
+    """Before the scenarios: the public URLs probed (a refused one sends its side's scenarios
+    by 127.0.0.1), and the drift."""
+
     name = "deployment"
 
     def enabled(self, config: RunConfig) -> bool:
@@ -37,6 +40,9 @@ class DeploymentPhase:
 
 
 class ServerHealthPhase:
+    """After the scenarios and your tests, before the benchmark (whose timings no poll may
+    disturb): each server's health as one finding, the checks it touched re-run."""
+
     name = "server health"
 
     def enabled(self, config: RunConfig) -> bool:

@@ -309,6 +309,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"auth proxy: cannot listen on 127.0.0.1:{args.port}: {error}", file=sys.stderr)
         return 2
     print(f"auth proxy on 127.0.0.1:{args.port} -> {args.upstream}", file=sys.stderr, flush=True)
+    return serve_until_stopped(server)
+
+
+def serve_until_stopped(server: ThreadingHTTPServer) -> int:
+    """Serve until SIGTERM/Ctrl-C, then close the socket; the program's exit code."""
     try:
         server.serve_forever()
     except KeyboardInterrupt:

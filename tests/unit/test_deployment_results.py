@@ -17,14 +17,8 @@ from harness.deploy.drift import described, drift
 from harness.deploy.result import DeploymentResult, HealthFinding, Reach, Rerun
 from harness.reports.html import render_html
 from harness.reports.markdown import render_markdown
-from harness.results.model import (
-    SCHEMA_PATH,
-    RunResults,
-    RunStatus,
-    SideInfo,
-    load_results,
-    write_results,
-)
+from harness.results import model
+from harness.results.model import RunResults, RunStatus, SideInfo
 from harness.results.phase import Upgrade
 from harness.scenarios.test_basic_auth import expected, verify_auth_migration, verify_basic_auth
 from harness.verdict import conclude
@@ -110,10 +104,10 @@ def test_the_verdict_the_file_and_the_report(tmp_path: Path) -> None:
                for r in reasons)
     assert any("differ in 1 setting(s) you may not intend: workers" in r for r in reasons)
     assert deployment.caveats(Upgrade()) and not DeploymentResult().blocking(Upgrade())
-    write_results(results, tmp_path / "results.json")
+    model.write_results(results, tmp_path / "results.json")
     document = json.loads((tmp_path / "results.json").read_text())
-    jsonschema.validate(document, json.loads(SCHEMA_PATH.read_text()))
-    assert load_results(tmp_path / "results.json").deployment == deployment
+    jsonschema.validate(document, json.loads(model.SCHEMA_PATH.read_text()))
+    assert model.load_results(tmp_path / "results.json").deployment == deployment
     markdown = render_markdown(results)
     section = markdown[markdown.index("## Deployment"):]
     assert "| new (3.17.2) | https://mlflow.example.com | 403 Invalid Host header" in section
