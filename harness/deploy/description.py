@@ -35,7 +35,7 @@ from harness.deploy.auth_config import AuthSettings, read_auth_config
 from harness.deploy.errors import DescriptionError
 from harness.errors import UsageError
 from harness.redact import register_secret
-from harness.services.server_args import check_server_args, server_options
+from harness.services.server_args import check_server_args, static_prefix
 
 # Environment variables the harness sets on every server itself, and why.
 OWNED_ENV = {
@@ -138,15 +138,9 @@ class Deployment:
             env[name] = value
         return env
 
-    def env_names(self) -> list[str]:
-        return sorted({name for name, _ in self.environment} | {n for n, _ in self.secrets})
-
     def static_prefix(self) -> str:
         """The server's `--static-prefix` (or MLFLOW_STATIC_PREFIX), "" when none."""
-        for found in server_options("server-options", self.server_options):
-            if found.name == "--static-prefix" and found.value:
-                return found.value.rstrip("/")
-        return dict(self.environment).get("MLFLOW_STATIC_PREFIX", "").rstrip("/")
+        return static_prefix(self.server_options, dict(self.environment))
 
     def strips(self) -> bool:
         """Whether the ingress removes the URL's path before the server sees the request."""

@@ -19,13 +19,10 @@ TEST = "deployment::public_url"
 
 
 def probe(side: SideRuntime) -> tuple[Reach, CheckResult] | None:
-    """The side's public URL probed; without one, whether its described options let clients
-    by 127.0.0.1 through (None when there is nothing to say)."""
+    """The side's public URL probed (None without one)."""
     route = side.route
-    if route is None:
+    if route is None or route.front is None:
         return None
-    if route.front is None:
-        return _loopback_only(side) if side.config.deployment.described else None
     front, began = route.front, time.monotonic()
     public = ask(front.port, front.public.path + PROBE_PATH)
     loopback = ask(side.server.port, route.upstream_path(PROBE_PATH))
@@ -39,21 +36,6 @@ def probe(side: SideRuntime) -> tuple[Reach, CheckResult] | None:
     if refused:
         route.refused = public.shown()
     return reach, _check(side, public.ok, _message(reach, public), began)
-
-
-def _loopback_only(side: SideRuntime) -> tuple[Reach, CheckResult] | None:
-    """A description without a public URL whose options refuse 127.0.0.1 (`--allowed-hosts`
-    naming the team's host only): say so once, with what to give."""
-    began = time.monotonic()
-    loopback = ask(side.server.port, PROBE_PATH)
-    if loopback.ok or refusal_in(loopback.text) is None:
-        return None
-    reach = Reach(side.role, side.version, side.server.url, "", loopback.shown())
-    message = (f"mlflow {side.version} refuses requests by 127.0.0.1 with the options of "
-               f"{side.config.deployment.source}: {loopback.shown()}; they let other hosts "
-               "through: give the public-url your clients use, so the scenarios reach the "
-               "server as they do")
-    return reach, _check(side, False, message, began)
 
 
 def _check(side: SideRuntime, passed: bool, message: str, began: float) -> CheckResult:

@@ -14,6 +14,12 @@ from harness.runtime.processes import ManagedProcess, spawn
 from harness.runtime.waiting import AnyOf, HttpCheck, wait_until_ready
 from harness.services.base import OwnsProcess, S3Location, Service
 from harness.services.mlflow_command import MlflowCommand
+from harness.services.server_args import (
+    ALLOWED_HOSTS_ENV,
+    loopback_allowed,
+    static_prefix,
+    with_loopback_allowed,
+)
 
 READY_TIMEOUT_S = 180.0
 PORT_ATTEMPTS = 3
@@ -39,12 +45,7 @@ class ServerSpec:
 
     def static_prefix(self) -> str:
         """The `--static-prefix` the arguments give (or MLFLOW_STATIC_PREFIX), "" when none."""
-        from harness.services.server_args import server_options
-
-        for found in server_options("server argument", self.args):
-            if found.name == "--static-prefix" and found.value:
-                return found.value.rstrip("/")
-        return self.env.get("MLFLOW_STATIC_PREFIX", "").rstrip("/")
+        return static_prefix(self.args, self.env)
 
 
 class MlflowServer(OwnsProcess, Service):
@@ -96,8 +97,11 @@ class MlflowServer(OwnsProcess, Service):
 
     def environment(self) -> dict[str, str]:
         """The variables the server gets from the harness: S3, the backend store, its own."""
-        return {**self.spec.s3.server_env(), **self.spec.env, **_PYTHON_ENV,
-                BACKEND_ENV: self.spec.backend_uri}
+        env = {**self.spec.s3.server_env(), **self.spec.env, **_PYTHON_ENV,
+               BACKEND_ENV: self.spec.backend_uri}
+        if ALLOWED_HOSTS_ENV in env:
+            env[ALLOWED_HOSTS_ENV] = loopback_allowed(env[ALLOWED_HOSTS_ENV])
+        return env
 
     def argv(self, port: int) -> list[str]:
         spec = self.spec
@@ -109,7 +113,7 @@ class MlflowServer(OwnsProcess, Service):
         ]
         args += ["--workers", str(spec.workers)] if spec.workers is not None else []
         args += ["--app-name", spec.app_name] if spec.app_name else []
-        args += spec.args
+        args += with_loopback_allowed(spec.args)
         return self.command.argv(
             args,
             container=self._container,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,6 +145,46 @@ def workers_in(args: Sequence[str]) -> int | None:
         if found.name in WORKERS and found.value is not None:
             return int(found.value)
     return None
+
+
+def static_prefix(args: Sequence[str], env: Mapping[str, str]) -> str:
+    """The `--static-prefix` the arguments give (or MLFLOW_STATIC_PREFIX), "" when none."""
+    for found in server_options("server argument", args):
+        if found.name == "--static-prefix" and found.value:
+            return found.value.rstrip("/")
+    return env.get("MLFLOW_STATIC_PREFIX", "").rstrip("/")
+
+
+# Added to an allow-list of Host headers a deployment gives (`--allowed-hosts`, 3.5+), so that
+# the harness's own requests by 127.0.0.1 (benchmark, health, helpers) pass; requests for the
+# public URL are judged by the list as given.
+LOOPBACK_HOSTS = ("127.0.0.1", "127.0.0.1:*", "localhost", "localhost:*")
+ALLOWED_HOSTS_ENV = "MLFLOW_SERVER_ALLOWED_HOSTS"
+
+
+def loopback_allowed(hosts: str) -> str:
+    """`mlflow.example.com` → `mlflow.example.com,127.0.0.1,127.0.0.1:*,localhost,localhost:*`
+    (unchanged when it allows every host)."""
+    listed = [host.strip() for host in hosts.split(",") if host.strip()]
+    if "*" in listed:
+        return hosts
+    return ",".join([*listed, *(h for h in LOOPBACK_HOSTS if h not in listed)])
+
+
+def with_loopback_allowed(args: Sequence[str]) -> tuple[str, ...]:
+    """`args` with LOOPBACK_HOSTS added to the value of an `--allowed-hosts` they give."""
+    found: list[str] = []
+    taking = False
+    for token in args:
+        if taking:
+            found.append(loopback_allowed(token))
+            taking = False
+        elif token.startswith("--allowed-hosts="):
+            found.append("--allowed-hosts=" + loopback_allowed(token.partition("=")[2]))
+        else:
+            taking = token == "--allowed-hosts"
+            found.append(token)
+    return tuple(found)
 
 
 def uses_option(args: Sequence[str], name: str) -> bool:

@@ -233,3 +233,27 @@ def test_a_compose_service_is_a_deployment(tmp_path: Path,
         "MLFLOW_BASIC_AUTH_FAIL_CLOSED"] == "false"
     with pytest.raises(UsageError, match="has no service 'web'"):
         _config(to_deployment=f"{tmp_path / 'docker-compose.yml'}#web")
+
+
+def test_the_harness_adds_loopback_to_an_allow_list_of_hosts(tmp_path: Path) -> None:
+    """Requests by 127.0.0.1 (benchmark, health, helpers) pass a team's `--allowed-hosts`;
+    its public host is judged by the list as given, and results record the options as given."""
+    from harness.services.base import S3Location
+    from harness.services.mlflow_command import MlflowCommand
+    from harness.services.mlflow_server import MlflowServer, ServerSpec
+    from harness.services.server_args import loopback_allowed, with_loopback_allowed
+
+    assert loopback_allowed("mlflow.example.com") == \
+        "mlflow.example.com,127.0.0.1,127.0.0.1:*,localhost,localhost:*"
+    assert loopback_allowed("*") == "*"
+    assert with_loopback_allowed(["--allowed-hosts=a.example.com", "--workers", "2"]) == (
+        "--allowed-hosts=a.example.com,127.0.0.1,127.0.0.1:*,localhost,localhost:*",
+        "--workers", "2")
+    s3 = S3Location("http://127.0.0.1:9", "a", "b", "c")
+    server = MlflowServer("to-3.17.2", MlflowCommand(tmp_path), ServerSpec(
+        "postgresql://x", s3, "p", env={"MLFLOW_SERVER_ALLOWED_HOSTS": "m.example.com"},
+        args=("--allowed-hosts", "mlflow.example.com")), tmp_path)
+    argv = server.argv(5000)
+    assert argv[argv.index("--allowed-hosts") + 1].startswith("mlflow.example.com,127.0.0.1,")
+    assert server.environment()["MLFLOW_SERVER_ALLOWED_HOSTS"].startswith("m.example.com,127")
+    assert server.server_args == ("--allowed-hosts", "mlflow.example.com")
