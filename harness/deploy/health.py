@@ -20,10 +20,12 @@ import time
 from dataclasses import dataclass, field
 
 from harness.runtime.ports import LOOPBACK
+from harness.runtime.processes import REGISTRY
 from harness.services.mlflow_server import MlflowServer
 
 POLL_S = 2.0
 PROBE_TIMEOUT_S = 2.0
+RECOVERY_S = 45.0  # how long a server that stopped answering gets to answer again
 # Lines of a server's log that say its supervisor replaced a worker: (pattern, kind).
 RESTART_LINES = (
     (re.compile(r"Child process \[(?P<pid>\d+)\] died"), "died"),
@@ -50,6 +52,7 @@ class ServerWatch:
     unanswered: list[tuple[float, float]] = field(default_factory=list)  # (from, to) seconds
     max_load: float = 0.0
     seconds: float = 0.0
+    answering: bool = True  # whether it answered at the last poll (it recovered)
 
     @property
     def troubled(self) -> bool:
@@ -103,38 +106,34 @@ class ServerMonitor:
         if self._thread is not None:
             self._thread.join(timeout=PROBE_TIMEOUT_S + 1)
             self._thread = None
-        self._poll()  # the log's last lines
+        self._poll(health=False)  # the log's last lines
 
     def watch(self) -> ServerWatch:
         with self._lock:
             now = self._now()
             down = [(self._down_since, now)] if self._down_since is not None else []
             return ServerWatch(self._seen.server, list(self._seen.restarts),
-                               self._seen.unanswered + down, self._seen.max_load, now)
+                               self._seen.unanswered + down, self._seen.max_load, now,
+                               answering=not down)
 
     def _now(self) -> float:
         return round(time.monotonic() - self._began, 1)
 
     def _run(self) -> None:
         while not self._stop.wait(self.poll_s):
-            if os.getpid() != self.server_owner:
-                return  # a forked lane has no business here
             self._poll()
 
-    @property
-    def server_owner(self) -> int:
-        process = self.server._process
-        return process.owner if process is not None else os.getpid()
-
-    def _poll(self) -> None:
+    def _poll(self, health: bool = True) -> None:
         text = self._read_log()
-        answered = self._answers() if self._thread is not None else True
+        answered = answers(self.server) if health else None
         load = os.getloadavg()[0]
         with self._lock:
             now = self._now()
             self._seen.restarts += [r for r in restarts_in(text, now)
                                     if all(r.pid != s.pid for s in self._seen.restarts)]
             self._seen.max_load = max(self._seen.max_load, round(load, 2))
+            if answered is None:
+                return
             if not answered and self._down_since is None:
                 self._down_since = now
             elif answered and self._down_since is not None:
@@ -153,15 +152,27 @@ class ServerMonitor:
         self._offset += len(whole)
         return whole.decode("utf-8", errors="replace")
 
-    def _answers(self) -> bool:
-        if not self.server.alive():
+
+
+def answers(server: MlflowServer) -> bool:
+    """One GET of the server's /health, bounded by PROBE_TIMEOUT_S: 200 or not."""
+    if not server.alive():
+        return False
+    connection = http.client.HTTPConnection(LOOPBACK, server.port, timeout=PROBE_TIMEOUT_S)
+    try:
+        connection.request("GET", server.health_path)
+        return connection.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
+
+
+def answers_again(server: MlflowServer, within_s: float = RECOVERY_S) -> bool:
+    """Whether a server that did not answer at the end of the scenarios does again within
+    `within_s` (a supervisor replacing its workers takes seconds; a frozen server never)."""
+    deadline = time.monotonic() + within_s
+    while not answers(server):
+        if time.monotonic() > deadline or REGISTRY.cancelled.wait(POLL_S):
             return False
-        connection = http.client.HTTPConnection(LOOPBACK, self.server.port,
-                                                timeout=PROBE_TIMEOUT_S)
-        try:
-            connection.request("GET", self.server.health_path)
-            return connection.getresponse().status == 200
-        except (OSError, http.client.HTTPException):
-            return False
-        finally:
-            connection.close()
+    return True

@@ -4,9 +4,11 @@ remedy, so that a starved supervisor's worker restarts read as what they are and
 of scenario failures.
 
 A check is touched when it failed on that server (or across both sides) the way an unanswered
-or dropped request fails: the health gate's InfrastructureDown, a dropped connection (`Max
-retries exceeded`, `Connection reset`, `RemoteDisconnected`, …), a 502/503. The re-run's result
-replaces the first one; the finding lists both.
+or dropped request fails: the health gate's "does not answer /health", a dropped connection
+(`Max retries exceeded`, `Connection reset`, `RemoteDisconnected`, …), a 502/503. The re-run's
+result replaces the first one; the finding lists both. Only a server that recovered is
+re-checked: one that exited (a crash) or still does not answer (frozen) keeps its failures,
+which say so.
 """
 
 from __future__ import annotations
@@ -31,10 +33,9 @@ KEPT_LINES = 20  # of the log lines that record restarts (all are counted)
 HEALTHCHECK_S = 30  # uvicorn's --timeout-worker-healthcheck in the remedy (its default: 5)
 GUNICORN_TIMEOUT_S = 120  # gunicorn's --timeout in the remedy (its default: 30)
 DROPPED = re.compile(
-    r"InfrastructureDown|does not answer /health|is not running \(it exited|Max retries "
-    r"exceeded|Connection (reset|refused|aborted)|RemoteDisconnected|ConnectionError|"
-    r"ProtocolError|IncompleteRead|Read timed out|ReadTimeout|BrokenPipe|Bad Gateway|"
-    r"Service Unavailable|\b50[234]\b", re.IGNORECASE)
+    r"does not answer /health|Max retries exceeded|Connection (reset|refused|aborted)|"
+    r"RemoteDisconnected|ConnectionError|ProtocolError|IncompleteRead|Read timed out|"
+    r"ReadTimeout|BrokenPipe|Bad Gateway|Service Unavailable|\b50[234]\b", re.IGNORECASE)
 
 
 def finding_for(side: SideRuntime, seen: ServerWatch) -> HealthFinding:

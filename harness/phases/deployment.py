@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from harness.config import RunConfig
 from harness.deploy.drift import described, drift
+from harness.deploy.health import answers_again
 from harness.deploy.reach import probe
 from harness.deploy.rerun import finding_for, rerun_with_remedy, touched
 from harness.deploy.result import DeploymentResult
@@ -55,10 +56,13 @@ class ServerHealthPhase:
                 continue
             side.monitor.stop()  # nothing polls the servers while they are timed
             seen = side.monitor.watch()
-            if not seen.troubled:
-                continue
+            if not seen.troubled or not side.server.alive():
+                continue  # a server that exited: the checks it failed say so
             finding = finding_for(side, seen)
-            affected = touched(results.checks, role)
+            recovered = seen.answering or answers_again(side.server)
+            if not recovered:
+                finding.cause += "; it did not answer again after the scenarios: nothing re-run"
+            affected = touched(results.checks, role) if recovered else []
             if affected:
                 with context.progress.phase(f"re-check {len(affected)} on {role} with remedy"):
                     again = {c.test: c for c in rerun_with_remedy(

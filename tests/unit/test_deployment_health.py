@@ -13,7 +13,13 @@ from typing import Any
 
 import pytest
 
-from harness.deploy.health import ServerMonitor, ServerWatch, WorkerRestart, restarts_in
+from harness.deploy.health import (
+    ServerMonitor,
+    ServerWatch,
+    WorkerRestart,
+    answers_again,
+    restarts_in,
+)
 from harness.deploy.rerun import cause, remedy, touched
 from harness.deploy.result import HealthFinding, Rerun
 from harness.results.model import CheckResult, Status
@@ -81,7 +87,23 @@ def test_the_monitor_sees_restarts_and_unanswered_periods(tmp_path: Path,
     seen = monitor.watch()
     assert [r.pid for r in seen.restarts] == [3069]
     assert len(seen.unanswered) == 1 and seen.unanswered[0][1] > seen.unanswered[0][0]
-    assert seen.troubled and seen.max_load >= 0
+    assert seen.troubled and seen.answering and seen.max_load >= 0
+
+
+def test_a_server_still_down_at_the_end_and_one_that_answers_again(
+        tmp_path: Path, health: SimpleNamespace) -> None:
+    server: Any = SimpleNamespace(name="s", log_path=tmp_path / "none.log", port=health.port,
+                                  health_path="/health", alive=lambda: True)
+    monitor = ServerMonitor(server, poll_s=0.05).start()
+    health.status = 503
+    time.sleep(0.3)
+    monitor.stop()
+    seen = monitor.watch()
+    assert not seen.answering and seen.unanswered and seen.unanswered[-1][1] >= \
+        seen.unanswered[-1][0]
+    assert not answers_again(server, within_s=0.5)  # frozen: never
+    threading.Timer(0.5, lambda: setattr(health, "status", 200)).start()
+    assert answers_again(server, within_s=10)  # its supervisor replaced the workers
 
 
 def _check(test: str, side: str, status: Status, message: str) -> CheckResult:
@@ -95,6 +117,8 @@ def test_the_checks_a_troubled_server_touched() -> None:
                "MlflowException: API request failed: Max retries exceeded with url"),
         _check("registration::b[to]", "to", Status.ERROR, "InfrastructureDown: mlflow server "
                "to-3.17.2 does not answer /health within 5s"),
+        _check("registration::p[to]", "to", Status.ERROR, "InfrastructureDown: PostgreSQL "
+               "(LocalPostgres) is not running any more"),
         _check("tracking::c[to]", "to", Status.FAILED, "AssertionError: 3 != 4"),
         _check("tracking::a[from]", "from", Status.FAILED, "Connection reset by peer"),
         _check("tracking::a[from_on_to]", "from_on_to", Status.FAILED,
