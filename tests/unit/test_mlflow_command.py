@@ -110,3 +110,22 @@ def test_no_engine_for_an_image_stops_the_run_in_one_line(
     assert len(err) == 1 and err[0].startswith(
         "mlflow-upgrade-harness: --to-image: no Docker engine answers (")
     assert not (tmp_path / "cache").exists()  # nothing was built
+
+
+def test_a_secret_argument_goes_through_the_environment(tmp_path: Path) -> None:
+    """`mlflow db upgrade DSN` and the auth `db upgrade --url DSN` with the DSN in
+    MLFLOW_UPGRADE_HARNESS_SECRET_ARG: no password on any command line, local or in an image."""
+    from harness.services.mlflow_command import SECRET, SECRET_ENV
+
+    local = MlflowCommand(tmp_path).module_argv("mlflow", ["db", "upgrade", SECRET])
+    assert local[:2] == [str(tmp_path / "python"), "-c"] and local[3:] == [
+        "mlflow", "db", "upgrade", SECRET]
+    assert SECRET_ENV in local[2] and "runpy.run_module" in local[2]
+    imaged = MlflowCommand(tmp_path, "team/mlflow:3.4.0").module_argv(
+        "mlflow.server.auth", ["db", "upgrade", "--url", SECRET], container="muh-x")
+    image = imaged.index("team/mlflow:3.4.0")
+    assert imaged[imaged.index("--entrypoint") + 1] == "sh"
+    assert ["--env", SECRET_ENV] == imaged[imaged.index(SECRET_ENV) - 1:imaged.index(SECRET_ENV)
+                                           + 1]
+    assert imaged[image + 1] == "-c" and 'command -v mlflow' in imaged[image + 2]
+    assert imaged[image + 4:] == ["mlflow.server.auth", "db", "upgrade", "--url", SECRET]
