@@ -19,6 +19,7 @@ from harness.catalog.classify import known_defect
 from harness.config import SIDES
 from harness.config.pytest_options import add_plugin_options, run_config, versions_given
 from harness.console import one_line
+from harness.deploy.reach import annotated
 from harness.errors import ClientCallError, HarnessError
 from harness.matrix import MARKER, Cell, cells_for, is_cell, parse_cell
 from harness.progress import Progress
@@ -168,7 +169,7 @@ def mlflow_client(
     collector = request.config.stash[COLLECTOR_KEY]
     cell = parse_cell(side)
     agent = harness_session.client(cell.client).client
-    url = harness_session.sides[cell.server].server.url
+    url = harness_session.sides[cell.server].tracking_uri  # its public URL, as described
     return Client(agent, url, request.node.nodeid, collector, _clients(request))
 
 
@@ -181,7 +182,7 @@ def client_for(
 
     def make(client_side: str, server_side: str) -> Client:
         agent = harness_session.sides[client_side].client
-        url = harness_session.sides[server_side].server.url
+        url = harness_session.sides[server_side].tracking_uri
         return Client(agent, url, request.node.nodeid, collector,
                       _clients(request))
 
@@ -340,6 +341,8 @@ def _record(item: pytest.Item, report: pytest.TestReport, side: str) -> CheckRes
         version = " → ".join(session.sides[role].version for role in SIDES)
     status, message, details = _outcome(report)
     failed = status in (Status.FAILED, Status.ERROR)
+    if failed:  # a refusal only the public URL meets: the option that fixes it
+        message = annotated(message, f"{message}\n{details}", runtime)
     logs = _failure_logs(session, side, runtime, client_runtime) if failed else {}
     case = case_of(item, side)
     defect = None

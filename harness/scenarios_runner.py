@@ -116,6 +116,27 @@ def _pytest(session: RunSession, config: RunConfig,
     return int(code), collector, said
 
 
+class _Only:
+    """Keeps the tests whose node ids are listed (a re-run of some checks)."""
+
+    def __init__(self, tests: list[str]) -> None:
+        self.tests = set(tests)
+
+    def pytest_collection_modifyitems(self, config: pytest.Config,
+                                      items: list[pytest.Item]) -> None:
+        drop = [item for item in items if item.nodeid not in self.tests]
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = [item for item in items if item.nodeid in self.tests]
+
+
+def run_selected(session: RunSession, config: RunConfig, tests: list[str]) -> list[CheckResult]:
+    """The checks of `tests` (node ids) once more, in this process, against the session as it
+    is now (harness/deploy/rerun.py swaps a server for one with a remedy first)."""
+    _code, collector, _said = _pytest(session, config, [_Only(tests)])
+    return collector.checks
+
+
 def _in_process(session: RunSession, config: RunConfig) -> ScenarioOutcome:
     code, collector, said = _pytest(session, config, [])
     for line in said:

@@ -20,6 +20,8 @@ from harness.agent.client import Agent
 from harness.bench.inject import delays_file
 from harness.bench.inject import server_env as injection_server_env
 from harness.config import ClientConfig, Provider, RunConfig, SideConfig
+from harness.deploy.health import ServerMonitor
+from harness.deploy.routes import Route, start_route
 from harness.envs.builder import EnvRequest, MlflowEnv, ensure_env
 from harness.envs.known import load_known
 from harness.errors import UsageError
@@ -34,7 +36,7 @@ from harness.services.mlflow_command import (
     image_mlflow_version,
     require_docker_cli,
 )
-from harness.services.mlflow_server import MlflowServer
+from harness.services.mlflow_server import MlflowServer, ServerSpec
 
 T = TypeVar("T")
 RUN_DIR_PREFIX = "mlflow-upgrade-harness-run-"
@@ -64,11 +66,18 @@ class SideRuntime(_Runtime):
     server: MlflowServer
     client: Agent
     database: str
+    route: Route | None = None  # how clients reach the server (harness/deploy/routes.py)
+    monitor: ServerMonitor | None = None  # the server's health under the run
 
     @property
     def command(self) -> MlflowCommand:
         """How this side runs server-side `mlflow` commands: its environment or its image."""
         return self.server.command
+
+    @property
+    def tracking_uri(self) -> str:
+        """What clients use: the public URL's stand-in on 127.0.0.1, else the server's own."""
+        return self.route.tracking_uri if self.route is not None else self.server.url
 
 
 @dataclass
@@ -225,16 +234,12 @@ class RunSession:
         database = f"muh_{self.config.run_id}_{side.role}"
         backend = self.postgres.create_database(database)
         server = MlflowServer(
-            label=f"{side.role}-{env.mlflow_version}",
-            command=MlflowCommand(env.bin, side.image),
-            backend_uri=backend,
-            s3=self.s3.location,
-            artifacts_prefix=f"{side.role}-artifacts",
-            log_dir=self.log_dir,
-            port=side.port,
-            server_args=side.server_args,  # --server-workers is folded in as --workers
-            extra_env=self._injection_env(side.role),
-        )
+            f"{side.role}-{env.mlflow_version}", MlflowCommand(env.bin, side.image),
+            ServerSpec(backend, self.s3.location, f"{side.role}-artifacts", port=side.port,
+                       # the deployment's environment, its secrets read now
+                       env={**side.deployment.server_env(), **self._injection_env(side.role)},
+                       args=side.server_args),  # --server-workers is folded in as --workers
+            self.log_dir)
         client = Agent(
             name=f"{side.role}-{env.mlflow_version}",
             python=env.python,
@@ -248,8 +253,10 @@ class RunSession:
                 client_started = pool.submit(client.start)
                 server.start()
                 _result(client_started)
-        return SideRuntime(side, env, server, client, database)
-
+            route = start_route(side.deployment, server, self.log_dir, self._stack)
+        monitor = ServerMonitor(server).start()
+        self._stack.callback(monitor.stop)
+        return SideRuntime(side, env, server, client, database, route, monitor)
 
     def _injection_env(self, role: str) -> dict[str, str]:
         """With --inject-latency, both servers load the latency hook (idle on the old side),

@@ -93,7 +93,7 @@ def _health(server: MlflowServer) -> str | None:
     """One GET /health, bounded by HEALTH_TIMEOUT_S."""
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=HEALTH_TIMEOUT_S)
     try:
-        connection.request("GET", "/health")
+        connection.request("GET", server.health_path)
         status = connection.getresponse().status
     except (OSError, http.client.HTTPException) as error:
         return f"{server.name} does not answer /health within {HEALTH_TIMEOUT_S:g}s ({error})"

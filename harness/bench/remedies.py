@@ -60,14 +60,10 @@ def override_args(base: list[str], override: list[str]) -> list[str]:
 def remedy_server(current: MlflowServer, remedy_args: list[str], number: int) -> MlflowServer:
     """The `number`-th remedy server: `current`'s command with the remedy's arguments in
     place of its own."""
-    return MlflowServer(
-        label=f"{current.label}-remedy-{number}",
-        command=current.command,
-        backend_uri=current.backend_uri, s3=current.s3,
-        artifacts_prefix=current.artifacts_prefix, log_dir=current.log_dir, workers=None,
-        server_args=override_args([*workers_args(current.workers), *current.server_args],
-                                  remedy_args),
-        extra_env=current.extra_env)
+    return current.variant(
+        f"{current.label}-remedy-{number}", workers=None, port=None,
+        args=tuple(override_args([*workers_args(current.workers), *current.server_args],
+                                 remedy_args)))
 
 
 class RemedyServers:

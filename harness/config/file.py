@@ -94,6 +94,11 @@ def _typed_values(raw: RawConfig, options: list[Option]) -> dict[str, Any]:
     return config.values
 
 
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file's data; one line (UsageError) when it cannot be read or parsed."""
+    return _read(path)
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text())
@@ -137,6 +142,14 @@ def _set(config: ConfigFile, known: dict[str, Option], key: str, value: Any,
         raise UsageError(f"{config.path}: {key}{where} cannot be set in a config file; give "
                          f"{option.cli_flags(side)[0]} on the command line")
     try:
+        if isinstance(value, dict) and option.table is not None:
+            inner = f"[{table}.{key}]" if table else f"[{key}]"
+            try:
+                config.values[option.dest(side)] = option.table(
+                    value, config.path.parent, f"{config.path} {inner}")
+            except ValueError as error:  # the hook's one line
+                raise UsageError(f"{config.path}: {error} in {inner}") from None
+            return
         config.values[option.dest(side)] = from_file(option, value, config.path.parent)
     except WrongType as error:
         raise UsageError(f"{config.path}: {key} = {value!r}{where}: {error}") from None

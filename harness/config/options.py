@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 SIDE_NAMES = {"from": "old", "to": "new"}
@@ -66,6 +67,9 @@ class Option:
     # its conftest's `pytest_addoption` bring theirs; the table's own are checked in model.py.
     convert: Callable[[str], Any] | None = None
     plugin: bool = True  # also an option of the pytest plugin (`--harness-KEY`)
+    # A config file may give a table instead of a value: this checks and converts it
+    # (table, the file's folder, where it is for messages), raising ValueError with one line.
+    table: Callable[[dict[str, Any], Path, str], Any] | None = None
 
     def dest(self, side: str = "") -> str:
         return f"{side}_{self.key}".replace("-", "_") if side else self.key.replace("-", "_")
@@ -89,6 +93,12 @@ class Option:
         return self.kind in (Kind.LIST, Kind.PATHS)
 
 
+def _deployment_table(table: dict[str, Any], folder: Path, source: str) -> Any:
+    from harness.deploy.load import table_option
+
+    return table_option(table, folder, source)
+
+
 _SIDES = [
     Option("mlflow", "{side} MLflow: version (2.9.2), pip specifier, wheel file or VCS URL",
            Group.SIDES, sided=True, flags=("--{side}",), metavar="SPEC",
@@ -100,6 +110,11 @@ _SIDES = [
            metavar="IMAGE"),
     Option("port", "fixed 127.0.0.1 port for the {side} server (default: a free one)",
            Group.SIDES, Kind.INT, sided=True, metavar="PORT"),
+    Option("deployment", "the {side} side's deployment: a TOML file (server options, environment, "
+           "secrets by name, basic-auth config, public URL, ingress headers) or a compose file "
+           "(`compose.yml#service`); in a config file also a `.deployment` table (see "
+           "docs/deployment.md)", Group.SERVER, Kind.PATH, sided=True, metavar="FILE",
+           table=_deployment_table),
     Option("server-arg", "extra argument for the {side} server's `mlflow server`, split like a "
            "shell, repeatable (`\"--workers 4\"`, or `=--workers=4` for one word)",
            Group.SERVER, Kind.LIST, sided=True, metavar="ARG"),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from harness.deploy.description import Deployment
 from harness.envs.spec import MlflowSpec, parse_extra, parse_spec
 from harness.errors import UsageError
 from harness.runtime.ports import require_free
@@ -22,9 +23,12 @@ class SideConfig:
     extras: tuple[str, ...] = ()
     image: str | None = None  # run this side's server from a team's image, not its environment
     port: int | None = None  # a fixed 127.0.0.1 port for this side's server (default: free one)
-    # Appended to this side's tracking server command (`mlflow server … ARGS`), checked;
-    # `--server-workers N` is folded in here as `--workers N`.
+    # Appended to this side's tracking server command (`mlflow server … ARGS`), checked: the
+    # deployment's server options, then --server-arg's; `--server-workers N` is folded in here
+    # as `--workers N`.
     server_args: tuple[str, ...] = ()
+    # How the team runs this side's server (harness/deploy/): empty when not described.
+    deployment: Deployment = field(default_factory=Deployment)
 
     @property
     def image_option(self) -> str:
@@ -41,12 +45,16 @@ class SideConfig:
             raise UsageError(f"the {'old' if role == 'from' else 'new'} MLflow is missing: give "
                              f"--{role} SPEC (or mlflow = \"…\" in the config file's "
                              f"[tool.mlflow-upgrade-harness.{role}])")
+        from harness.deploy.load import deployment_from
+
         spec = parse_spec(raw)
-        return cls(role, spec, _extras(values[f"{role}_extra"]),
-                   _image(f"--{role}-image", values[f"{role}_image"]),
-                   _port(f"--{role}-port", values[f"{role}_port"]),
-                   _server_args(f"--{role}-server-arg", values[f"{role}_server_arg"],
-                                values["server_workers"], spec))
+        deployment = deployment_from(f"--{role}-deployment", values.get(f"{role}_deployment"))
+        image = _image(f"--{role}-image", values[f"{role}_image"]) or _image(
+            f"{deployment.source} image", deployment.image)
+        args = _server_args(f"--{role}-server-arg", values[f"{role}_server_arg"],
+                            values["server_workers"], spec, deployment)
+        return cls(role, spec, _extras(values[f"{role}_extra"]), image,
+                   _port(f"--{role}-port", values[f"{role}_port"]), args, deployment)
 
 
 @dataclass(frozen=True)
@@ -96,12 +104,21 @@ def _port(option: str, port: int | None) -> int | None:
 
 
 def _server_args(option: str, raw: list[str], server_workers: int | None,
-                 spec: MlflowSpec) -> tuple[str, ...]:
-    """A side's extra `mlflow server` arguments, split and checked; `--server-workers N` becomes
-    `--workers N` in front of them (and contradicts a --workers of their own)."""
-    from harness.services.server_args import check_for_version, split_server_args, workers_in
+                 spec: MlflowSpec, deployment: Deployment) -> tuple[str, ...]:
+    """A side's extra `mlflow server` arguments: its deployment's server options, then
+    --server-arg's, split and checked; `--server-workers N` becomes `--workers N` in front of
+    them (and contradicts a --workers of their own)."""
+    from harness.services.server_args import (
+        check_for_version,
+        check_server_args,
+        split_server_args,
+        workers_in,
+    )
 
-    args = split_server_args(option, raw)
+    # The description's options are checked where it is read; together with --server-arg's
+    # they must not contradict each other.
+    args = check_server_args(option, (*deployment.server_options,
+                                      *split_server_args(option, raw)))
     if server_workers is not None:
         if workers_in(args) is not None:
             raise UsageError(f"--server-workers {server_workers} and {option} with --workers "

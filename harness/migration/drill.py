@@ -9,6 +9,7 @@ upgraded database → restore the snapshot → the old server serves it again.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import shutil
 import subprocess
@@ -33,8 +34,8 @@ from harness.resources import client_module
 from harness.results.normalize import flatten
 from harness.runtime.processes import run_to_completion
 from harness.services.base import PostgresService, S3Location
-from harness.services.mlflow_command import MlflowCommand
-from harness.services.mlflow_server import MlflowServer
+from harness.services.mlflow_command import SECRET, SECRET_ENV, MlflowCommand
+from harness.services.mlflow_server import MlflowServer, ServerSpec
 from harness.services.pg_admin import PgServer
 
 CLIENT = client_module("seed")
@@ -97,10 +98,9 @@ class MigrationDrill:
         return None if self.dump is not None else self.prefix
 
     def _server(self, side: DrillSide, label: str) -> MlflowServer:
-        return MlflowServer(label=label, command=side.command,
-                            backend_uri=self.postgres.dsn(self.database), s3=self.s3,
-                            artifacts_prefix="migration-artifacts", log_dir=self.log_dir,
-                            workers=2)  # a helper, not the deployed server: fixed workers
+        return MlflowServer(label, side.command, ServerSpec(
+            self.postgres.dsn(self.database), self.s3, "migration-artifacts",
+            workers=2), self.log_dir)  # a helper, not the deployed server: fixed workers
 
     def _call(self, side: DrillSide, function: str, url: str, **kwargs: Any) -> Any:
         return side.client.call(CLIENT, function, timeout=1800, tracking_uri=url, **kwargs)
@@ -118,7 +118,7 @@ class MigrationDrill:
     def _run(self, pg: PgServer, report: dict[str, Any]) -> dict[str, Any]:
         seeded: dict[str, Any] = {}
         if self.dump is not None:
-            report["restore"] = restore_dump(self.dump, self.postgres.dsn(self.database),
+            report["restore"] = restore_dump(self.dump, self.postgres.server, self.database,
                                              self.log_dir)
         with self._server(self.old, "migration-old") as server:
             if self.dump is None:
@@ -188,9 +188,9 @@ class MigrationDrill:
         try:
             code = run_to_completion(
                 "mlflow db upgrade",
-                command.argv(["db", "upgrade", self.postgres.dsn(self.database)],
-                             container=container),
+                command.module_argv("mlflow", ["db", "upgrade", SECRET], container=container),
                 log, timeout=UPGRADE_TIMEOUT_S,
+                env={**os.environ, SECRET_ENV: self.postgres.dsn(self.database)},
             )
         finally:
             command.forget_container(container)
@@ -262,15 +262,17 @@ def check_dump(path: Path) -> int:
     return sum(1 for line in proc.stdout.splitlines() if " TABLE DATA " in line)
 
 
-def restore_dump(path: Path, dsn: str, log_dir: Path) -> dict[str, Any]:
-    """Restore a copy of the dump into the run's own database; the original is never touched."""
+def restore_dump(path: Path, server: PgServer, database: str, log_dir: Path) -> dict[str, Any]:
+    """Restore a copy of the dump into the run's own database; the original is never touched.
+    The password goes to pg_restore in PGPASSWORD, not in its arguments."""
     log = log_dir / "migration-pg-restore.log"
     began = time.monotonic()
     code = run_to_completion(
         "pg_restore",
         [pg_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error",
-         "-d", dsn, str(path)],
-        log, timeout=UPGRADE_TIMEOUT_S,
+         "-h", server.host, "-p", str(server.port), "-U", server.user, "-d", database,
+         str(path)],
+        log, timeout=UPGRADE_TIMEOUT_S, env={**os.environ, "PGPASSWORD": server.password},
     )
     if code != 0:
         raise ServiceError(f"pg_restore of {path} failed with code {code} (log: {log})",

@@ -6,12 +6,13 @@ A new phase is a module here with a class like these, and one entry in `PHASES`.
 
 from harness.phases.base import Phase, RunContext
 from harness.phases.benchmark import BenchmarkPhase
+from harness.phases.deployment import DeploymentPhase, ServerHealthPhase
 from harness.phases.project import ProjectPhase
 from harness.phases.replay import ReplayPhase
 from harness.phases.scan import ScanPhase
 from harness.phases.scenarios import ScenariosPhase
 
-PHASES: tuple[Phase, ...] = (ScanPhase(), ScenariosPhase(), ProjectPhase(), ReplayPhase(),
-                             BenchmarkPhase())
+PHASES: tuple[Phase, ...] = (ScanPhase(), DeploymentPhase(), ScenariosPhase(), ProjectPhase(),
+                             ReplayPhase(), ServerHealthPhase(), BenchmarkPhase())
 
 __all__ = ["PHASES", "Phase", "RunContext"]

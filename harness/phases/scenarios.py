@@ -20,7 +20,8 @@ class ScenariosPhase:
             name for folder in config.scenarios.dirs for name in scenario_names(folder))
         with context.progress.phase(self.name):
             outcome = run_scenarios(context.session, config)
-        results.checks, results.diff = outcome.checks, outcome.diff
+        results.checks = [*results.checks, *outcome.checks]  # after the deployment's
+        results.diff = outcome.diff
         if outcome.interrupted:
             raise KeyboardInterrupt
         if outcome.usage_error:

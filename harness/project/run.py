@@ -105,7 +105,7 @@ def side_targets(session: RunSession) -> list[SideTarget]:
         if config.environments.as_of_release:
             exclude_newer = load_known().exclude_newer(side.config.spec.version)
         request = EnvRequest(side.config.spec, side.config.extras, exclude_newer=exclude_newer)
-        targets.append(SideTarget(role, side.version, request, side.server.url))
+        targets.append(SideTarget(role, side.version, request, side.tracking_uri))
     return targets
 
 

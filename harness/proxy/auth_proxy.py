@@ -74,6 +74,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     settings: ProxySettings  # set on the subclass built by `serve`
     decision = "unknown"  # who answered this request, sent as X-Harness-Proxy
+    html_404_as_json = True  # a server's HTML 404 page becomes a JSON error
 
     def setup(self) -> None:
         super().setup()
@@ -140,11 +141,12 @@ class ProxyHandler(BaseHTTPRequestHandler):
                     connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 connection.putrequest(self.command, self.path, skip_host=True,
                                       skip_accept_encoding=True)
+                added = self._upstream_headers()
+                replaced = HOP_BY_HOP | {name.lower() for name in added}
                 for name, value in self.headers.items():
-                    if name.lower() not in HOP_BY_HOP:
+                    if name.lower() not in replaced:
                         connection.putheader(name, value)
-                connection.putheader("Host", f"{settings.upstream_host}:{settings.upstream_port}")
-                for name, value in self._context_headers().items():
+                for name, value in added.items():
                     connection.putheader(name, value)
                 self._send_body(connection)
                 response = connection.getresponse()
@@ -160,7 +162,8 @@ class ProxyHandler(BaseHTTPRequestHandler):
                     "bad-gateway"
             content_type = response.getheader("Content-Type", "")
             self.decision = "forwarded"
-            if response.status == 404 and content_type.startswith("text/html"):
+            if self.html_404_as_json and response.status == 404 and \
+                    content_type.startswith("text/html"):
                 response.read()
                 return self._json(404, {"error_code": "ENDPOINT_NOT_FOUND",
                                         "message": f"the server has no route {path}"}), \
@@ -174,6 +177,12 @@ class ProxyHandler(BaseHTTPRequestHandler):
         # Says who answered: tools (the harness's route coverage) need not guess.
         self.send_header("X-Harness-Proxy", self.decision)
         super().end_headers()
+
+    def _upstream_headers(self) -> dict[str, str]:
+        """Set on every forwarded request, over the client's own: Host and the context."""
+        settings = self.settings
+        return {"Host": f"{settings.upstream_host}:{settings.upstream_port}",
+                **self._context_headers()}
 
     def _context_headers(self) -> dict[str, str]:
         return {
@@ -212,7 +221,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
         length = response.getheader("Content-Length")
         for name, value in response.getheaders():
             if name.lower() not in HOP_BY_HOP:
-                self.send_header(name, value)
+                self.send_header(name, self._relayed(name, value))
         if length is not None:
             self.send_header("Content-Length", length)
         else:
@@ -227,6 +236,10 @@ class ProxyHandler(BaseHTTPRequestHandler):
                 self.wfile.write(data)
         if length is None:
             self.wfile.write(b"0\r\n\r\n")
+
+    def _relayed(self, name: str, value: str) -> str:
+        """A response header as it goes back to the client (unchanged here)."""
+        return value
 
     def _discard_body(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -252,8 +265,9 @@ class ProxyHandler(BaseHTTPRequestHandler):
         return  # the access log is JSON lines, written by _handle
 
 
-def serve(port: int, settings: ProxySettings) -> ThreadingHTTPServer:
-    handler = type("BoundProxyHandler", (ProxyHandler,), {"settings": settings})
+def serve(port: int, settings: ProxySettings,
+          kind: type[ProxyHandler] | None = None) -> ThreadingHTTPServer:
+    handler = type("BoundProxyHandler", (kind or ProxyHandler,), {"settings": settings})
     server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     server.daemon_threads = True
     return server
@@ -295,6 +309,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"auth proxy: cannot listen on 127.0.0.1:{args.port}: {error}", file=sys.stderr)
         return 2
     print(f"auth proxy on 127.0.0.1:{args.port} -> {args.upstream}", file=sys.stderr, flush=True)
+    return serve_until_stopped(server)
+
+
+def serve_until_stopped(server: ThreadingHTTPServer) -> int:
+    """Serve until SIGTERM/Ctrl-C, then close the socket; the program's exit code."""
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -17,6 +17,7 @@ from typing import Any
 from harness.matrix import blocking_failures, check_counts, counts_line
 from harness.redact import redact
 from harness.reports import differs
+from harness.reports.deployment import side_line, tables
 from harness.reports.sections import migration_observations
 from harness.reports.traffic import traffic_html
 from harness.results.model import Level, RunResults, SideInfo, Status
@@ -368,6 +369,22 @@ def _your_code(results: RunResults) -> str:
         if rows else "") + suite
 
 
+def _deployment(results: RunResults) -> str:
+    if results.deployment is None:
+        return ""
+    versions = {s.role: s.mlflow_version for s in results.sides}
+    parts = ["<h2>Deployment</h2><ul>" + "".join(
+        f"<li>{_e(side_line(side, versions.get(side.role, '')))}</li>"
+        for side in results.deployment.sides) + "</ul>"]
+    for table in tables(results.deployment):
+        intro = "".join(f"<p>{_e(line)}</p>" for line in table.intro.splitlines())
+        same = f"<p>{table.same} setting(s) the same on both sides.</p>" if table.same else ""
+        rows = [[_e(cell) for cell in row] for row in table.rows]
+        parts.append(f"<h3>{_e(table.title)}</h3>{intro}"
+                     + (_table(table.headers, rows) if rows else "") + same)
+    return "".join(parts)
+
+
 def render_html(results: RunResults) -> str:
     versions = " → ".join(s.mlflow_version or s.spec for s in results.sides[:2])
     summary = (f"{counts_line(check_counts(results.checks))} · run {results.run_id} · "
@@ -376,7 +393,7 @@ def render_html(results: RunResults) -> str:
         f"<h1>MLflow upgrade check: {_e(versions)}</h1>", _verdict(results),
         f"<p>{_e(summary)}</p>", traffic_html(results), _your_code(results),
         _failures(results), _defects(results),
-        _diff(results),
+        _deployment(results), _diff(results),
         _matrix(results),
         _migration(results), _performance(results), _scenarios(results),
         _environment(results),

@@ -9,6 +9,7 @@ from pathlib import Path
 from harness.matrix import blocking_failures, check_counts, counts_line
 from harness.redact import redact
 from harness.reports.bounds import HTML, code, first_line, fit, head, more
+from harness.reports.deployment import deployment_section
 from harness.reports.differences import differences_section
 from harness.reports.matrix import matrix_section
 from harness.reports.sections import benchmark_section, deltaone_section, migration_section
@@ -44,7 +45,7 @@ def render_markdown(results: RunResults) -> str:
     ]
     lines += _verdict(results) + traffic_section(results) + your_code_section(results)
     lines += _failures(results)
-    lines += _defects(results)
+    lines += _defects(results) + deployment_section(results)
     lines += differences_section(results) + matrix_section(results)
     lines += migration_section(results) + deltaone_section(results)
     lines += benchmark_section(results) + _scenarios(results) + _environment(results)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.bench.result import BenchmarkResult
+from harness.deploy.result import DeploymentResult
 from harness.errors import UsageError
 from harness.project.result import ProjectResult
 from harness.redact import redact
@@ -22,7 +23,7 @@ FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
 PHASE_FIELDS = ("benchmark", "scan", "project", "verdict")
-OPTIONAL_FIELDS = ("traffic",)
+OPTIONAL_FIELDS = ("traffic", "deployment")  # left out of results.json when there is none
 
 
 class Status(StrEnum):
@@ -159,6 +160,8 @@ class RunResults:
     merged_from: list[str] = field(default_factory=list)  # run ids, when `report` merged files
     verdict: Verdict | None = None  # harness/verdict.py: level, reasons
     traffic: TrafficResult | None = None  # the replay of the team's traffic (--replay)
+    # Each side as deployed, the drift, the servers' health (harness/deploy/); None: nothing
+    deployment: DeploymentResult | None = None
     format_version: int = FORMAT_VERSION
 
     @property
@@ -245,4 +248,6 @@ def load_results(path: Path) -> RunResults:
         merged_from=data.get("merged_from", []),
         verdict=Verdict.from_dict(data.get("verdict") or {}),
         traffic=TrafficResult.from_dict(data["traffic"]) if data.get("traffic") else None,
+        deployment=DeploymentResult.from_dict(data["deployment"]) if data.get("deployment")
+        else None,
     )

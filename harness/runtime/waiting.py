@@ -63,6 +63,19 @@ class HttpCheck:
 
 
 @dataclass(frozen=True)
+class AnyOf:
+    """Ready when one of `checks` is."""
+
+    checks: tuple[ReadinessCheck, ...]
+
+    def ready(self) -> bool:
+        return any(check.ready() for check in self.checks)
+
+    def describe(self) -> str:
+        return " or ".join(check.describe() for check in self.checks)
+
+
+@dataclass(frozen=True)
 class CallableCheck:
     check: Callable[[], bool]
     description: str

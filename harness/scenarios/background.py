@@ -139,7 +139,7 @@ class BackgroundCalls:
     def _run(self, side: str, jobs: list[Job]) -> None:
         cell = parse_cell(side)  # a side, or a matrix cell: a client on a side's server
         runtime = self.session.client(cell.client)
-        url = self.session.sides[cell.server].server.url
+        url = self.session.sides[cell.server].tracking_uri
         agent = Agent(f"background-{side}-{runtime.version}", runtime.env.python,
                       self.session.log_dir / f"client-background-{side}-{runtime.version}.log")
         try:

@@ -60,7 +60,7 @@ def test_invalid_request(
     side: str, mlflow_side: SideRuntime, observe: Callable[[dict[str, Any]], None], case: str
 ) -> None:
     method, path, body = REQUESTS[case]
-    result = send(mlflow_side.server.url, method, path, body)
+    result = send(mlflow_side.tracking_uri, method, path, body)
     observe(result)
     verify_invalid_request(case, result)
 

@@ -25,6 +25,20 @@ from pathlib import Path
 from harness.errors import ProviderUnavailable, ServiceError, UsageError
 from harness.runtime.processes import REGISTRY
 
+# A secret argument (a DSN with a password) reaches `python -m MODULE` through this variable:
+# `SECRET` stands for it in the arguments, so it is on no process's command line.
+SECRET_ENV = "MLFLOW_UPGRADE_HARNESS_SECRET_ARG"
+SECRET = "{secret}"
+_RUN_MODULE = (
+    "import os, runpy, sys; module = sys.argv[1]; "
+    f"secret = os.environ.pop({SECRET_ENV!r}, ''); "
+    f"sys.argv = [module] + [secret if a == {SECRET!r} else a for a in sys.argv[2:]]; "
+    "runpy.run_module(module, run_name='__main__', alter_sys=True)"
+)
+# In an image: the Python beside its `mlflow` command.
+_IMAGE_PYTHON = ('bin=$(dirname "$(command -v mlflow)"); py="$bin/python"; '
+                 '[ -x "$py" ] || py="$bin/python3"; [ -x "$py" ] || py=python3; '
+                 'exec "$py" -c "$0" "$@"')
 DOCKER_CLI_TIMEOUT_S = 30.0
 VERSION_PROBE_TIMEOUT_S = 180.0
 _IMAGE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$")
@@ -73,6 +87,19 @@ class MlflowCommand:
         for path in sorted({str(p) for p in mounts}):
             argv += ["--volume", f"{path}:{path}:ro"]
         return [*argv, self.image, *args]
+
+    def module_argv(self, module: str, args: Sequence[str], *, container: str = "") -> list[str]:
+        """`python -m MODULE ARGS` of this side (its environment's Python, or the one beside
+        `mlflow` in its image), with `SECRET` in `args` read from SECRET_ENV: give the secret in
+        the environment of the process that runs this."""
+        if self.image is None:
+            return [str(self.env_bin / "python"), "-c", _RUN_MODULE, module, *args]
+        if not container:
+            raise ValueError("a containerised mlflow command needs a container name")
+        argv = self.argv([], container=container, env_names=[SECRET_ENV])
+        image = argv.index(self.image)
+        argv[argv.index("--entrypoint") + 1] = "sh"
+        return [*argv[:image + 1], "-c", _IMAGE_PYTHON, _RUN_MODULE, module, *args]
 
     def new_container(self, what: str) -> str:
         """A unique container name for `what`, with its removal registered for teardown.

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import urllib.parse
 from typing import Self
 
 from harness.errors import UsageError
+from harness.redact import register_secret
 from harness.services.base import PostgresService
 from harness.services.pg_admin import PgServer
 
 
 def parse_dsn(dsn: str) -> PgServer:
-    """`postgresql://user:password@host:port/dbname` → connection facts (dbname = admin db)."""
+    """`postgresql://user:password@host:port/dbname` → connection facts (dbname = admin db).
+    Without a password in it, PGPASSWORD's (libpq's variable): the password then need not be
+    on the harness's own command line either."""
     parsed = urllib.parse.urlsplit(dsn)
     if parsed.scheme not in {"postgresql", "postgres"} or not parsed.hostname:
         raise UsageError("--postgres-dsn must look like postgresql://user:password@host:port/db")
@@ -23,9 +27,18 @@ def parse_dsn(dsn: str) -> PgServer:
         host=parsed.hostname,
         port=port,
         user=urllib.parse.unquote(parsed.username or "postgres"),
-        password=urllib.parse.unquote(parsed.password or ""),
+        password=urllib.parse.unquote(parsed.password) if parsed.password is not None
+        else _from_environment("PGPASSWORD"),
         admin_database=parsed.path.lstrip("/") or "postgres",
     )
+
+
+def _from_environment(name: str) -> str:
+    """A password from the environment, registered for redaction (one in the DSN is registered
+    where the options are read)."""
+    value = os.environ.get(name, "")
+    register_secret(value)
+    return value
 
 
 class ExternalPostgres(PostgresService):

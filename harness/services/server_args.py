@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,8 @@ OWNED = {
     "--port": "the port is chosen by the harness (fix it with --from-port/--to-port)",
     "-p": "the port is chosen by the harness (fix it with --from-port/--to-port)",
     "--app-name": "the basic_auth scenario starts MLflow's basic-auth app itself",
+    "--read-replica-backend-store-uri": "each side's database is created by the harness",
+    "--workspace-store-uri": "each side's database is created by the harness",
 }
 # Options that make the server something other than a deployed tracking server.
 NOT_A_DEPLOYMENT = {
@@ -45,12 +47,16 @@ NOT_A_DEPLOYMENT = {
     "--waitress-opts": "waitress is MLflow's Windows server; the harness runs on Linux",
     "--help": "it prints help instead of starting a server",
 }
-# Options of `mlflow server` (2.9.2 … 3.4.0) that take a value.
+# Options of `mlflow server` (2.9.2 … 3.17.2) that take a value.
 TAKES_VALUE = frozenset({
     "--backend-store-uri", "--registry-store-uri", "--default-artifact-root",
     "--artifacts-destination", "--host", "-h", "--port", "-p", "--workers", "-w",
     "--static-prefix", "--gunicorn-opts", "--waitress-opts", "--uvicorn-opts",
     "--expose-prometheus", "--app-name",
+    # 3.5 and later
+    "--allowed-hosts", "--cors-allowed-origins", "--x-frame-options",
+    "--read-replica-backend-store-uri", "--trace-archival-config", "--secrets-cache-ttl",
+    "--secrets-cache-max-size", "--workspace-store-uri",
 })
 WORKERS = frozenset({"--workers", "-w"})
 _SHORT = frozenset(name for name in TAKES_VALUE if not name.startswith("--"))
@@ -139,6 +145,46 @@ def workers_in(args: Sequence[str]) -> int | None:
         if found.name in WORKERS and found.value is not None:
             return int(found.value)
     return None
+
+
+def static_prefix(args: Sequence[str], env: Mapping[str, str]) -> str:
+    """The `--static-prefix` the arguments give (or MLFLOW_STATIC_PREFIX), "" when none."""
+    for found in server_options("server argument", args):
+        if found.name == "--static-prefix" and found.value:
+            return found.value.rstrip("/")
+    return env.get("MLFLOW_STATIC_PREFIX", "").rstrip("/")
+
+
+# Added to an allow-list of Host headers a deployment gives (`--allowed-hosts`, 3.5+), so that
+# the harness's own requests by 127.0.0.1 (benchmark, health, helpers) pass; requests for the
+# public URL are judged by the list as given.
+LOOPBACK_HOSTS = ("127.0.0.1", "127.0.0.1:*", "localhost", "localhost:*")
+ALLOWED_HOSTS_ENV = "MLFLOW_SERVER_ALLOWED_HOSTS"
+
+
+def loopback_allowed(hosts: str) -> str:
+    """`mlflow.example.com` → `mlflow.example.com,127.0.0.1,127.0.0.1:*,localhost,localhost:*`
+    (unchanged when it allows every host)."""
+    listed = [host.strip() for host in hosts.split(",") if host.strip()]
+    if "*" in listed:
+        return hosts
+    return ",".join([*listed, *(h for h in LOOPBACK_HOSTS if h not in listed)])
+
+
+def with_loopback_allowed(args: Sequence[str]) -> tuple[str, ...]:
+    """`args` with LOOPBACK_HOSTS added to the value of an `--allowed-hosts` they give."""
+    found: list[str] = []
+    taking = False
+    for token in args:
+        if taking:
+            found.append(loopback_allowed(token))
+            taking = False
+        elif token.startswith("--allowed-hosts="):
+            found.append("--allowed-hosts=" + loopback_allowed(token.partition("=")[2]))
+        else:
+            taking = token == "--allowed-hosts"
+            found.append(token)
+    return tuple(found)
 
 
 def uses_option(args: Sequence[str], name: str) -> bool:

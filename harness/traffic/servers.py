@@ -24,7 +24,7 @@ from harness.migration.drill import UPGRADE_TIMEOUT_S, restore_dump
 from harness.runtime.processes import REGISTRY, run_to_completion
 from harness.runtime.waiting import outcome
 from harness.services.mlflow_command import MlflowCommand
-from harness.services.mlflow_server import MlflowServer
+from harness.services.mlflow_server import MlflowServer, ServerSpec
 
 if TYPE_CHECKING:
     from harness.session import RunSession
@@ -94,7 +94,8 @@ class ReplayServers:
         began = time.monotonic()
         dsn = self._created(base)
         if self.dump is not None:
-            restore_dump(self.dump, dsn, logs)
+            assert session.postgres is not None
+            restore_dump(self.dump, session.postgres.server, base, logs)
         else:  # the old server's start creates its schema (`mlflow db upgrade` does not)
             with self._server("init", "from", dsn, {}, workers=1):
                 pass
@@ -118,11 +119,11 @@ class ReplayServers:
                 workers: int | None = None) -> MlflowServer:
         side = self.session.sides[side_role]
         assert self.session.s3 is not None
-        return MlflowServer(
-            label=f"replay-{role}-{side.version}", command=side.command, backend_uri=dsn,
-            s3=self.session.s3.location, artifacts_prefix=f"replay-{role}-artifacts",
-            log_dir=self.session.log_dir, workers=workers,
-            server_args=() if workers else side.config.server_args, extra_env=env)
+        spec = ServerSpec(dsn, self.session.s3.location, f"replay-{role}-artifacts",
+                          workers=workers, env={**side.config.deployment.server_env(), **env},
+                          args=() if workers else side.config.server_args)
+        return MlflowServer(f"replay-{role}-{side.version}", side.command, spec,
+                            self.session.log_dir)
 
     def _start(self, role: str, dsn: str) -> None:
         server = self._server(role, ROLES[role], dsn,

@@ -19,7 +19,7 @@ from harness.errors import UsageError
 from harness.migration.drill import DrillSide, MigrationDrill, check_dump, pg_tool
 from harness.progress import Progress
 from harness.scenarios.test_migration import verify_entities, verify_rows, verify_schema
-from harness.services.mlflow_server import MlflowServer
+from harness.services.mlflow_server import MlflowServer, ServerSpec
 from harness.services.pg_admin import PgServer
 from harness.session import RunSession
 
@@ -81,8 +81,8 @@ def test_drill_on_a_production_dump(session: RunSession, tmp_path: Path) -> None
     source = f"muh_{session.config.run_id}_prod"
     dsn = session.postgres.create_database(source)
     old = session.sides["from"]
-    with MlflowServer("prod", old.command, dsn, session.s3.location, "prod",
-                      session.log_dir, workers=2) as server:
+    with MlflowServer("prod", old.command, ServerSpec(dsn, session.s3.location, "prod", workers=2),
+                      session.log_dir) as server:
         seeded = old.client.call(SEED, "seed", tracking_uri=server.url, prefix="prod")
     dump = tmp_path / "prod.dump"
     subprocess.run([pg_tool("pg_dump"), "-Fc", "-f", str(dump), dsn], check=True, timeout=120)

@@ -27,7 +27,7 @@ from harness.runtime.quiet_http import QuietHTTPServer
 from harness.services import postgres_local
 from harness.services.base import S3Location
 from harness.services.mlflow_command import MlflowCommand
-from harness.services.mlflow_server import MlflowServer
+from harness.services.mlflow_server import MlflowServer, ServerSpec
 from harness.watchdog import ScenarioTimeout, scenario_deadline, server_problem
 
 
@@ -162,8 +162,8 @@ def health_server() -> Iterator[HealthEndpoint]:
 def live_server(tmp_path: Path, health_server: HealthEndpoint) -> Iterator[MlflowServer]:
     """An MlflowServer whose process is a sleeper and whose /health is `health_server`."""
     watchdog._declared_down.clear()
-    server = MlflowServer("to-3.4.0", MlflowCommand(tmp_path), "postgresql://x", S3Location(
-        "http://127.0.0.1:9", "a", "b", "c"), "p", tmp_path)
+    server = MlflowServer("to-3.4.0", MlflowCommand(tmp_path), ServerSpec(
+        "postgresql://x", S3Location("http://127.0.0.1:9", "a", "b", "c"), "p"), tmp_path)
     server._process = spawn("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"],
                             tmp_path / "sleep.log")
     server.port = health_server.port
@@ -175,8 +175,8 @@ def live_server(tmp_path: Path, health_server: HealthEndpoint) -> Iterator[Mlflo
 def test_server_problem_sees_exit_a_frozen_server_and_bad_health(
     tmp_path: Path, health_server: HealthEndpoint, live_server: MlflowServer
 ) -> None:
-    gone = MlflowServer("to-3.4.0", MlflowCommand(tmp_path), "postgresql://x", S3Location(
-        "http://127.0.0.1:9", "a", "b", "c"), "p", tmp_path)
+    gone = MlflowServer("to-3.4.0", MlflowCommand(tmp_path), ServerSpec(
+        "postgresql://x", S3Location("http://127.0.0.1:9", "a", "b", "c"), "p"), tmp_path)
     assert server_problem(gone) == "mlflow server to-3.4.0 is not running (it exited or was " \
                                    "stopped)"
     assert server_problem(live_server) is None

@@ -14,7 +14,7 @@ from harness.runtime.processes import REGISTRY
 from harness.services.base import S3Location
 from harness.services.docker_engine import PID_LABEL, RUN_LABEL
 from harness.services.mlflow_command import MlflowCommand, require_docker_cli
-from harness.services.mlflow_server import MlflowServer
+from harness.services.mlflow_server import MlflowServer, ServerSpec
 
 S3 = S3Location("http://127.0.0.1:9", "key-id", "s3cr3t-value", "bucket")
 
@@ -62,14 +62,15 @@ def test_image_container_removal_is_registered_until_forgotten() -> None:
 def test_server_in_an_image_passes_s3_secrets_by_name_only(tmp_path: Path) -> None:
     config = tmp_path / "auth.ini"
     config.write_text("[mlflow]\n")
-    server = MlflowServer("to-3.4.0", MlflowCommand(tmp_path, "team/mlflow:3.4.0"),
-                          "postgresql://u@127.0.0.1/db", S3, "to-artifacts", tmp_path,
-                          extra_env={"MLFLOW_AUTH_CONFIG_PATH": str(config)})
+    server = MlflowServer("to-3.4.0", MlflowCommand(tmp_path, "team/mlflow:3.4.0"), ServerSpec(
+        "postgresql://u:pw-in-dsn@127.0.0.1/db", S3, "to-artifacts",
+        env={"MLFLOW_AUTH_CONFIG_PATH": str(config)}), tmp_path)
     server._container = "muh-x"
     argv = server.argv(5000)
-    assert "s3cr3t-value" not in " ".join(argv)
+    assert "s3cr3t-value" not in " ".join(argv) and "pw-in-dsn" not in " ".join(argv)
     names = {argv[i + 1] for i, a in enumerate(argv) if a == "--env"}
-    assert {"AWS_SECRET_ACCESS_KEY", "MLFLOW_S3_ENDPOINT_URL", "MLFLOW_AUTH_CONFIG_PATH"} <= names
+    assert {"AWS_SECRET_ACCESS_KEY", "MLFLOW_S3_ENDPOINT_URL", "MLFLOW_AUTH_CONFIG_PATH",
+            "MLFLOW_BACKEND_STORE_URI"} <= names
     assert f"{config}:{config}:ro" in argv  # the auth config file is visible in the container
     assert argv[argv.index("team/mlflow:3.4.0") + 1] == "server"
 
@@ -109,3 +110,22 @@ def test_no_engine_for_an_image_stops_the_run_in_one_line(
     assert len(err) == 1 and err[0].startswith(
         "mlflow-upgrade-harness: --to-image: no Docker engine answers (")
     assert not (tmp_path / "cache").exists()  # nothing was built
+
+
+def test_a_secret_argument_goes_through_the_environment(tmp_path: Path) -> None:
+    """`mlflow db upgrade DSN` and the auth `db upgrade --url DSN` with the DSN in
+    MLFLOW_UPGRADE_HARNESS_SECRET_ARG: no password on any command line, local or in an image."""
+    from harness.services.mlflow_command import SECRET, SECRET_ENV
+
+    local = MlflowCommand(tmp_path).module_argv("mlflow", ["db", "upgrade", SECRET])
+    assert local[:2] == [str(tmp_path / "python"), "-c"] and local[3:] == [
+        "mlflow", "db", "upgrade", SECRET]
+    assert SECRET_ENV in local[2] and "runpy.run_module" in local[2]
+    imaged = MlflowCommand(tmp_path, "team/mlflow:3.4.0").module_argv(
+        "mlflow.server.auth", ["db", "upgrade", "--url", SECRET], container="muh-x")
+    image = imaged.index("team/mlflow:3.4.0")
+    assert imaged[imaged.index("--entrypoint") + 1] == "sh"
+    assert ["--env", SECRET_ENV] == imaged[imaged.index(SECRET_ENV) - 1:imaged.index(SECRET_ENV)
+                                           + 1]
+    assert imaged[image + 1] == "-c" and 'command -v mlflow' in imaged[image + 2]
+    assert imaged[image + 4:] == ["mlflow.server.auth", "db", "upgrade", "--url", SECRET]

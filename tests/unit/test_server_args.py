@@ -26,7 +26,7 @@ from harness.results.model import (
 from harness.run import new_results
 from harness.services.base import S3Location
 from harness.services.mlflow_command import MlflowCommand
-from harness.services.mlflow_server import MlflowServer
+from harness.services.mlflow_server import MlflowServer, ServerSpec
 from harness.services.server_args import server_setup, split_server_args, workers_in
 
 S3 = S3Location("http://127.0.0.1:9000", "key", "s3cr3t-value", "bucket")
@@ -169,29 +169,31 @@ def test_server_setup_defaults_come_from_known_toml() -> None:
 
 
 def _server(tmp_path: Path, image: str | None = None, **kwargs: object) -> MlflowServer:
-    return MlflowServer("to-3.4.0", MlflowCommand(tmp_path, image), "postgresql://u@h/db", S3,
-                        "to-artifacts", tmp_path, **kwargs)  # type: ignore[arg-type]
+    return MlflowServer("to-3.4.0", MlflowCommand(tmp_path, image), ServerSpec(
+        "postgresql://u@h/db", S3, "to-artifacts", **kwargs), tmp_path)  # type: ignore[arg-type]
 
 
 def test_argv_passes_no_workers_by_default_and_appends_server_args(tmp_path: Path) -> None:
     plain = _server(tmp_path).argv(5000)
     assert plain[:2] == [str(tmp_path / "mlflow"), "server"]
     assert "--workers" not in plain and plain[-4:] == ["--host", "127.0.0.1", "--port", "5000"]
+    # The backend store's DSN (its password) reaches the server in its environment only.
+    assert "--backend-store-uri" not in plain and "postgresql://u@h/db" not in plain
+    assert _server(tmp_path).environment()["MLFLOW_BACKEND_STORE_URI"] == "postgresql://u@h/db"
     helper = _server(tmp_path, workers=2).argv(5000)
     assert helper[-2:] == ["--workers", "2"]
-    team = _server(tmp_path, server_args=["--workers", "1", "--gunicorn-opts", "--timeout 9"])
+    team = _server(tmp_path, args=("--workers", "1", "--gunicorn-opts", "--timeout 9"))
     argv = team.argv(5000)
     assert argv[-4:] == ["--workers", "1", "--gunicorn-opts", "--timeout 9"]
     assert argv.count("--workers") == 1
-    auth = _server(tmp_path, workers=1, app_name="basic-auth", server_args=["--static-prefix",
-                                                                             "/m"])
+    auth = _server(tmp_path, workers=1, app_name="basic-auth", args=("--static-prefix", "/m"))
     assert auth.argv(5000)[-6:] == ["--workers", "1", "--app-name", "basic-auth",
                                     "--static-prefix", "/m"]
 
 
 def test_argv_in_an_image_passes_server_args_through_unchanged(tmp_path: Path) -> None:
     server = _server(tmp_path, image="team/mlflow:3.4.0",
-                     server_args=["--workers", "3", "--expose-prometheus", "/tmp/p"])
+                     args=("--workers", "3", "--expose-prometheus", "/tmp/p"))
     server._container = "muh-x"
     argv = server.argv(5000)
     after_image = argv[argv.index("team/mlflow:3.4.0") + 1:]
