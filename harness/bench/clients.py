@@ -130,6 +130,9 @@ class Clients:
             self.contexts[OLD] = seed(self.fixed[0], OLD)
             self.contexts[NEW] = outcome(seeding_new) if seeding_new else seed(self.fixed[0], NEW)
             self.fixed += [outcome(future) for future in further]
+        if self.session.store is not None:  # the same ids on both: the new side's is a copy
+            for side in (OLD, NEW):
+                self.contexts[side].update(self.session.store.bench_context())
         self.warmed = self.call(self.fixed[0], self.urls[OLD], "warm_workers",
                                 servers=self.urls)
 

@@ -2,7 +2,8 @@
 
 Routes matter for latency injection (`--inject-latency OP=PCT` delays that operation's routes
 on the new server's side). Large-artifact operations are scheduled in rounds of their own, as a
-64 MB transfer can take a minute where the other operations take milliseconds.
+64 MB transfer can take a minute where the other operations take milliseconds. Operations at
+scale (`scale`) read the store of `--scale medium|large` and are timed only when there is one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class Operation:
     large: bool = False
     client_side: bool = True  # also timed to compare the two versions' own clients
     requests: int | None = 1  # REST requests one call makes (None: many, or it varies)
+    scale: bool = False  # reads the store of --scale (timed only with one)
 
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -44,8 +46,21 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("load_model", (), requests=None),
     Operation("upload_64mb", ARTIFACTS, large=True, client_side=False, requests=None),
     Operation("download_64mb", ARTIFACTS, large=True, client_side=False, requests=None),
+    # On the store of --scale: a filtered, ordered search over the big experiment's runs, the
+    # experiments and the model versions, a long metric history (paged), a run with thousands
+    # of params.
+    Operation("search_runs_at_scale", ("/api/2.0/mlflow/runs/search",), client_side=False,
+              scale=True),
+    Operation("search_experiments_at_scale", ("/api/2.0/mlflow/experiments/search",),
+              client_side=False, scale=True),
+    Operation("search_model_versions_at_scale", ("/api/2.0/mlflow/model-versions/search",),
+              client_side=False, scale=True),
+    Operation("get_metric_history_long", ("/api/2.0/mlflow/metrics/get-history",),
+              client_side=False, requests=None, scale=True),
+    Operation("get_run_wide", ("/api/2.0/mlflow/runs/get",), client_side=False, scale=True),
 )
 BY_NAME = {op.name: op for op in OPERATIONS}
+UNSCALED = tuple(op.name for op in OPERATIONS if not op.scale)  # timed in every run
 ALL = "*"
 
 

@@ -8,10 +8,11 @@ from harness.phases.base import Phase, RunContext
 from harness.phases.benchmark import BenchmarkPhase
 from harness.phases.project import ProjectPhase
 from harness.phases.replay import ReplayPhase
+from harness.phases.scale import ScalePhase
 from harness.phases.scan import ScanPhase
 from harness.phases.scenarios import ScenariosPhase
 
 PHASES: tuple[Phase, ...] = (ScanPhase(), ScenariosPhase(), ProjectPhase(), ReplayPhase(),
-                             BenchmarkPhase())
+                             BenchmarkPhase(), ScalePhase())
 
 __all__ = ["PHASES", "Phase", "RunContext"]

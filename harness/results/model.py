@@ -14,6 +14,7 @@ from harness.errors import UsageError
 from harness.project.result import ProjectResult
 from harness.redact import redact
 from harness.results.matrix import Matrix
+from harness.scale.result import ScaleResult
 from harness.scan.report import ScanReport
 from harness.traffic.result import TrafficResult
 
@@ -22,7 +23,7 @@ FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
 PHASE_FIELDS = ("benchmark", "scan", "project", "verdict")
-OPTIONAL_FIELDS = ("traffic",)
+OPTIONAL_FIELDS = ("traffic", "scale")
 
 
 class Status(StrEnum):
@@ -159,6 +160,7 @@ class RunResults:
     merged_from: list[str] = field(default_factory=list)  # run ids, when `report` merged files
     verdict: Verdict | None = None  # harness/verdict.py: level, reasons
     traffic: TrafficResult | None = None  # the replay of the team's traffic (--replay)
+    scale: ScaleResult | None = None  # the store, the downtime, searches, memory (--scale)
     format_version: int = FORMAT_VERSION
 
     @property
@@ -245,4 +247,5 @@ def load_results(path: Path) -> RunResults:
         merged_from=data.get("merged_from", []),
         verdict=Verdict.from_dict(data.get("verdict") or {}),
         traffic=TrafficResult.from_dict(data["traffic"]) if data.get("traffic") else None,
+        scale=ScaleResult.from_dict(data["scale"]) if data.get("scale") else None,
     )

@@ -291,6 +291,28 @@ def _download_streamed(size):
     return op
 
 
+def _op_search_runs_at_scale(client, c):
+    client.search_runs([c["store_experiment"]],
+                       filter_string="metrics.accuracy > 0.9 and params.optimizer = 'adam'",
+                       order_by=["metrics.accuracy DESC"], max_results=100)
+
+
+def _op_search_experiments_at_scale(client, c):
+    client.search_experiments(max_results=100, order_by=["last_update_time DESC"])
+
+
+def _op_search_model_versions_at_scale(client, c):
+    client.search_model_versions(f"name LIKE '{c['store_models']}'", max_results=100)
+
+
+def _op_get_metric_history_long(client, c):
+    client.get_metric_history(c["store_long_run"], c["store_long_key"])
+
+
+def _op_get_run_wide(client, c):
+    client.get_run(c["store_wide_run"])
+
+
 def _op_log_model(client, c):
     trained, _, _ = train("baseline")
     with mlflow.start_run(run_id=c["writes_run"]):
@@ -322,6 +344,11 @@ OPERATIONS = {
     "download_64mb": _download_streamed("64mb"),
     "log_model": _op_log_model,
     "load_model": _op_load_model,
+    "search_runs_at_scale": _op_search_runs_at_scale,
+    "search_experiments_at_scale": _op_search_experiments_at_scale,
+    "search_model_versions_at_scale": _op_search_model_versions_at_scale,
+    "get_metric_history_long": _op_get_metric_history_long,
+    "get_run_wide": _op_get_run_wide,
 }
 
 
