@@ -23,6 +23,19 @@ class Operation:
     client_side: bool = True  # also timed to compare the two versions' own clients
     requests: int | None = 1  # REST requests one call makes (None: many, or it varies)
     scale: bool = False  # reads the store of --scale (timed only with one)
+    artifact: str = ""  # a large transfer's size (--artifact-size), e.g. "64mb"
+
+
+MB = 1024 * 1024
+ARTIFACT_SIZES = {"64mb": 64 * MB, "256mb": 256 * MB, "1gb": 1024 * MB}
+DEFAULT_ARTIFACT = "64mb"
+
+
+def _transfers(size: str) -> tuple[Operation, Operation]:
+    return (Operation(f"upload_{size}", ARTIFACTS, large=True, client_side=False, requests=None,
+                      artifact=size),
+            Operation(f"download_{size}", ARTIFACTS, large=True, client_side=False,
+                      requests=None, artifact=size))
 
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -44,8 +57,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("download_1mb", ARTIFACTS, requests=None),
     Operation("log_model", (), requests=None),
     Operation("load_model", (), requests=None),
-    Operation("upload_64mb", ARTIFACTS, large=True, client_side=False, requests=None),
-    Operation("download_64mb", ARTIFACTS, large=True, client_side=False, requests=None),
+    *(op for size in ARTIFACT_SIZES for op in _transfers(size)),
     # On the store of --scale: a filtered, ordered search over the big experiment's runs, the
     # experiments and the model versions, a long metric history (paged), a run with thousands
     # of params.
@@ -60,7 +72,24 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get_run_wide", ("/api/2.0/mlflow/runs/get",), client_side=False, scale=True),
 )
 BY_NAME = {op.name: op for op in OPERATIONS}
-UNSCALED = tuple(op.name for op in OPERATIONS if not op.scale)  # timed in every run
+# Timed in every run: all but those at scale and the transfers of another --artifact-size.
+UNSCALED = tuple(op.name for op in OPERATIONS
+                 if not op.scale and op.artifact in ("", DEFAULT_ARTIFACT))
+
+
+def artifact_size(raw: str) -> str:
+    """`--artifact-size 1GB` → "1gb"; one line when it is not a size the benchmark has."""
+    label = raw.strip().lower().replace(" ", "").replace("ib", "b")
+    if label not in ARTIFACT_SIZES:
+        names = ", ".join(size.upper() for size in ARTIFACT_SIZES)
+        raise UsageError(f"--artifact-size takes one of {names}, not {raw!r}")
+    return label
+
+
+def with_artifact(names: tuple[str, ...], size: str) -> tuple[str, ...]:
+    """`names` with the large transfers of `size` in place of the default's."""
+    kept = tuple(name for name in names if not BY_NAME[name].artifact)
+    return kept + tuple(op.name for op in OPERATIONS if op.artifact == size)
 ALL = "*"
 
 

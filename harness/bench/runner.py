@@ -92,7 +92,8 @@ class Benchmark:
 
     def open(self) -> None:
         """Clients, proxies, seeded data and warmed servers (`Clients.open`)."""
-        self.clients.open(large=any(BY_NAME[op].large for op in self.settings.operations))
+        self.clients.open(large=next((BY_NAME[op].artifact for op in self.settings.operations
+                                      if BY_NAME[op].large), ""))
 
     def close(self) -> None:
         self.clients.close()

@@ -173,10 +173,11 @@ class BenchConfig:
     threshold: float = 0.20
     inject: tuple[tuple[str, float], ...] = ()
     fail_on_inconclusive: bool = False
+    artifact: str = "64mb"  # --artifact-size: the large transfers' size
 
     @classmethod
     def from_values(cls, values: Values, matrix_only: bool) -> BenchConfig:
-        from harness.bench.operations import parse_injection
+        from harness.bench.operations import artifact_size, parse_injection
 
         if not 10 <= values["bench_budget"] <= 86_400:
             raise UsageError("--bench-budget must be between 10 and 86400 seconds")
@@ -188,7 +189,7 @@ class BenchConfig:
             raise UsageError("--inject-latency needs the benchmark phase: drop --no-bench "
                              "(and --matrix-only)")
         return cls(enabled, values["bench_budget"], values["regression_threshold"], injected,
-                   values["fail_on_inconclusive"])
+                   values["fail_on_inconclusive"], artifact_size(values["artifact_size"]))
 
 
 @dataclass(frozen=True)

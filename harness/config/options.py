@@ -171,6 +171,9 @@ _RUN = [
            Kind.LIST, metavar="OP=PCT", in_file=False),
     Option("fail-on-inconclusive", "an operation the benchmark could not decide fails the gate",
            Group.BENCHMARK, Kind.FLAG, default=False),
+    Option("artifact-size", "size of the large artifact transfers: `64MB`, `256MB` or `1GB`; "
+           "past 64 MB uploads are streamed and, like downloads, stopped at 8 s and "
+           "extrapolated from their rate", Group.BENCHMARK, default="64MB", metavar="SIZE"),
     Option("scan", "breaking-change scan of your code (repeatable): where it uses APIs the new "
            "version removed, changed or deprecated", Group.YOUR_CODE, Kind.PATHS,
            metavar="PATH"),

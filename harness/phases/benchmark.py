@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from harness.bench.memory import ServerMemory
-from harness.bench.operations import OPERATIONS
+from harness.bench.operations import OPERATIONS, with_artifact
 from harness.bench.result import BenchmarkResult
 from harness.bench.runner import Benchmark, BenchSettings
 from harness.config import RunConfig
@@ -14,7 +14,8 @@ from harness.session import RunSession
 
 def operations(session: RunSession) -> tuple[str, ...]:
     """Every operation of a run; those at scale when the run has a store."""
-    return tuple(op.name for op in OPERATIONS if not op.scale or session.store is not None)
+    return tuple(op.name for op in OPERATIONS if (not op.scale or session.store is not None)
+                 and not op.artifact)
 
 
 def server_memory(session: RunSession) -> ServerMemory:
@@ -40,7 +41,8 @@ class BenchmarkPhase:
         settings = BenchSettings(budget_s=bench.budget_s, threshold=bench.threshold,
                                  inject=bench.inject,
                                  fail_on_inconclusive=bench.fail_on_inconclusive,
-                                 operations=operations(context.session))
+                                 operations=with_artifact(operations(context.session),
+                                                          bench.artifact))
         with context.progress.phase(self.name), server_memory(context.session) as memory:
             data = Benchmark(context.session, settings, context.progress).run()
         data["memory"] = memory.to_dict()

@@ -9,7 +9,7 @@ it ran: the downtime a team plans for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from harness.results.phase import Upgrade, named
@@ -48,14 +48,9 @@ def slowest_reads(benchmark: dict[str, Any]) -> list[dict[str, Any]]:
 
 @dataclass
 class ScaleResult:
-    data: dict[str, Any] = field(default_factory=dict)
+    """The parts as `compose` put them together (results.json's `scale`)."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return self.data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ScaleResult:
-        return cls(data)
+    data: dict[str, Any]
 
     @classmethod
     def compose(cls, store: dict[str, Any], observed: dict[str, Any],
@@ -91,3 +86,10 @@ class ScaleResult:
                            + named(list(writer.get("errors") or [])) + "; stop writers while "
                            "it runs")
         return reasons
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.data)  # a copy: what a reader changes stays out of the result
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ScaleResult:
+        return cls(dict(data))
