@@ -43,6 +43,8 @@ def document(result: dict[str, Any], side: str) -> dict[str, Any]:
     for group in ("server_side", "client_side"):
         for op, item in result.get(group, {}).get("operations", {}).items():
             data = item["samples"][side]
+            if not data:  # a transfer that failed before its first round
+                continue
             benchmarks.append({
                 "group": group.replace("_", "-"), "name": op,
                 "fullname": f"mlflow-upgrade-harness::{group}::{op}", "params": None,

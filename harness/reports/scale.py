@@ -65,6 +65,10 @@ def _downtime(migration: dict[str, Any], start_s: float, new: str) -> list[str]:
              f"{len(revisions)} revisions, {_s(migration.get('exit_seconds'))} exiting); with "
              f"the servers stopped, plan ≈ {total + start_s:.0f}s with the new server's start "
              f"({start_s:.1f}s)."]
+    if revisions:
+        slowest = max(revisions, key=lambda r: r.get("seconds") or 0.0)
+        lines.append(f"The slowest revision, `{slowest.get('revision')}` "
+                     f"({slowest.get('description')}), took {_s(slowest.get('seconds'))}.")
     longest = writer.get("longest") or {}
     if longest:
         failed = writer.get("failed") or 0
