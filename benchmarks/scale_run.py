@@ -85,12 +85,12 @@ def main() -> int:
         peaks.stop.set()
         watcher.join()
         results = json.loads((out / "results.json").read_text())
-    record = {"scale": args.scale, "from": args.old, "to": args.new, "extra": args.extra,
+    record = {"size": args.scale, "from": args.old, "to": args.new, "extra": args.extra,
               "seconds": round(seconds, 1), "exit_code": proc.returncode,
               "peak_disk_gb": round(peaks.disk / GB, 2),
               "peak_memory_gb": round(peaks.memory / GB, 2),
               "stderr_tail": proc.stderr[-2000:], **summary(results)}
-    print(json.dumps({k: record[k] for k in ("scale", "seconds", "exit_code", "peak_disk_gb",
+    print(json.dumps({k: record[k] for k in ("size", "seconds", "exit_code", "peak_disk_gb",
                                               "peak_memory_gb")}))
     if args.json:
         args.json.write_text(json.dumps(record, indent=1) + "\n")
