@@ -25,6 +25,7 @@ from harness.runtime.processes import REGISTRY, spawn
 POLL_S = 0.02
 COMMIT_POLL_S = 0.1
 APPLIED = re.compile(r"Running upgrade (\S+) -> (\S+), ?(.*)")
+MARK = "[muh-revision] "  # the harness's own line for each revision (upgrade_site)
 
 
 @dataclass
@@ -107,7 +108,10 @@ class LogFollower:
         return [(now, line.decode("utf-8", errors="replace")) for line in complete]
 
 
-def applied_revision(stamp: float, line: str) -> RevisionTime | None:
+def applied_revision(stamp: float, line: str, marked: bool = False) -> RevisionTime | None:
+    """The revision a log line says starts (`marked`: only the harness's own lines count)."""
+    if marked and not line.startswith(MARK):
+        return None
     found = APPLIED.search(line)
     if found is None:
         return None
@@ -116,15 +120,17 @@ def applied_revision(stamp: float, line: str) -> RevisionTime | None:
 
 def finish(revisions: list[RevisionTime], ended: float) -> None:
     """Each revision's time: until the next one started, the last until `ended`."""
-    for current, following in zip(revisions, [*revisions[1:], None], strict=True):
+    for current, following in zip(revisions, [*revisions[1:], None], strict=False):
         current.seconds = (following.started if following else ended) - current.started
 
 
 def run_timed(name: str, argv: Sequence[str], log: Path, timeout: float,
               env: Mapping[str, str] | None = None,
-              committed: Callable[[], bool] | None = None) -> TimedUpgrade:
-    """Run the upgrade command, stamping each revision as its log line appears and the commit
-    when `committed()` first says so; -1 as the code when it ran past `timeout` (stopped)."""
+              committed: Callable[[], bool] | None = None,
+              marked: bool = False) -> TimedUpgrade:
+    """Run the upgrade command, stamping each revision as its log line appears (`marked`: the
+    harness's own lines) and the commit when `committed()` first says so; -1 as the code when
+    it ran past `timeout` (stopped)."""
     follower = LogFollower(log)
     began = time.monotonic()
     process = spawn(name, argv, log, env=env)
@@ -134,7 +140,7 @@ def run_timed(name: str, argv: Sequence[str], log: Path, timeout: float,
         while True:
             alive = process.alive()
             revisions += [revision for stamp, line in follower.lines()
-                          for revision in [applied_revision(stamp, line)] if revision]
+                          for revision in [applied_revision(stamp, line, marked)] if revision]
             now = time.monotonic()
             if committed is not None and commit_at is None and now - polled >= COMMIT_POLL_S:
                 polled = now

@@ -2,8 +2,11 @@
 what the drill watches meanwhile: the database's size (sampled every SIZE_POLL_S) and a
 writer on the old schema's tables (`writer.py`).
 
-`SLOW_SITE` is the drill's test hook (`--inject-slow-migration`): loaded into the upgrade's
-process only when asked for, never in a normal run.
+`SITE` is loaded into every upgrade the harness runs from an environment: it writes each
+revision alembic starts to the log (`[muh-revision] …`: from 3.x MLflow no longer configures
+alembic's logging), and, only with `--inject-slow-migration` (a test hook, never in a normal
+run), plants the slow step. An upgrade run from an image does not load it: its revisions are
+timed from alembic's own lines where the version still writes them.
 """
 
 from __future__ import annotations
@@ -22,15 +25,18 @@ from harness.services.pg_admin import PgServer
 
 UPGRADE_TIMEOUT_S = 1800.0
 SIZE_POLL_S = 0.5
-SLOW_SITE = Path(__file__).resolve().parent / "slow_site"
+SITE = Path(__file__).resolve().parent / "upgrade_site"
 SLOW_ENV = "MUH_SLOW_MIGRATION"
+LOG_ENV = "MUH_UPGRADE_LOG"
 
 
-def slow_step_env(slow: tuple[str, float] | None) -> dict[str, str]:
-    """The variables that plant a slow step in REVISION (none without one)."""
-    if slow is None:
+def site_env(command: MlflowCommand, slow: tuple[str, float] | None) -> dict[str, str]:
+    """The variables that load the hooks: the revisions' lines, and a slow step in REVISION
+    (none from an image: the upgrade runs in its container)."""
+    if command.in_container:
         return {}
-    return {"PYTHONPATH": str(SLOW_SITE), SLOW_ENV: f"{slow[0]}={slow[1]:g}"}
+    return {"PYTHONPATH": str(SITE), LOG_ENV: "1",
+            **({SLOW_ENV: f"{slow[0]}={slow[1]:g}"} if slow else {})}
 
 
 def upgrade(command: MlflowCommand, server: PgServer, database: str, log: Path,
@@ -43,8 +49,9 @@ def upgrade(command: MlflowCommand, server: PgServer, database: str, log: Path,
         timed = run_timed(
             "mlflow db upgrade",
             command.argv(["db", "upgrade", server.dsn(database)], container=container),
-            log, UPGRADE_TIMEOUT_S, env={**os.environ, **slow_step_env(slow)},
-            committed=lambda: alembic_revision(server, database) != before)
+            log, UPGRADE_TIMEOUT_S, env={**os.environ, **site_env(command, slow)},
+            committed=lambda: alembic_revision(server, database) != before,
+            marked=not command.in_container)
     finally:
         command.forget_container(container)
     if timed.code != 0:

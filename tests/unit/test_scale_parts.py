@@ -119,6 +119,10 @@ def _upgrade(tmp_path: Path) -> TimedUpgrade:
 
 
 def test_revisions_are_timed_from_their_log_lines_to_the_commit(tmp_path: Path) -> None:
+    line = "Running upgrade a1 -> b2, add tags"
+    assert applied_revision(1.0, f"[muh-revision] {line}", marked=True) is not None
+    assert applied_revision(1.0, f"INFO  [alembic.runtime.migration] {line}", marked=True) is None
+    finish([], 5.0)  # a version that logged no revision: nothing to time
     timed = _upgrade(tmp_path)
     assert [r.seconds for r in timed.revisions] == [1.0, 7.0]
     assert timed.startup_seconds == 3.0 and timed.exit_seconds == 1.0

@@ -1,5 +1,12 @@
-"""A planted slow migration step (a test hook: stdlib only, imported at interpreter start
-through PYTHONPATH, only into the migration drill's `mlflow db upgrade`, only when
+"""Hooks in the new version's `mlflow db upgrade` (stdlib only, imported at interpreter start
+through PYTHONPATH, only into the harness's own upgrades).
+
+`MUH_UPGRADE_LOG=1`: each revision alembic starts is written to stderr as
+`[muh-revision] Running upgrade A -> B, description` (alembic logs it at INFO, but from 3.x
+MLflow no longer configures alembic's logging, so the line is lost): the harness times each
+revision from these lines. Nothing else changes.
+
+A planted slow migration step (a test hook: only into the migration drill's upgrade, only when
 `MUH_SLOW_MIGRATION` is set).
 
 `MUH_SLOW_MIGRATION=REVISION=SECONDS`: once alembic has loaded the script of REVISION, its
@@ -11,7 +18,9 @@ report must then name REVISION as the slow step and show the writer's wait.
 """
 
 import functools
+import logging
 import os
+import sys
 from typing import Any
 
 _SPEC = os.environ.get("MUH_SLOW_MIGRATION", "")
@@ -42,6 +51,17 @@ def _patch(util: Any) -> None:
 
     util.load_python_file = load_python_file
 
+
+class _Marked(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stderr.write(f"[muh-revision] {record.getMessage()}\n")
+        sys.stderr.flush()
+
+
+if os.environ.get("MUH_UPGRADE_LOG"):
+    _logger = logging.getLogger("alembic.runtime.migration")
+    _logger.setLevel(logging.INFO)
+    _logger.addHandler(_Marked())
 
 if _REVISION and _SECONDS:
     try:  # alembic is imported up front here (the upgrade imports it anyway)
