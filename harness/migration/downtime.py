@@ -1,10 +1,11 @@
 """What the upgrade costs a team that keeps writing: the writer's waits per revision.
 
-Every write is placed in the revision that was running when it started (`TimedUpgrade`):
-per revision, how many writes started, how many failed and the longest wait; overall, the
-longest wait (its kind and revision), the failed writes and the writes' usual time before the
-first revision (the baseline a wait is read against). A write that waits longer than
-HELD_S was held by the upgrade (a lock), not slowed by the machine.
+Every write is placed in the revision that was running when it started (`TimedUpgrade`), and
+a failed write in the one running when it failed (a deadlock is detected where the second
+lock is taken): per revision, how many writes started, the longest wait, how many failed;
+overall, the longest wait (its kind and revision), the failed writes and the writes' usual time
+before the first revision (the baseline a wait is read against). A write that waits longer
+than HELD_S was held by the upgrade (a lock), not slowed by the machine.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def per_revision(writes: list[Write], upgrade: TimedUpgrade) -> list[dict[str, A
         slowest = max(mine, key=lambda w: w.seconds) if mine else None
         held = sorted({w.kind for w in mine if w.seconds >= HELD_S})
         rows.append({**revision.to_dict(), "writes": len(mine),
-                     "failed": sum(1 for w in mine if not w.ok),
+                     "failed": sum(1 for w in writes if not w.ok and upgrade.revision_at(
+                         w.ended) == revision.revision),
                      "longest_wait_s": round(slowest.seconds, 3) if slowest else None,
                      "held": held})
     return rows
@@ -60,7 +62,7 @@ def attribute(writes: list[Write], upgrade: TimedUpgrade) -> dict[str, Any]:
         "kinds": sorted({w.kind for w in writes}),
         "writes": len(during),
         "failed": len(failed),
-        "errors": sorted({f"{w.kind} ({upgrade.revision_at(w.began)}): {w.error}"
+        "errors": sorted({f"{w.kind} ({upgrade.revision_at(w.ended)}): {w.error}"
                           for w in failed})[:ERRORS_KEPT],
         "baseline_s": round(median(before), 4) if before else None,
         "longest_wait_s": round(longest.seconds, 3) if longest else None,

@@ -108,10 +108,8 @@ class LogFollower:
         return [(now, line.decode("utf-8", errors="replace")) for line in complete]
 
 
-def applied_revision(stamp: float, line: str, marked: bool = False) -> RevisionTime | None:
-    """The revision a log line says starts (`marked`: only the harness's own lines count)."""
-    if marked and not line.startswith(MARK):
-        return None
+def applied_revision(stamp: float, line: str) -> RevisionTime | None:
+    """The revision a log line says starts: alembic's own line or the harness's (`MARK`)."""
     found = APPLIED.search(line)
     if found is None:
         return None
@@ -126,11 +124,10 @@ def finish(revisions: list[RevisionTime], ended: float) -> None:
 
 def run_timed(name: str, argv: Sequence[str], log: Path, timeout: float,
               env: Mapping[str, str] | None = None,
-              committed: Callable[[], bool] | None = None,
-              marked: bool = False) -> TimedUpgrade:
-    """Run the upgrade command, stamping each revision as its log line appears (`marked`: the
-    harness's own lines) and the commit when `committed()` first says so; -1 as the code when
-    it ran past `timeout` (stopped)."""
+              committed: Callable[[], bool] | None = None) -> TimedUpgrade:
+    """Run the upgrade command, stamping each revision as its first log line appears (alembic
+    may write its own beside the harness's) and the commit when `committed()` first says so;
+    -1 as the code when it ran past `timeout` (stopped)."""
     follower = LogFollower(log)
     began = time.monotonic()
     process = spawn(name, argv, log, env=env)
@@ -139,8 +136,10 @@ def run_timed(name: str, argv: Sequence[str], log: Path, timeout: float,
     try:
         while True:
             alive = process.alive()
-            revisions += [revision for stamp, line in follower.lines()
-                          for revision in [applied_revision(stamp, line, marked)] if revision]
+            for stamp, line in follower.lines():
+                revision = applied_revision(stamp, line)
+                if revision and revision.revision not in {r.revision for r in revisions}:
+                    revisions.append(revision)
             now = time.monotonic()
             if committed is not None and commit_at is None and now - polled >= COMMIT_POLL_S:
                 polled = now

@@ -3,10 +3,11 @@ what the drill watches meanwhile: the database's size (sampled every SIZE_POLL_S
 writer on the old schema's tables (`writer.py`).
 
 `SITE` is loaded into every upgrade the harness runs from an environment: it writes each
-revision alembic starts to the log (`[muh-revision] …`: from 3.x MLflow no longer configures
-alembic's logging), and, only with `--inject-slow-migration` (a test hook, never in a normal
-run), plants the slow step. An upgrade run from an image does not load it: its revisions are
-timed from alembic's own lines where the version still writes them.
+revision alembic starts to the log (`[muh-revision] …`: MLflow 3.17 no longer configures
+alembic's logging, so alembic's own line is lost; up to 3.4 alembic writes it, the configuration
+drops the harness's handler, and alembic's line is read instead), and, only with
+`--inject-slow-migration` (a test hook, never in a normal run), plants the slow step. An
+upgrade run from an image does not load it: alembic's own lines, where the version writes them.
 """
 
 from __future__ import annotations
@@ -50,8 +51,7 @@ def upgrade(command: MlflowCommand, server: PgServer, database: str, log: Path,
             "mlflow db upgrade",
             command.argv(["db", "upgrade", server.dsn(database)], container=container),
             log, UPGRADE_TIMEOUT_S, env={**os.environ, **site_env(command, slow)},
-            committed=lambda: alembic_revision(server, database) != before,
-            marked=not command.in_container)
+            committed=lambda: alembic_revision(server, database) != before)
     finally:
         command.forget_container(container)
     if timed.code != 0:

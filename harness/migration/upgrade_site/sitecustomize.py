@@ -2,8 +2,9 @@
 through PYTHONPATH, only into the harness's own upgrades).
 
 `MUH_UPGRADE_LOG=1`: each revision alembic starts is written to stderr as
-`[muh-revision] Running upgrade A -> B, description` (alembic logs it at INFO, but from 3.x
-MLflow no longer configures alembic's logging, so the line is lost): the harness times each
+`[muh-revision] Running upgrade A -> B, description` (alembic logs it at INFO, but MLflow 3.17
+no longer configures alembic's logging, so the line is lost; where MLflow still configures it,
+that configuration drops this handler and alembic writes its own line): the harness times each
 revision from these lines. Nothing else changes.
 
 A planted slow migration step (a test hook: only into the migration drill's upgrade, only when
