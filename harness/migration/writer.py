@@ -5,7 +5,7 @@ the old server writes it (each write one transaction, straight to the tables): m
 their latest value, params and tags, new runs, and a model version's tags and description.
 One thread per kind, so one kind held by a lock does not hold the others up. Each write's
 time is its wait when the upgrade holds a lock it needs; a write the upgrade breaks (a
-changed table refuses the old shape) is a failed write. `attribute` (in `downtime.py`)
+changed table refuses the old shape, a deadlock) is a failed write. `attribute` (in `downtime.py`)
 places every write in the revision that was running when it started.
 
 Its rows are its own (an experiment, runs and a registered model made just before the
@@ -27,8 +27,13 @@ import psycopg
 from harness.services.pg_admin import PgServer
 
 PAUSE_S = 0.05  # between two writes of one kind
-# In a deadlock with the upgrade the writer gives way (PostgreSQL aborts the transaction whose
-# deadlock check fires first): the drill's own writer never aborts the upgrade it measures.
+# The drill's own writer must never abort the upgrade it measures. A write waits for a lock at
+# most LOCK_TIMEOUT, lets go of the locks it holds and tries again (its wait is the time until
+# one attempt goes through): the upgrade never waits on the writer longer than that, well
+# under PostgreSQL's 1 s before it looks for a deadlock. And in a deadlock the writer gives way
+# (it looks after DEADLOCK_TIMEOUT, so its transaction is the one aborted): a failed write. A
+# client that waits without a timeout could abort the upgrade instead.
+LOCK_TIMEOUT = "200ms"
 DEADLOCK_TIMEOUT = "100ms"
 JOIN_S = 30.0  # a write still running this long after the upgrade ended is left behind
 KINDS = ("metrics", "params and tags", "new runs", "registry")
@@ -129,6 +134,7 @@ class OldSchemaWriter:
             self._record(Write(kind, now, now, _first_line(error)))
             return
         with conn:
+            conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
             try:
                 conn.execute(f"SET deadlock_timeout = '{DEADLOCK_TIMEOUT}'")
             except psycopg.Error:  # not a superuser: the server's own deadlock_timeout
@@ -137,14 +143,24 @@ class OldSchemaWriter:
             while not self._stop.is_set():
                 count += 1
                 began = time.monotonic()
-                failed = ""
-                try:
-                    with conn.transaction():
-                        step(conn, int(time.time() * 1000), count)
-                except psycopg.Error as failure:
-                    failed = _first_line(failure)
+                failed = self._write(conn, step, count, began)
                 self._record(Write(kind, began, time.monotonic(), failed))
                 self._stop.wait(PAUSE_S)
+
+    def _write(self, conn: Any, step: Callable[[Any, int, int], None], count: int,
+               began: float) -> str:
+        """One write, tried again each time a lock it waits for is not granted within
+        LOCK_TIMEOUT (its locks are let go meanwhile); "" once done, else why it failed."""
+        while True:
+            try:
+                with conn.transaction():
+                    step(conn, int(time.time() * 1000), count)
+                return ""
+            except psycopg.errors.LockNotAvailable:
+                if self._stop.is_set() and time.monotonic() - began > JOIN_S:
+                    return "still waiting for a lock when the upgrade had ended"
+            except psycopg.Error as failure:
+                return _first_line(failure)
 
     def _record(self, write: Write) -> None:
         with self._lock:
