@@ -63,8 +63,8 @@ def _downtime(migration: dict[str, Any], start_s: float, new: str) -> list[str]:
     lines = [f"**Downtime to plan**: {new}'s `mlflow db upgrade` took **{_s(total)}** on "
              f"this store ({_s(migration.get('startup_seconds'))} starting, {_s(inside)} in "
              f"{len(revisions)} revisions, {_s(migration.get('exit_seconds'))} exiting); with "
-             f"the servers stopped, plan ≈ {total + start_s:.0f}s with the new server's start "
-             f"({start_s:.1f}s)."]
+             f"the servers stopped, plan ≈ {_s(total + start_s)} with the new server's start "
+             f"({_s(start_s)})."]
     if revisions:
         slowest = max(revisions, key=lambda r: r.get("seconds") or 0.0)
         lines.append(f"The slowest revision, `{slowest.get('revision')}` "
@@ -74,7 +74,7 @@ def _downtime(migration: dict[str, Any], start_s: float, new: str) -> list[str]:
         failed = writer.get("failed") or 0
         lines.append(
             f"With writers kept running (metrics, params and tags, new runs, registry writes "
-            f"on the old tables): writes were held up to **{longest['seconds']:.1f}s** "
+            f"on the old tables): writes were held up to **{_s(longest['seconds'])}** "
             f"({longest['kind']}, from revision `{longest['revision']}`; usually "
             f"{(writer.get('baseline_s') or 0.0) * 1000:.0f} ms), {failed} of "
             f"{writer.get('writes', 0)} failed"

@@ -34,7 +34,7 @@ def test_the_section_gives_the_store_the_downtime_the_searches_and_the_memory() 
     assert "Seeded in bulk into 2.9.2's own schema: 2,649,401 rows" in section
     assert "**Downtime to plan**: 3.4.0's `mlflow db upgrade` took" in section
     assert "The slowest revision, `" in section and "writes were held up to" in section
-    assert "1 of 217 failed: `new runs (start-up): deadlock detected`" in section
+    assert "1 of 447 failed: `new runs (0584bdc529eb): deadlock detected`" in section
     assert "| `get_metric_history_long` |" in section and "| `search_runs_at_scale` |" in section
     assert "| old (2.9.2) | 4 |" in section and "| new (3.4.0) | 4 |" in section
     rows = [line for line in section.splitlines() if line.startswith("| `")
