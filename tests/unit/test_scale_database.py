@@ -4,16 +4,13 @@ the writer's rows left out)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from harness.errors import ProviderUnavailable
 from harness.migration.database import schema
 from harness.migration.digests import changed_tables, compare_changed, table_digests
 from harness.scale.bulk import put_back, rebuild_plan, take_off
-from harness.services.postgres_local import LocalPostgres, find_binaries
+from harness.services.postgres_local import LocalPostgres
+from tests.unit.test_migration_parts import postgres  # noqa: F401 - the fixture
 
 SCHEMA = (
     "CREATE TABLE runs (run_uuid varchar(32) PRIMARY KEY, name varchar(250))",
@@ -30,23 +27,19 @@ SCHEMA = (
 
 
 @pytest.fixture
-def postgres(tmp_path: Path) -> Iterator[LocalPostgres]:
-    try:
-        find_binaries()
-    except ProviderUnavailable as error:
-        pytest.skip(str(error))
-    pg = LocalPostgres(tmp_path)
-    pg.start()
+def store(request: pytest.FixtureRequest) -> LocalPostgres:
+    """A small store in `muh_store` of test_migration_parts' PostgreSQL: runs, and metrics with
+    a key, an index and a foreign key."""
+    pg: LocalPostgres = request.getfixturevalue("postgres")
     pg.create_database("muh_store")
     with pg.server.connect("muh_store") as conn:
         for statement in SCHEMA:
             conn.execute(statement)  # type: ignore[arg-type]
-    yield pg
-    pg.stop()
+    return pg
 
 
-def test_a_large_table_gets_its_indexes_and_constraints_back(postgres: LocalPostgres) -> None:
-    server = postgres.server
+def test_a_large_table_gets_its_indexes_and_constraints_back(store: LocalPostgres) -> None:
+    server = store.server
     before = schema(server, "muh_store")
     with server.connect("muh_store") as conn, conn.transaction():
         assert rebuild_plan(conn, "runs") is None  # a foreign key points at it: it stays
@@ -65,11 +58,11 @@ def test_a_large_table_gets_its_indexes_and_constraints_back(postgres: LocalPost
 
 
 def test_rows_are_compared_by_digest_and_row_by_row_only_where_they_differ(
-        postgres: LocalPostgres) -> None:
-    server = postgres.server
+        store: LocalPostgres) -> None:
+    server = store.server
     before = table_digests(server, "muh_store")
     assert before["metrics"].rows == 1000 and before["runs"].rows == 20
-    postgres.create_database("muh_store_snap", template="muh_store")
+    store.create_database("muh_store_snap", template="muh_store")
     with server.connect("muh_store") as conn:
         conn.execute("ALTER TABLE runs ADD COLUMN workspace text DEFAULT 'default'")  # allowed
         conn.execute("INSERT INTO runs VALUES ('writer', 'writer')")  # the writer's own
