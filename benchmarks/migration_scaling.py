@@ -1,11 +1,13 @@
-"""Upgrade duration vs database size: seed at several scales, time `mlflow db upgrade`, fit.
+"""Upgrade duration vs database size: seed at several sizes, time `mlflow db upgrade`, fit.
 
-    python benchmarks/migration_scaling.py --from 2.9.2 --to 3.4.0 --scales 1 4 16 \
-        [--estimate-rows 5000000] [--json out.json]
+    python benchmarks/migration_scaling.py --from 2.9.2 --to 3.4.0 \
+        --scales small runs=2000,metrics=100k medium [--estimate-rows 5000000] [--json out.json]
 
-Each scale is a real `run -k migration --scale N` (its own PostgreSQL, S3 and servers). The fit
-is least squares of seconds = a + b · metric_rows; the estimate applies it to the row count you
-give (e.g. `SELECT count(*) FROM metrics` on production).
+Each size is a real `run -k migration --no-bench --scale SIZE` (its own PostgreSQL, S3 and
+servers; `--scale` as the harness takes it, docs/scale.md). The fit is least squares of
+seconds = a + b · metric_rows; the estimate applies it to the row count you give (e.g.
+`SELECT count(*) FROM metrics` on production). Each point also has the time inside the
+revisions, the slowest revision and the writer's longest wait.
 """
 
 from __future__ import annotations
@@ -19,24 +21,30 @@ from pathlib import Path
 from typing import Any
 
 
-def measure(old: str, new: str, scale: int, out: Path) -> dict[str, Any]:
+def measure(old: str, new: str, scale: str, out: Path) -> dict[str, Any]:
     proc = subprocess.run(
         [sys.executable, "-m", "harness", "run", "--from", old, "--to", new, "--out", str(out),
-         "-k", "migration", "--scale", str(scale), "--quiet"],
+         "-k", "migration", "--no-bench", "--scale", scale, "--quiet"],
         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=7200,
     )
     results = json.loads((out / "results.json").read_text())
     by_test = {c["test"].split("::")[-1]: c["observations"] for c in results["checks"]}
     rows = by_test["test_rows_preserved"]
     upgrade = by_test["test_schema_upgraded"]["upgrade"]
+    seed = (results.get("scale") or {}).get("store", {}).get("seed") or {}
+    revisions = upgrade.get("timing", {}).get("revisions", [])
+    slowest = max(revisions, key=lambda r: r["seconds"]) if revisions else {}
     return {
         "scale": scale,
         "exit_code": proc.returncode,
         "metric_rows": rows["row_counts"].get("metrics", 0),
         "rows_total": rows["rows_checked"],
-        "seed_seconds": rows["seed_seconds"],
-        "seed_rows_per_s": round(rows["rows_checked"] / max(rows["seed_seconds"], 1e-9)),
+        "seed_seconds": seed.get("seconds", rows["seed_seconds"]),
+        "seed_rows_per_s": seed.get("rows_per_s"),
         "upgrade_seconds": upgrade["seconds"],
+        "revisions_seconds": round(sum(r["seconds"] for r in revisions), 2),
+        "slowest_revision": [slowest.get("revision"), slowest.get("seconds")],
+        "writer_longest_wait_s": upgrade.get("writer", {}).get("longest_wait_s"),
     }
 
 
@@ -54,14 +62,15 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--from", dest="old", default="2.9.2")
     parser.add_argument("--to", dest="new", default="3.4.0")
-    parser.add_argument("--scales", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--scales", nargs="+", default=["small", "runs=2000,metrics=100k",
+                                                        "medium"])
     parser.add_argument("--estimate-rows", type=int, action="append", default=[])
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="muh-migration-bench-") as tmp:
         for scale in args.scales:
-            rows.append(measure(args.old, args.new, scale, Path(tmp) / f"s{scale}"))
+            rows.append(measure(args.old, args.new, scale, Path(tmp) / f"s{len(rows)}"))
             print(json.dumps(rows[-1]), flush=True)
     points = [(float(r["metric_rows"]), float(r["upgrade_seconds"])) for r in rows]
     a, b = fit(points)

@@ -30,6 +30,7 @@ from harness.providers import docker_available, make_postgres, make_s3, resolve_
 from harness.runtime.processes import REGISTRY, sweep_run_processes
 from harness.runtime.shield import interrupts_deferred
 from harness.runtime.waiting import outcome
+from harness.scale.store import ScaleStore, StoreSide
 from harness.services.base import PostgresService, S3Service
 from harness.services.mlflow_command import (
     MlflowCommand,
@@ -100,6 +101,7 @@ class RunSession:
     envs: dict[str, MlflowEnv] = field(default_factory=dict)
     sides: dict[str, SideRuntime] = field(default_factory=dict)
     extra_clients: dict[str, ClientRuntime] = field(default_factory=dict)
+    store: ScaleStore | None = None  # --scale medium|large: the sides' databases are its copies
     _stack: ExitStack = field(default_factory=ExitStack)
 
     @property
@@ -189,6 +191,7 @@ class RunSession:
                 for side in imaged:
                     _check_image_version(side, _result(image_futures[side.role]),
                                          self.envs[side.role])
+                self._prepare_store()
                 side_futures = {
                     side.role: pool.submit(self._start_side, side) for side in config.sides
                 }
@@ -232,7 +235,8 @@ class RunSession:
         assert self.postgres is not None and self.s3 is not None
         env = self.envs[side.role]
         database = f"muh_{self.config.run_id}_{side.role}"
-        backend = self.postgres.create_database(database)
+        backend = self.store.side_dsn(side.role) if self.store \
+            else self.postgres.create_database(database)
         server = MlflowServer(
             f"{side.role}-{env.mlflow_version}", MlflowCommand(env.bin, side.image),
             ServerSpec(backend, self.s3.location, f"{side.role}-artifacts", port=side.port,
@@ -257,6 +261,22 @@ class RunSession:
         monitor = ServerMonitor(server).start()
         self._stack.callback(monitor.stop)
         return SideRuntime(side, env, server, client, database, route, monitor)
+
+    def _prepare_store(self) -> None:
+        """With --scale medium|large: the store, seeded through the old version's schema, and
+        the sides' databases as its copies (the new side's upgraded)."""
+        size = self.config.scenarios.scale
+        if size is None:
+            return
+        assert self.postgres is not None and self.s3 is not None
+        sides = {side.role: StoreSide(MlflowCommand(self.envs[side.role].bin, side.image),
+                                      self.envs[side.role].mlflow_version)
+                 for side in self.config.sides}
+        self.store = ScaleStore(self.postgres, self.s3.location, size, self.config.run_id,
+                                self.log_dir)
+        with self.progress.phase(f"seed the store ({size.profile}: {size.runs:,} runs, "
+                                 f"{size.metrics:,} metric rows)"):
+            self.store.prepare(sides["from"], sides["to"])
 
     def _injection_env(self, role: str) -> dict[str, str]:
         """With --inject-latency, both servers load the latency hook (idle on the old side),

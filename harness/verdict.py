@@ -3,7 +3,8 @@
 Each phase's typed result says what in it blocks the upgrade and what is a caveat
 (`harness/results/phase.py`); the verdict composes them, in the order a reader acts on them:
 the deployment (a public URL refused, the servers' health, drift), your code, your tests, your
-replayed traffic, the scenarios (checks, matrix, differences), the benchmark. It is the
+replayed traffic, the scenarios (checks, matrix, differences), the benchmark, the store's size
+(the migration's downtime). It is the
 only place a completed run's status comes from (`conclude`).
 
 - **not safe**: something blocks (a required check failed, behaviour changed without
@@ -27,7 +28,8 @@ def phase_results(results: RunResults) -> list[PhaseResult]:
     """The results that have a say, in the verdict's order."""
     present: list[PhaseResult | None] = [
         results.deployment, results.scan, results.project, results.traffic,
-        ScenarioChecks(results.checks, results.diff, results.matrix), results.benchmark]
+        ScenarioChecks(results.checks, results.diff, results.matrix), results.benchmark,
+        results.scale]
     return [result for result in present if result is not None]
 
 

@@ -23,7 +23,9 @@ from typing import Any
 
 from harness.agent.client import Agent
 from harness.bench.analysis import NEW, OLD, REUSED, Samples
+from harness.bench.blobs import put_download
 from harness.bench.inject import delays_file, write_delays
+from harness.bench.operations import DEFAULT_ARTIFACT
 from harness.bench.schedule import condition
 from harness.bench.tuning import TUNING, Tuning
 from harness.errors import HarnessError
@@ -109,10 +111,11 @@ class Clients:
         self.urls[side] = proxy.start().url
         return self.urls[side]
 
-    def open(self, large: bool) -> None:
+    def open(self, large: str) -> None:
         """Clients, proxies, the same seeded data on both servers (seeded at once, the old one
-        by the first client process, the new one by the second; with the 64 MB files when
-        `large`), and every server worker past its first (slow) request."""
+        by the first client process, the new one by the second; with the file to download of
+        the `large` transfers' size, "" for none), and every server worker past its first
+        (slow) request."""
         prefix = f"muh-{self.session.config.run_id}-bench"
         for side in (OLD, NEW):
             self.proxy(side)
@@ -130,8 +133,21 @@ class Clients:
             self.contexts[OLD] = seed(self.fixed[0], OLD)
             self.contexts[NEW] = outcome(seeding_new) if seeding_new else seed(self.fixed[0], NEW)
             self.fixed += [outcome(future) for future in further]
+        if self.session.store is not None:  # the same ids on both: the new side's is a copy
+            for side in (OLD, NEW):
+                self.contexts[side].update(self.session.store.bench_context())
+        if large and large != DEFAULT_ARTIFACT:
+            self._put_downloads(large)
         self.warmed = self.call(self.fixed[0], self.urls[OLD], "warm_workers",
                                 servers=self.urls)
+
+    def _put_downloads(self, size: str) -> None:
+        """The large file to download, put where each server keeps the run's artifacts."""
+        assert self.session.s3 is not None
+        for side, role in ((OLD, "from"), (NEW, "to")):
+            server = self.session.sides[role].server
+            put_download(self.session.s3.location, server.spec.artifacts_prefix,
+                         self.contexts[side]["artifacts_path"], size)
 
     def close(self) -> None:
         for agent in self.agents:
@@ -191,7 +207,7 @@ class Clients:
         agents = {OLD: self.agent("from"), NEW: self.agent("to")}
         prefix = f"muh-{self.session.config.run_id}-client"
         contexts = {side: self.call(agent, server, "prepare", prefix=f"{prefix}-{side}",
-                                    large=False)
+                                    large="")
                     for side, agent in agents.items()}
         self.own = OwnClients(self, agents, server, contexts)
         return self.own

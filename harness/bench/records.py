@@ -59,6 +59,7 @@ class OperationResult:
     new_samples: list[float] = field(default_factory=list)
     explained: bool | None = None  # what the versions do differently explains it (explain.py)
     explanation: str = ""
+    error: str = ""  # a large transfer a server could not complete: why (runner.py)
 
     @classmethod
     def from_dict(cls, name: str, data: dict[str, Any]) -> OperationResult:
@@ -73,7 +74,7 @@ class OperationResult:
             {mode: ConnectionResult.from_dict(m)
              for mode, m in (data.get("by_connection") or {}).items()},
             list(samples.get("old", [])), list(samples.get("new", [])),
-            data.get("explained"), str(data.get("explanation", "")))
+            data.get("explained"), str(data.get("explanation", "")), str(data.get("error", "")))
 
     def ratio_text(self) -> str:
         """`1.43× [1.34, 1.51]`; `≈ 5.00× …` when samples were extrapolated from a capped

@@ -62,7 +62,7 @@ from harness.bench.schedule import (
     undecided,
 )
 from harness.bench.tuning import TUNING, BenchSettings, Tuning
-from harness.errors import HarnessError
+from harness.errors import ClientCallError, HarnessError
 from harness.progress import Progress
 from harness.services.server_args import server_setup
 from harness.session import RunSession
@@ -76,6 +76,14 @@ Play = Callable[[list[str], int], None]  # (operations, round index): time one r
 T = TypeVar("T")
 
 
+def failed_operation(error: str) -> dict[str, Any]:
+    """A large transfer that failed before any round: undecided, with why."""
+    return {"verdict": "inconclusive", "rounds": 0, "ratio": None, "low": None, "high": None,
+            "old_median_s": 0.0, "new_median_s": 0.0, "extrapolated": 0,
+            "median_rule_fails": False, "samples": {OLD: [], NEW: []},
+            "description": f"inconclusive: the transfer failed ({error})"}
+
+
 class Benchmark:
     """The phase on a provisioned session. `run()` does it all once; calibration calls
     `open()`, then `server_gate()` as often as it likes, then `close()`."""
@@ -85,6 +93,7 @@ class Benchmark:
         self.settings = settings
         self.progress = progress
         self.clients = Clients(session, settings.proxies, settings.tuning)
+        self.failed_transfers: dict[str, str] = {}  # a large transfer's failure, by operation
 
     @property
     def tuning(self) -> Tuning:
@@ -92,7 +101,8 @@ class Benchmark:
 
     def open(self) -> None:
         """Clients, proxies, seeded data and warmed servers (`Clients.open`)."""
-        self.clients.open(large=any(BY_NAME[op].large for op in self.settings.operations))
+        self.clients.open(large=next((BY_NAME[op].artifact for op in self.settings.operations
+                                      if BY_NAME[op].large), ""))
 
     def close(self) -> None:
         self.clients.close()
@@ -304,9 +314,13 @@ class Benchmark:
         if not large:
             return
         samples = Samples()
+        self.failed_transfers.clear()
         with self.progress.phase(f"benchmark: {', '.join(large)}"):
             self._large_rounds(samples, large, deadline)
-        server_side["operations"].update(analyse(samples, self.settings)["operations"])
+        operations = analyse(samples, self.settings)["operations"]
+        for op, error in self.failed_transfers.items():  # kept with the rounds before it, if any
+            operations[op] = {**operations.get(op, failed_operation(error)), "error": error}
+        server_side["operations"].update(operations)
         server_side["gate"] = regate(server_side["operations"], self.settings)
 
     def _large_rounds(self, samples: Samples, large: list[str], deadline: float,
@@ -319,11 +333,14 @@ class Benchmark:
         for position, op in enumerate(ordered):
             until = part_until(time.monotonic(), deadline, len(ordered) - position)
             wanted = rounds or self.tuning.large_rounds
-            if op.startswith("download_"):
-                self._download_blocks(samples, op, wanted, until, urls)
-                continue
-            self._while_fits(op, wanted, until, 1, partial(
-                self.clients.round, samples, [op], capped=True, urls=urls))
+            try:
+                if op.startswith("download_"):
+                    self._download_blocks(samples, op, wanted, until, urls)
+                    continue
+                self._while_fits(op, wanted, until, 1, partial(
+                    self.clients.round, samples, [op], capped=True, urls=urls))
+            except ClientCallError as error:  # a server that cannot move the file: say so
+                self.failed_transfers[op] = str(error).splitlines()[0][:300]
 
     def _download_blocks(self, samples: Samples, op: str, rounds: int, until: float,
                          urls: dict[str, str] | None) -> None:

@@ -20,6 +20,7 @@ from harness.config.sides import SIDES, ClientConfig, SideConfig
 from harness.errors import UsageError
 from harness.project.run import ProjectSettings, check_project
 from harness.redact import register_secret
+from harness.scale.profile import StoreSize, parse_scale, parse_slow_step
 from harness.traffic.config import TrafficConfig
 
 Values = Mapping[str, Any]
@@ -116,27 +117,30 @@ class ScenarioConfig:
     builtin: bool = True  # the harness's own scenarios too
     timeout_s: float = 900.0
     sequential: bool = False  # one after the other, not in concurrent lanes
-    scale: int = 1
+    scale: StoreSize | None = None  # --scale: None is `small` (no bulk store)
     from_dump: Path | None = None
     pytest_args: tuple[str, ...] = ()  # options the scenario folders declare, as given
+    slow_migration: tuple[str, float] | None = None  # --inject-slow-migration (a test hook)
 
     @classmethod
     def from_values(cls, values: Values, pytest_args: tuple[str, ...]) -> ScenarioConfig:
         from harness.migration.drill import check_dump
         from harness.team import check_scenario_dirs
 
-        if not 1 <= values["scale"] <= 10_000:
-            raise UsageError("--scale must be between 1 and 10000")
+        scale = parse_scale(values["scale"])
         if not 5 <= values["scenario_timeout"] <= 86_400:
             raise UsageError("--scenario-timeout must be between 5 and 86400 seconds")
         dump = values["from_dump"]
         if dump is not None:
             dump = Path(dump).expanduser().resolve()
+            if scale is not None:
+                raise UsageError(f"--from-dump and --scale {values['scale']} contradict each "
+                                 "other: the dump is the store; pick one")
             check_dump(dump)
         builtin = not values["no_builtin"]
         return cls(values["select"], check_scenario_dirs(values["scenarios"], builtin), builtin,
-                   values["scenario_timeout"], values["sequential"], values["scale"], dump,
-                   pytest_args)
+                   values["scenario_timeout"], values["sequential"], scale, dump,
+                   pytest_args, parse_slow_step(values["inject_slow_migration"]))
 
 
 @dataclass(frozen=True)
@@ -169,10 +173,11 @@ class BenchConfig:
     threshold: float = 0.20
     inject: tuple[tuple[str, float], ...] = ()
     fail_on_inconclusive: bool = False
+    artifact: str = "64mb"  # --artifact-size: the large transfers' size
 
     @classmethod
     def from_values(cls, values: Values, matrix_only: bool) -> BenchConfig:
-        from harness.bench.operations import parse_injection
+        from harness.bench.operations import artifact_size, parse_injection
 
         if not 10 <= values["bench_budget"] <= 86_400:
             raise UsageError("--bench-budget must be between 10 and 86400 seconds")
@@ -184,7 +189,7 @@ class BenchConfig:
             raise UsageError("--inject-latency needs the benchmark phase: drop --no-bench "
                              "(and --matrix-only)")
         return cls(enabled, values["bench_budget"], values["regression_threshold"], injected,
-                   values["fail_on_inconclusive"])
+                   values["fail_on_inconclusive"], artifact_size(values["artifact_size"]))
 
 
 @dataclass(frozen=True)

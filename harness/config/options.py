@@ -147,8 +147,15 @@ _RUN = [
            Group.ENVIRONMENTS, metavar="DATE", exclusive="resolve"),
     Option("select", "only scenarios matching the pytest expression", Group.SCENARIOS,
            metavar="EXPR", flags=("-k", "--select"), plugin=False),
-    Option("scale", "size of the migration scenario's seeded database: 9,000 metric rows × N "
-           "(112 ≈ 1 million)", Group.SCENARIOS, Kind.INT, default=1, metavar="N"),
+    Option("scale", "size of the store the run works on: `small` (the migration seed only), "
+           "`medium`, `large`, or counts (`runs=50000,metrics=5M`, after a size or alone): "
+           "seeded in bulk into the old version's schema, then used by the migration drill, "
+           "both servers and the benchmark (docs/scale.md)", Group.SCENARIOS, default="small",
+           metavar="SIZE"),
+    Option("inject-slow-migration", "plant a slow step in the migration drill's `mlflow db "
+           "upgrade`: REVISION holds a lock on `metrics` for SECONDS (calibration: watch the "
+           "report name it and the writer's wait)", Group.SCENARIOS,
+           metavar="REVISION=SECONDS", in_file=False, plugin=False),
     Option("from-dump", "run the migration scenario on a copy of this `pg_dump -Fc` archive "
            "(only read)", Group.SCENARIOS, Kind.PATH, metavar="FILE"),
     Option("scenario-timeout", "a scenario still running after this long fails, with its "
@@ -179,6 +186,9 @@ _RUN = [
            Kind.LIST, metavar="OP=PCT", in_file=False),
     Option("fail-on-inconclusive", "an operation the benchmark could not decide fails the gate",
            Group.BENCHMARK, Kind.FLAG, default=False),
+    Option("artifact-size", "size of the large artifact transfers: `64MB`, `256MB` or `1GB`; "
+           "past 64 MB uploads are streamed and, like downloads, stopped at 8 s and "
+           "extrapolated from their rate", Group.BENCHMARK, default="64MB", metavar="SIZE"),
     Option("scan", "breaking-change scan of your code (repeatable): where it uses APIs the new "
            "version removed, changed or deprecated", Group.YOUR_CODE, Kind.PATHS,
            metavar="PATH"),

@@ -77,16 +77,17 @@ def _primary_key(conn: Any, table: str) -> list[str]:
 
 def fingerprint(
     server: PgServer, database: str, columns: dict[str, list[str]] | None = None,
-    keys: dict[str, list[str]] | None = None,
+    keys: dict[str, list[str]] | None = None, tables: list[str] | None = None,
 ) -> dict[str, TableFingerprint]:
-    """Per table: an md5 per row over `columns` (default: all), keyed by primary key, or by
-    `keys` (the key columns before an upgrade: 3.x migrations add `workspace` to the registry
-    tables' primary keys, and an old row must still be found by its old key)."""
+    """Per table (of `tables`, default all): an md5 per row over `columns` (default: all),
+    keyed by primary key, or by `keys` (the key columns before an upgrade: 3.x migrations add
+    `workspace` to the registry tables' primary keys, and an old row must still be found by
+    its old key)."""
     snapshot = schema(server, database)
     result: dict[str, TableFingerprint] = {}
     with server.connect(database) as conn:
         for table, table_columns in sorted(snapshot.columns.items()):
-            if table in SKIPPED_TABLES:
+            if table in SKIPPED_TABLES or (tables is not None and table not in tables):
                 continue
             wanted = (columns or {}).get(table, list(table_columns))
             present = [c for c in wanted if c in table_columns]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import shutil
 import subprocess
 import time
@@ -21,25 +20,35 @@ from typing import Any
 from harness.agent.client import Agent
 from harness.errors import HarnessError, ProviderUnavailable, ServiceError, UsageError
 from harness.migration.database import (
+    Schema,
     alembic_revision,
     changed_fields,
-    compare_rows,
     diff_schema,
     edge_rows,
-    fingerprint,
     schema,
 )
-from harness.migration.revisions import RevisionGraph
+from harness.migration.digests import (
+    Exclude,
+    TableDigest,
+    changed_tables,
+    compare_changed,
+    table_digests,
+)
+from harness.migration.downtime import attribute
+from harness.migration.revisions import Revision, RevisionGraph
+from harness.migration.upgrade import UPGRADE_TIMEOUT_S as UPGRADE_TIMEOUT_S
+from harness.migration.upgrade import DatabaseSize, upgrade
+from harness.migration.writer import OldSchemaWriter
 from harness.resources import client_module
 from harness.results.normalize import flatten
 from harness.runtime.processes import run_to_completion
+from harness.scale.samples import Targets, read_rest
 from harness.services.base import PostgresService, S3Location
-from harness.services.mlflow_command import SECRET, SECRET_ENV, MlflowCommand
+from harness.services.mlflow_command import MlflowCommand
 from harness.services.mlflow_server import MlflowServer, ServerSpec
 from harness.services.pg_admin import PgServer
 
 CLIENT = client_module("seed")
-UPGRADE_TIMEOUT_S = 1800.0
 Tamper = Callable[[PgServer, str], None]
 
 
@@ -68,6 +77,15 @@ class DrillSide:
 
 
 @dataclasses.dataclass
+class Before:
+    """The upgraded database's state before the upgrade, as the comparisons need it."""
+
+    digests: dict[str, TableDigest]
+    schema: Schema
+    revision: str | None
+
+
+@dataclasses.dataclass
 class MigrationDrill:
     postgres: PostgresService
     s3: S3Location
@@ -75,10 +93,13 @@ class MigrationDrill:
     new: DrillSide
     run_id: str
     log_dir: Path
-    scale: int = 1
     dump: Path | None = None  # a pg_dump -Fc of a real database: restored, never seeded
+    template: str | None = None  # a store of production size (--scale) to start from
+    targets: Targets | None = None  # that store's samples, read through REST before and after
+    slow: tuple[str, float] | None = None  # a planted slow step (--inject-slow-migration)
     after_upgrade: Tamper | None = None  # lets tests damage the upgraded database
     snapshots: set[str] = dataclasses.field(default_factory=set)
+    footprint: Exclude = dataclasses.field(default_factory=dict)  # the writer's rows
 
     @property
     def database(self) -> str:
@@ -93,6 +114,10 @@ class MigrationDrill:
         return f"muh-{self.run_id}-migration"
 
     @property
+    def writer_name(self) -> str:
+        return f"{self.prefix}-writer"
+
+    @property
     def _scope(self) -> str | None:
         """Which entities to compare: the seeded ones, or all of a restored dump."""
         return None if self.dump is not None else self.prefix
@@ -105,10 +130,19 @@ class MigrationDrill:
     def _call(self, side: DrillSide, function: str, url: str, **kwargs: Any) -> Any:
         return side.client.call(CLIENT, function, timeout=1800, tracking_uri=url, **kwargs)
 
+    def _inventory(self, side: DrillSide, url: str) -> dict[str, Any]:
+        """What the server serves of the seeded entities (or of all of a dump), and of the
+        store's samples."""
+        found: dict[str, Any] = self._call(side, "inventory", url, prefix=self._scope,
+                                           skip=[self.writer_name])
+        if self.targets is not None:
+            found["store"] = read_rest(url, self.targets)
+        return found
+
     def run(self) -> dict[str, Any]:
         pg = self.postgres.server
         report: dict[str, Any] = {"database": self.database}
-        self.postgres.create_database(self.database)
+        self.postgres.create_database(self.database, template=self.template)
         try:
             return self._run(pg, report)
         finally:
@@ -116,50 +150,69 @@ class MigrationDrill:
                 self.postgres.drop_database(database)
 
     def _run(self, pg: PgServer, report: dict[str, Any]) -> dict[str, Any]:
-        seeded: dict[str, Any] = {}
-        if self.dump is not None:
-            report["restore"] = restore_dump(self.dump, self.postgres.server, self.database,
-                                             self.log_dir)
-        with self._server(self.old, "migration-old") as server:
-            if self.dump is None:
-                seeded = self._call(self.old, "seed", server.url, prefix=self.prefix,
-                                    scale=self.scale)
-            before = self._call(self.old, "inventory", server.url, prefix=self._scope)
-        report["seed"] = {k: seeded.get(k) for k in ("counts", "seconds")}
-        report["seed"]["edges_seconds"] = (seeded.get("edges") or {}).get("seconds")
-        rows_before = fingerprint(pg, self.database)
-        edges = seeded.get("edges")
-        if edges:
-            report["edge_rows"] = edge_rows(pg, self.database, {
-                "run_uuid": edges["run_ids"], "experiment_id": [str(edges["experiment_id"])],
-                "name": [edges["model_name"]]})
-        schema_before = schema(pg, self.database)
-        revision_before = alembic_revision(pg, self.database)
-        report["row_counts"] = {t: len(f.rows) for t, f in rows_before.items()}
-
+        seeded, before = self._seed(report)
+        state = self._before(pg, report, seeded)
         new_head = RevisionGraph.from_env(self.new.env_path).head
         report["guard_refused_unsnapshotted"] = self._guard_refuses(pg, new_head)
         self.postgres.create_database(self.snapshot, template=self.database)
         self.snapshots.add(self.database)
         guard_new_version_start(pg, self.database, new_head, self.snapshots)
 
-        report["upgrade"] = self._upgrade(pg, revision_before)
+        report["upgrade"] = self._upgrade(pg, state.revision)
         if self.after_upgrade is not None:
             self.after_upgrade(pg, self.database)
+        self._compare_rows(pg, report, state.digests)
+        report["schema_diff"] = dataclasses.asdict(diff_schema(state.schema,
+                                                               schema(pg, self.database)))
+        self._after(report, seeded, before)
+        report["rollback"] = self._rollback_drill(before)
+        return report
 
-        columns = {t: f.columns for t, f in rows_before.items()}
-        keys = {t: f.key for t, f in rows_before.items()}
-        rows = compare_rows(rows_before, fingerprint(pg, self.database, columns, keys))
+    def _seed(self, report: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Restore the dump or seed through the old version; (what was seeded, what the old
+        server serves)."""
+        seeded: dict[str, Any] = {}
+        if self.dump is not None:
+            report["restore"] = restore_dump(self.dump, self.postgres.server, self.database,
+                                             self.log_dir)
+        with self._server(self.old, "migration-old") as server:
+            if self.dump is None:
+                seeded = self._call(self.old, "seed", server.url, prefix=self.prefix)
+            before = self._inventory(self.old, server.url)
+        report["seed"] = {k: seeded.get(k) for k in ("counts", "seconds")}
+        report["seed"]["edges_seconds"] = (seeded.get("edges") or {}).get("seconds")
+        return seeded, before
+
+    def _before(self, pg: PgServer, report: dict[str, Any], seeded: dict[str, Any]) -> Before:
+        state = Before(table_digests(pg, self.database), schema(pg, self.database),
+                       alembic_revision(pg, self.database))
+        edges = seeded.get("edges")
+        if edges:
+            report["edge_rows"] = edge_rows(pg, self.database, {
+                "run_uuid": edges["run_ids"], "experiment_id": [str(edges["experiment_id"])],
+                "name": [edges["model_name"]]})
+        report["row_counts"] = {t: d.rows for t, d in state.digests.items()}
+        return state
+
+    def _compare_rows(self, pg: PgServer, report: dict[str, Any],
+                      before: dict[str, TableDigest]) -> None:
+        """Every old row in its old columns: by digest, row by row where they differ."""
+        after = table_digests(pg, self.database, before, self.footprint)
+        changed = changed_tables(before, after)
+        rows, snapshot_prints = compare_changed(pg, self.snapshot, self.database, before,
+                                                changed)
         report["rows"] = [
             {**dataclasses.asdict(r), "fields": changed_fields(
-                pg, self.snapshot, self.database, rows_before[r.table], r.table, r)}
+                pg, self.snapshot, self.database, snapshot_prints[r.table], r.table, r)}
             for r in rows if not r.intact]
-        report["rows_checked"] = sum(r.rows_before for r in rows)
-        schema_after = schema(pg, self.database)
-        report["schema_diff"] = dataclasses.asdict(diff_schema(schema_before, schema_after))
+        report["rows_checked"] = sum(d.rows for d in before.values())
+        report["tables_compared_by_row"] = changed
 
+    def _after(self, report: dict[str, Any], seeded: dict[str, Any],
+               before: dict[str, Any]) -> None:
+        """The new server on the upgraded data: what it serves, predictions, new writes."""
         with self._server(self.new, "migration-new") as server:
-            after = self._call(self.new, "inventory", server.url, prefix=self._scope)
+            after = self._inventory(self.new, server.url)
             name = seeded.get("model_name")
             report["predictions_equal"] = {
                 version: self._call(self.new, "predict_registered", server.url, name=name,
@@ -170,8 +223,6 @@ class MigrationDrill:
                 self.new, "write_after_upgrade", server.url, prefix=self.prefix, model_name=name
             )
         report["entity_changes"] = entity_changes(before, after)
-        report["rollback"] = self._rollback_drill(before)
-        return report
 
     def _guard_refuses(self, pg: PgServer, new_head: str) -> bool:
         try:
@@ -181,37 +232,37 @@ class MigrationDrill:
         return False
 
     def _upgrade(self, pg: PgServer, revision_before: str | None) -> dict[str, Any]:
-        log = self.log_dir / "migration-db-upgrade.log"
-        began = time.monotonic()
-        command = self.new.command
-        container = command.new_container("db-upgrade")
+        """The upgrade, timed per revision, while a writer logs to the old schema's tables
+        and the database's size is watched."""
+        graph = RevisionGraph.from_env(self.new.env_path)
+        if self.slow is not None:
+            check_slow_step(self.slow, graph.between(revision_before, graph.head))
+        writer = OldSchemaWriter(pg, self.database, self.writer_name)
+        writer.prepare()
+        size = DatabaseSize(pg, self.database).start()
+        writer.start()
         try:
-            code = run_to_completion(
-                "mlflow db upgrade",
-                command.module_argv("mlflow", ["db", "upgrade", SECRET], container=container),
-                log, timeout=UPGRADE_TIMEOUT_S,
-                env={**os.environ, SECRET_ENV: self.postgres.dsn(self.database)},
-            )
+            timed = upgrade(self.new.command, pg, self.database,
+                            self.log_dir / "migration-db-upgrade.log", self.slow)
         finally:
-            command.forget_container(container)
-        seconds = time.monotonic() - began
-        if code != 0:
-            raise ServiceError(f"mlflow db upgrade failed with code {code} (log: {log})",
-                               logs=log.read_text(errors="replace")[-3000:])
+            writer.stop()
+            size.stop()
+        self.footprint = writer.footprint()
         revision_after = alembic_revision(pg, self.database)
         assert revision_after is not None
-        graph = RevisionGraph.from_env(self.new.env_path)
-        text = log.read_text(errors="replace")
-        applied = re.findall(r"Running upgrade (\S+) -> (\S+), (.*)", text)
         return {
-            "seconds": round(seconds, 2),
+            "seconds": round(timed.seconds, 2),
             "from_revision": revision_before,
             "to_revision": revision_after,
             "new_head": graph.head,
             "revisions": [
                 dataclasses.asdict(r) for r in graph.between(revision_before, revision_after)
             ],
-            "applied_in_log": len(applied),
+            "applied_in_log": len(timed.revisions),
+            "timing": timed.to_dict(),
+            "writer": attribute(writer.writes, timed),
+            "database_bytes": size.to_dict(),
+            "planted_slow_step": list(self.slow) if self.slow else None,
         }
 
     def _rollback_drill(self, before: dict[str, Any]) -> dict[str, Any]:
@@ -226,10 +277,17 @@ class MigrationDrill:
         self.postgres.drop_database(self.database)
         self.postgres.create_database(self.database, template=self.snapshot)
         with self._server(self.old, "rollback-old-on-restored") as server:
-            restored = self._call(self.old, "inventory", server.url, prefix=self._scope)
+            restored = self._inventory(self.old, server.url)
         result["restored_identical"] = restored == before
         result["restored_changes"] = entity_changes(before, restored)[:20]
         return result
+
+
+def check_slow_step(slow: tuple[str, float], revisions: list[Revision]) -> None:
+    """A planted slow step must be in a revision this upgrade applies."""
+    if slow[0] not in {r.id for r in revisions}:
+        raise UsageError(f"--inject-slow-migration {slow[0]}: not a revision this upgrade "
+                         f"applies ({', '.join(r.id for r in revisions) or 'none'})")
 
 
 def pg_tool(name: str) -> str:

@@ -9,10 +9,11 @@ from harness.phases.benchmark import BenchmarkPhase
 from harness.phases.deployment import DeploymentPhase, ServerHealthPhase
 from harness.phases.project import ProjectPhase
 from harness.phases.replay import ReplayPhase
+from harness.phases.scale import ScalePhase
 from harness.phases.scan import ScanPhase
 from harness.phases.scenarios import ScenariosPhase
 
 PHASES: tuple[Phase, ...] = (ScanPhase(), DeploymentPhase(), ScenariosPhase(), ProjectPhase(),
-                             ReplayPhase(), ServerHealthPhase(), BenchmarkPhase())
+                             ReplayPhase(), ServerHealthPhase(), BenchmarkPhase(), ScalePhase())
 
 __all__ = ["PHASES", "Phase", "RunContext"]

@@ -18,6 +18,7 @@ from harness.matrix import blocking_failures, check_counts, counts_line
 from harness.redact import redact
 from harness.reports import differs
 from harness.reports.deployment import side_line, tables
+from harness.reports.scale import scale_html
 from harness.reports.sections import migration_observations
 from harness.reports.traffic import traffic_html
 from harness.results.model import Level, RunResults, SideInfo, Status
@@ -395,8 +396,8 @@ def render_html(results: RunResults) -> str:
         _failures(results), _defects(results),
         _deployment(results), _diff(results),
         _matrix(results),
-        _migration(results), _performance(results), _scenarios(results),
-        _environment(results),
+        _migration(results), _performance(results), scale_html(results, _table),
+        _scenarios(results), _environment(results),
     ])
     return ('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             f"<title>MLflow upgrade check {_e(versions)}</title><style>{CSS}</style></head>"

@@ -12,6 +12,7 @@ from harness.reports.bounds import HTML, code, first_line, fit, head, more
 from harness.reports.deployment import deployment_section
 from harness.reports.differences import differences_section
 from harness.reports.matrix import matrix_section
+from harness.reports.scale import scale_section
 from harness.reports.sections import benchmark_section, deltaone_section, migration_section
 from harness.reports.sections import cell as _cell
 from harness.reports.traffic import traffic_section
@@ -48,7 +49,8 @@ def render_markdown(results: RunResults) -> str:
     lines += _defects(results) + deployment_section(results)
     lines += differences_section(results) + matrix_section(results)
     lines += migration_section(results) + deltaone_section(results)
-    lines += benchmark_section(results) + _scenarios(results) + _environment(results)
+    lines += benchmark_section(results) + scale_section(results)
+    lines += _scenarios(results) + _environment(results)
     return fit("\n".join(lines))
 
 

@@ -45,6 +45,8 @@ def document(result: BenchmarkResult, side: str) -> dict[str, Any]:
     for part in result.parts:
         for op in part.operations:
             data = op.old_samples if side == "old" else op.new_samples
+            if not data:  # a transfer that failed before its first round
+                continue
             benchmarks.append({
                 "group": part.name.replace("_", "-"), "name": op.name,
                 "fullname": f"mlflow-upgrade-harness::{part.name}::{op.name}", "params": None,

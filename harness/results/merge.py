@@ -91,6 +91,8 @@ def merge(results: list[RunResults]) -> RunResults:
             merged.traffic = each.traffic
         if each.deployment and not merged.deployment:
             merged.deployment = each.deployment
+        if each.scale and not merged.scale:
+            merged.scale = each.scale
         merged.team_scenarios = sorted({*merged.team_scenarios, *each.team_scenarios})
         for name, seconds in each.phases.items():
             merged.phases[f"{each.run_id} {name}"] = seconds

@@ -15,6 +15,7 @@ from harness.errors import UsageError
 from harness.project.result import ProjectResult
 from harness.redact import redact
 from harness.results.matrix import Matrix
+from harness.scale.result import ScaleResult
 from harness.scan.report import ScanReport
 from harness.traffic.result import TrafficResult
 
@@ -23,7 +24,7 @@ FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
 PHASE_FIELDS = ("benchmark", "scan", "project", "verdict")
-OPTIONAL_FIELDS = ("traffic", "deployment")  # left out of results.json when there is none
+OPTIONAL_FIELDS = ("traffic", "deployment", "scale")  # left out of results.json when none
 
 
 class Status(StrEnum):
@@ -162,6 +163,7 @@ class RunResults:
     traffic: TrafficResult | None = None  # the replay of the team's traffic (--replay)
     # Each side as deployed, the drift, the servers' health (harness/deploy/); None: nothing
     deployment: DeploymentResult | None = None
+    scale: ScaleResult | None = None  # the store, the downtime, searches, memory (--scale)
     format_version: int = FORMAT_VERSION
 
     @property
@@ -250,4 +252,5 @@ def load_results(path: Path) -> RunResults:
         traffic=TrafficResult.from_dict(data["traffic"]) if data.get("traffic") else None,
         deployment=DeploymentResult.from_dict(data["deployment"]) if data.get("deployment")
         else None,
+        scale=ScaleResult.from_dict(data["scale"]) if data.get("scale") else None,
     )

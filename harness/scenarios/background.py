@@ -58,8 +58,10 @@ class BackgroundDrill:
                 new=sides["to"],
                 run_id=session.config.run_id,
                 log_dir=session.log_dir,
-                scale=session.config.scenarios.scale,
                 dump=session.config.scenarios.from_dump,
+                template=session.store.database if session.store else None,
+                targets=session.store.targets if session.store else None,
+                slow=session.config.scenarios.slow_migration,
             ).run()
         except BaseException as error:  # noqa: BLE001 - handed to the tests that wait for it
             self.error = error

@@ -66,6 +66,11 @@ class OwnsProcess:
     def alive(self) -> bool:
         return self._process is not None and self._process.alive()
 
+    @property
+    def process_group(self) -> int | None:
+        """The process group its processes run in (the one it was spawned in), or None."""
+        return self._process.pid if self._process is not None else None
+
 
 @dataclass(frozen=True)
 class S3Location:

@@ -12,6 +12,7 @@ and dropped when the context ends: on success, failure and Ctrl-C alike.
 from __future__ import annotations
 
 import json
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -23,7 +24,7 @@ from harness.errors import ServiceError
 from harness.migration.drill import UPGRADE_TIMEOUT_S, restore_dump
 from harness.runtime.processes import REGISTRY, run_to_completion
 from harness.runtime.waiting import outcome
-from harness.services.mlflow_command import MlflowCommand
+from harness.services.mlflow_command import SECRET, SECRET_ENV, MlflowCommand
 from harness.services.mlflow_server import MlflowServer, ServerSpec
 
 if TYPE_CHECKING:
@@ -39,9 +40,10 @@ def db_upgrade(command: MlflowCommand, dsn: str, log: Path) -> float:
     began = time.monotonic()
     container = command.new_container("db-upgrade")
     try:
-        code = run_to_completion("mlflow db upgrade",
-                                 command.argv(["db", "upgrade", dsn], container=container),
-                                 log, timeout=UPGRADE_TIMEOUT_S)
+        code = run_to_completion(  # the DSN (its password) by environment, not in the arguments
+            "mlflow db upgrade",
+            command.module_argv("mlflow", ["db", "upgrade", SECRET], container=container),
+            log, timeout=UPGRADE_TIMEOUT_S, env={**os.environ, SECRET_ENV: dsn})
     finally:
         command.forget_container(container)
     if code != 0:

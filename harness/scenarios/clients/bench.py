@@ -27,7 +27,6 @@ those. `probe_ready` / `probe_call` run one call outside any round, for the harn
 the SQL statements the server runs for it.
 """
 
-import os
 import shutil
 import tempfile
 import time
@@ -36,18 +35,13 @@ import uuid
 
 import _http_log
 import mlflow
-import numpy as np
 from _common import PIP_REQUIREMENTS, connect, dataset, log_sklearn, train
 from mlflow.entities import Metric, Param, RunTag
+from transfers import FILES, blob, delete_uploaded, download_streamed, upload_streamed
 
-CHUNK = 1024 * 1024
-# A capped download is extrapolated only from this much data: a stall before the first bytes
-# (the store busy) would otherwise turn a few bytes into a time of days.
-EXTRAPOLATE_FROM_BYTES = 4 * CHUNK
 FLUENT = ("log_model",)  # operations that use mlflow.start_run: the active experiment matters
 SEARCH_RUNS = 100
 HISTORY_POINTS = 5_000
-FILES = {"1mb": 1024 * 1024, "64mb": 64 * 1024 * 1024}
 REUSED, FRESH = "reused", "fresh"
 WARM_STREAK = 8  # consecutive quick first requests on new connections: every worker is warm
 WARM_ATTEMPTS = 60
@@ -130,12 +124,9 @@ def warm_workers(tracking_uri, servers):
 
 
 def _folder():
+    """The process's folder of files to upload (each written when first needed)."""
     if _STATE["folder"] is None:
         _STATE["folder"] = tempfile.mkdtemp(prefix="mlflow-upgrade-harness-bench-")
-        rng = np.random.RandomState(11)
-        for name, size in FILES.items():
-            with open(os.path.join(_STATE["folder"], f"blob-{name}.bin"), "wb") as handle:
-                handle.write(rng.bytes(size))
     return _STATE["folder"]
 
 
@@ -145,10 +136,11 @@ def cleanup(tracking_uri=None):
         _STATE["folder"] = None
 
 
-def prepare(tracking_uri, prefix, large=True):
-    """The same seeded data on every server: runs to search, a long history, a model, files.
-    Each request on a new connection (untimed work): over kept-alive ones a server without
-    TCP_NODELAY adds ~40 ms to each of the ~220 requests."""
+def prepare(tracking_uri, prefix, large="64mb"):
+    """The same seeded data on every server: runs to search, a long history, a model, files
+    (the 64 MB download when `large` is "64mb"; a larger one the harness puts in the store
+    itself). Each request on a new connection (untimed work): over kept-alive ones a server
+    without TCP_NODELAY adds ~40 ms to each of the ~220 requests."""
     client = connect(tracking_uri)
     _ready_connection(client, tracking_uri, FRESH)
     experiment_id = client.create_experiment(f"{prefix}-bench")
@@ -171,9 +163,9 @@ def prepare(tracking_uri, prefix, large=True):
     model = f"{prefix}-bench-model"
     client.create_registered_model(model)
     client.create_model_version(model, f"runs:/{work}/model", run_id=work)
-    client.log_artifact(work, os.path.join(_folder(), "blob-1mb.bin"), "download")
-    if large:
-        client.log_artifact(work, os.path.join(_folder(), "blob-64mb.bin"), "download")
+    client.log_artifact(work, blob(_folder(), "1mb"), "download")
+    if large in (True, "64mb"):
+        client.log_artifact(work, blob(_folder(), "64mb"), "download")
     mlflow.set_experiment(experiment_id=experiment_id)
     trained, _, _ = train("baseline")
     with mlflow.start_run(run_id=work):
@@ -252,8 +244,7 @@ def _op_transition_stage(client, c):
 
 def _upload(size):
     def op(client, c):
-        client.log_artifact(c["run"], os.path.join(_folder(), f"blob-{size}.bin"),
-                            f"upload-{_unique()}")
+        client.log_artifact(c["run"], blob(_folder(), size), f"upload-{_unique()}")
     return op
 
 
@@ -267,28 +258,26 @@ def _download(size):
     return op
 
 
-def _download_streamed(size):
-    """The server's artifact route, streamed as MLflow's client does. Stops once `c["cap_s"]`
-    seconds have passed, and then returns the bytes received (the caller extrapolates)."""
-    def op(client, c):
-        import requests
+def _op_search_runs_at_scale(client, c):
+    client.search_runs([c["store_experiment"]],
+                       filter_string="metrics.accuracy > 0.9 and params.optimizer = 'adam'",
+                       order_by=["metrics.accuracy DESC"], max_results=100)
 
-        url = (f"{c['url']}/api/2.0/mlflow-artifacts/artifacts{c['artifacts_path']}"
-               f"/download/blob-{size}.bin")
-        cap = c.get("cap_s")
-        started = time.perf_counter()
-        received = 0
-        with requests.get(url, stream=True, timeout=(10, 120)) as response:
-            response.raise_for_status()
-            for chunk in response.iter_content(CHUNK):
-                received += len(chunk)
-                if cap is not None and time.perf_counter() - started > cap \
-                        and EXTRAPOLATE_FROM_BYTES <= received < FILES[size]:
-                    return received
-        if received != FILES[size]:
-            raise RuntimeError(f"downloaded {received} bytes of {FILES[size]}")
-        return None
-    return op
+
+def _op_search_experiments_at_scale(client, c):
+    client.search_experiments(max_results=100, order_by=["last_update_time DESC"])
+
+
+def _op_search_model_versions_at_scale(client, c):
+    client.search_model_versions(f"name LIKE '{c['store_models']}'", max_results=100)
+
+
+def _op_get_metric_history_long(client, c):
+    client.get_metric_history(c["store_long_run"], c["store_long_key"])
+
+
+def _op_get_run_wide(client, c):
+    client.get_run(c["store_wide_run"])
 
 
 def _op_log_model(client, c):
@@ -319,9 +308,18 @@ OPERATIONS = {
     "upload_1mb": _upload("1mb"),
     "download_1mb": _download("1mb"),
     "upload_64mb": _upload("64mb"),
-    "download_64mb": _download_streamed("64mb"),
+    "download_64mb": download_streamed("64mb"),
+    "upload_256mb": upload_streamed("256mb", _folder),
+    "download_256mb": download_streamed("256mb"),
+    "upload_1gb": upload_streamed("1gb", _folder),
+    "download_1gb": download_streamed("1gb"),
     "log_model": _op_log_model,
     "load_model": _op_load_model,
+    "search_runs_at_scale": _op_search_runs_at_scale,
+    "search_experiments_at_scale": _op_search_experiments_at_scale,
+    "search_model_versions_at_scale": _op_search_model_versions_at_scale,
+    "get_metric_history_long": _op_get_metric_history_long,
+    "get_run_wide": _op_get_run_wide,
 }
 
 
@@ -357,6 +355,7 @@ def run_round(tracking_uri, servers, contexts, ops, first, connection=REUSED, ca
             finally:
                 elapsed = time.perf_counter() - started
                 _http_log.stop()
+                delete_uploaded(context)
             record = _http_log.requests_of(calls, servers[server])
             record["own_s"] = round(max(0.0, elapsed - record["http_s"]), 6)
             http.setdefault(op, {})[server] = record

@@ -178,15 +178,17 @@ def _run_view(client, run):
     }
 
 
-def inventory(tracking_uri, prefix=None, max_runs=200, max_models=100):
+def inventory(tracking_uri, prefix=None, max_runs=200, max_models=100, skip=()):
     """Entities as the REST API serves them (entity-level fingerprint): the seeded ones
     (`prefix`), or, for a restored production dump, every experiment and registered model
-    (at most `max_runs` runs per experiment and `max_models` models, in a stable order)."""
+    (at most `max_runs` runs per experiment and `max_models` models, in a stable order),
+    but those named in `skip` (the drill's writer's)."""
     from mlflow.entities import ViewType
 
     client = connect(tracking_uri)
     experiments = [e for e in client.search_experiments(view_type=ViewType.ALL, max_results=50000)
-                   if prefix is None or e.name.startswith(f"{prefix}-seed-")]
+                   if (prefix is None or e.name.startswith(f"{prefix}-seed-"))
+                   and e.name not in skip]
     out = {"experiments": {}, "models": {}}
     for experiment in sorted(experiments, key=lambda e: e.name):
         runs = client.search_runs([experiment.experiment_id], run_view_type=ViewType.ALL,
@@ -201,7 +203,8 @@ def inventory(tracking_uri, prefix=None, max_runs=200, max_models=100):
     if prefix is not None:
         names = [f"{prefix}-seed-model", f"{prefix}-seed-edges-model"]
     else:
-        names = sorted(m.name for m in client.search_registered_models(max_results=max_models))
+        names = sorted(m.name for m in client.search_registered_models(
+            max_results=max_models + len(skip)) if m.name not in skip)[:max_models]
     for name in names:
         model = client.get_registered_model(name)
         versions = sorted(client.search_model_versions(f"name='{name}'"),
