@@ -25,6 +25,10 @@ RESULTS_NAME = "results.json"
 _WORST = [RunStatus.ERROR, RunStatus.INTERRUPTED, RunStatus.FAILED, RunStatus.PASSED]
 
 
+# Results one run of the merge gives (the benchmark, the scan, …): the first one counts.
+FIRST_GIVEN = ("benchmark", "scan", "project", "traffic", "deployment", "scale")
+
+
 def find_results(paths: list[str]) -> list[Path]:
     """Files as given; a folder stands for every results.json below it (sorted)."""
     found: list[Path] = []
@@ -81,18 +85,9 @@ def merge(results: list[RunResults]) -> RunResults:
             diff.setdefault((entry.test, entry.path), entry)
         if each.error:
             errors.append(f"{each.run_id}: {each.error}")
-        if each.benchmark and not merged.benchmark:
-            merged.benchmark = each.benchmark
-        if each.scan and not merged.scan:
-            merged.scan = each.scan
-        if each.project and not merged.project:
-            merged.project = each.project
-        if each.traffic and not merged.traffic:
-            merged.traffic = each.traffic
-        if each.deployment and not merged.deployment:
-            merged.deployment = each.deployment
-        if each.scale and not merged.scale:
-            merged.scale = each.scale
+        for name in FIRST_GIVEN:  # a phase's result from the first run that has one
+            if getattr(each, name) and not getattr(merged, name):
+                setattr(merged, name, getattr(each, name))
         merged.team_scenarios = sorted({*merged.team_scenarios, *each.team_scenarios})
         for name, seconds in each.phases.items():
             merged.phases[f"{each.run_id} {name}"] = seconds
