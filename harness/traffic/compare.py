@@ -7,7 +7,10 @@ where A and B agree and the new server differs (`differs`), and where A and B di
 new server agrees with A (`agrees_new`, the mirror event). A field is reported:
 
 - when it never differs between A and B, at this route nor under its name at any other route
-  (the same entity field is in get, search and update answers), on its first `differs`;
+  (the same entity field is in get, search and update answers, and in the lists of another
+  entity: a registered model's `latest_versions[]` are model versions), on its first
+  `differs`: so a timestamp two old servers happened to stamp in the same millisecond is still
+  known for one;
 - when it is noisy, only if the new server disagrees more often than B does beyond what chance
   allows: the exact one-sided sign test of `differs` against `agrees_new` (under no difference
   the two are equally likely), at p < ALPHA.
@@ -79,6 +82,16 @@ def short_name(field_path: str) -> str:
     `info.start_time`): the same entity field is in get, search and update answers, so noise
     learned at one route makes it noisy at the others."""
     return _ENTITY.sub("", field_path, count=1)
+
+
+def entity_names(field_path: str) -> set[str]:
+    """Every name a field has as an entity's field: its `short_name`, and within an entity
+    listed inside another one (`registered_model.latest_versions[].creation_timestamp` is a
+    model version's `creation_timestamp`, as in `model_version.creation_timestamp`)."""
+    names = {short_name(field_path)}
+    if "[]." in field_path:
+        names.add(field_path.rsplit("[].", 1)[1])
+    return names
 
 
 def _short(value: Any) -> Any:
@@ -156,8 +169,9 @@ class Comparison:
         return found
 
     def noisy_names(self) -> set[str]:
-        return {short_name(name) for (_route, name), s in self.stats.items()
-                if s.noise and not name.startswith("<")}  # a status is its route's own
+        return {entity for (_route, name), s in self.stats.items()
+                if s.noise and not name.startswith("<")  # a status is its route's own
+                for entity in entity_names(name)}
 
     def beyond_noise(self) -> list[tuple[str, str, FieldStats]]:
         """(route, field, counts) of every field the new server changed beyond the noise."""
@@ -166,7 +180,7 @@ class Comparison:
         for (route, name), stats in self.stats.items():
             if not stats.differs:
                 continue
-            if stats.noise or short_name(name) in noisy:
+            if stats.noise or entity_names(name) & noisy:
                 if sign_test(stats.differs, stats.agrees_new) >= ALPHA:
                     continue
             found.append((route, name, stats))

@@ -197,6 +197,21 @@ def test_key_value_lists_compare_by_key_and_fields_share_noise_by_entity() -> No
     assert sign_test(0, 5) == 1.0 and sign_test(10, 0) == pytest.approx(2 ** -10)
 
 
+def test_noise_learned_on_an_entity_holds_where_another_entity_lists_it() -> None:
+    comparison = Comparison()
+    created = "/api/2.0/mlflow/model-versions/create"
+    comparison.add(_exchange(1, created), {"model_version.creation_timestamp": 10},
+                   {"model_version.creation_timestamp": 12},
+                   {"model_version.creation_timestamp": 15})
+    # the registered model lists that version: A and B stamped it in the same millisecond
+    listed = "registered_model.latest_versions[].creation_timestamp"
+    comparison.add(_exchange(2, "/api/2.0/mlflow/registered-models/get"),
+                   {listed: 20, "registered_model.name": "m"},
+                   {listed: 20, "registered_model.name": "m"},
+                   {listed: 24, "registered_model.name": "renamed"})
+    assert [name for _r, name, _s in comparison.beyond_noise()] == ["registered_model.name"]
+
+
 def _exchange(seq: int, route: str = "/api/2.0/mlflow/runs/get") -> Exchange:
     return Exchange(seq, "GET", route, f"run_id={seq}")
 
