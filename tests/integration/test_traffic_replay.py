@@ -6,7 +6,9 @@ one route's answers (reported there, and nothing else)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -77,10 +79,13 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         assert b"recorded" in stdout
         yield out
     finally:
-        for process in (recorder, server):
-            if process is not None and process.poll() is None:
-                process.kill()
-                process.wait(timeout=30)
+        if recorder is not None and recorder.poll() is None:
+            recorder.kill()
+            recorder.wait(timeout=30)
+        # `mlflow server` starts gunicorn in its session: stop them all, not just the CLI
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=30)
 
 
 def test_a_recording_holds_no_secret(recording: Path) -> None:
