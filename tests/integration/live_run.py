@@ -19,6 +19,13 @@ STOP_S = 120.0  # a left-over run's own teardown, after SIGTERM
 _STARTED: list[LiveRun] = []
 
 
+def _ctrl_c_as_at_a_terminal() -> None:
+    """A run in the foreground of a terminal takes Ctrl-C. A test runner started in the
+    background of a shell script inherits SIGINT ignored (POSIX), and so would every run it
+    starts: the run is put back in the foreground's state, which is what the tests poke."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class LiveRun:
     """`mlflow-upgrade-harness run …` as a child process; its stderr is collected as it comes."""
 
@@ -27,7 +34,7 @@ class LiveRun:
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
             harness_cmd(*args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True,
+            stderr=subprocess.PIPE, text=True, preexec_fn=_ctrl_c_as_at_a_terminal,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
         self.lines: list[str] = []
         self.stdout = ""
