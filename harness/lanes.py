@@ -40,7 +40,6 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, Pipe, wait
@@ -54,6 +53,7 @@ from harness.matrix import parse_cell
 from harness.progress import Progress
 from harness.results.model import CheckResult
 from harness.runtime.processes import REGISTRY
+from harness.runtime.shield import InterruptSafePool
 from harness.runtime.waiting import outcome
 
 CROSS_LANE = "cross"
@@ -278,7 +278,7 @@ def fresh_clients(agents: dict[str, Agent], prefix: str) -> dict[str, Agent]:
     fresh = {role: Agent(f"{prefix}-{agent.name}", agent.python,
                          agent.log_path.with_name(f"{prefix}-{agent.log_path.name}"))
              for role, agent in agents.items()}
-    with ThreadPoolExecutor(max_workers=max(1, len(fresh))) as pool:
+    with InterruptSafePool(max_workers=max(1, len(fresh))) as pool:
         for started in [pool.submit(agent.start) for agent in fresh.values()]:
             outcome(started)
     return fresh

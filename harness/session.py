@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +28,7 @@ from harness.errors import UsageError
 from harness.progress import Progress
 from harness.providers import docker_available, make_postgres, make_s3, resolve_provider
 from harness.runtime.processes import REGISTRY, sweep_run_processes
-from harness.runtime.shield import interrupts_deferred
+from harness.runtime.shield import InterruptSafePool, interrupts_deferred
 from harness.runtime.waiting import outcome
 from harness.scale.store import ScaleStore, StoreSide
 from harness.services.base import PostgresService, S3Service
@@ -168,7 +168,7 @@ class RunSession:
                 swept = sweep_stale_containers(config.run_id)
             if swept:
                 self.progress.say(f"removed {swept} container(s) left by killed runs")
-        with ThreadPoolExecutor(max_workers=6, thread_name_prefix="provision") as pool:
+        with InterruptSafePool(max_workers=6, thread_name_prefix="provision") as pool:
             # Interrupted anywhere in here (not only while waiting on a future): cancel the
             # workers before the pool's exit waits for them (an env build, a paused phase).
             try:
@@ -253,7 +253,7 @@ class RunSession:
         self._stack.callback(server.stop)
         what = f"start mlflow {env.mlflow_version} server + client ({side.role})"
         with self.progress.phase(what):
-            with ThreadPoolExecutor(max_workers=1) as pool:
+            with InterruptSafePool(max_workers=1) as pool:
                 client_started = pool.submit(client.start)
                 server.start()
                 _result(client_started)

@@ -18,7 +18,6 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Self
@@ -27,6 +26,7 @@ from harness.bench.remedies import override_args
 from harness.deploy.auth_config import AuthSettings
 from harness.deploy.routes import Route, start_route
 from harness.redact import register_secret
+from harness.runtime.shield import InterruptSafePool
 from harness.runtime.waiting import outcome
 from harness.services.base import Service
 from harness.services.mlflow_server import MlflowServer, ServerSpec
@@ -105,7 +105,7 @@ class BasicAuthFleet(Service):
         return server
 
     def start(self) -> Self:
-        with ThreadPoolExecutor(max_workers=max(1, len(self.roles))) as pool:
+        with InterruptSafePool(max_workers=max(1, len(self.roles))) as pool:
             for started in [pool.submit(self._start, role) for role in self.roles]:
                 outcome(started)
         return self

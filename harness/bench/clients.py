@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +30,7 @@ from harness.bench.tuning import TUNING, Tuning
 from harness.errors import HarnessError
 from harness.proxy.service import AuthProxy
 from harness.resources import client_module
+from harness.runtime.shield import InterruptSafePool
 from harness.runtime.waiting import outcome
 from harness.session import RunSession
 
@@ -124,7 +124,7 @@ class Clients:
             return self.call(agent, self.urls[side], "prepare", prefix=f"{prefix}-{side}",
                              large=large)
 
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-client") as pool:
+        with InterruptSafePool(max_workers=1, thread_name_prefix="bench-client") as pool:
             further = [pool.submit(self.agent, "from", n)
                        for n in range(1, self.tuning.client_processes)]
             self.fixed = [self.agent("from")]

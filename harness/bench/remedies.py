@@ -18,6 +18,7 @@ from typing import Any
 
 from harness.bench.diagnosis import Servers, load_causes
 from harness.bench.tuning import TUNING
+from harness.runtime.shield import InterruptSafePool
 from harness.runtime.waiting import outcome
 from harness.services.mlflow_server import MlflowServer
 
@@ -82,8 +83,8 @@ class RemedyServers:
 
     def __enter__(self) -> RemedyServers:
         if self.wanted:
-            self.pool = ThreadPoolExecutor(max_workers=len(self.wanted),
-                                           thread_name_prefix="bench-remedy")
+            self.pool = InterruptSafePool(max_workers=len(self.wanted),
+                                          thread_name_prefix="bench-remedy")
             for args in self.wanted:
                 self.starts[args] = self.pool.submit(self._made(list(args)).start)
         return self

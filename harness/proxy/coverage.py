@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from harness.proxy.service import AuthProxy, http_request
+from harness.runtime.shield import InterruptSafePool
 
 FORWARDED = "forwarded"
 NOT_FORWARDED = "not forwarded"
@@ -91,5 +91,5 @@ def coverage(
 def _parallel(
     work: Callable[[dict[str, object]], tuple[str, str]], routes: list[dict[str, object]]
 ) -> dict[str, str]:
-    with ThreadPoolExecutor(PARALLEL_PROBES) as pool:
+    with InterruptSafePool(PARALLEL_PROBES) as pool:
         return dict(sorted(pool.map(work, routes)))

@@ -12,10 +12,14 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from types import FrameType
+from typing import ParamSpec, TypeVar
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @contextmanager
@@ -43,3 +47,20 @@ def interrupts_deferred(say: Callable[[str], None] | None = None,
             signal.signal(number, handler)
     if received and raise_after:
         raise KeyboardInterrupt
+
+
+class InterruptSafePool(ThreadPoolExecutor):
+    """A thread pool whose `submit` a signal cannot cut in half.
+
+    `ThreadPoolExecutor.submit` starts a worker thread and only then records it. A Ctrl-C that
+    lands in between leaves a worker running that the pool's shutdown does not wait for: the
+    run's teardown then went ahead while that worker was still creating what it was asked to
+    (a PostgreSQL data folder was left behind). Here a signal during `submit` is delivered just
+    after it, to whatever handler was in force (ignored if it was ignored)."""
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        with interrupts_deferred(raise_after=False) as received:
+            future = super().submit(fn, *args, **kwargs)
+        if received:
+            signal.raise_signal(received[0])
+        return future

@@ -7,13 +7,13 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from harness.envs.builder import EnvRequest, MlflowEnv, ensure_env
 from harness.envs.spec import parse_spec
 from harness.errors import UsageError
+from harness.runtime.shield import InterruptSafePool
 from harness.scan.catalog import load_api_catalog
 from harness.scan.changes import diff_surfaces, summary
 from harness.scan.extract import surface_for_env
@@ -69,7 +69,7 @@ def run_scan(paths: Sequence[str], from_spec: str, to_spec: str, cache_dir: Path
     specs = [parse_spec(from_spec), parse_spec(to_spec)]
     log_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with InterruptSafePool(max_workers=2) as pool:
         envs = list(pool.map(lambda s: ensure_env(EnvRequest(s), cache_dir, log_dir), specs))
     built = round(time.monotonic() - started, 2)
     report = scan_envs(roots, envs[0], envs[1], cache_dir, catalog_path)

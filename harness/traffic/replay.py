@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.results.phase import Upgrade
+from harness.runtime.shield import InterruptSafePool
 from harness.traffic.compare import Comparison, observe
 from harness.traffic.exchange import Body, Exchange
 from harness.traffic.ids import CREATES, IdMap
@@ -90,7 +91,7 @@ class Replay:
 
     def run(self, exchanges: Iterable[Exchange]) -> Counts:
         began = time.monotonic()
-        pool = ThreadPoolExecutor(max_workers=len(ROLES), thread_name_prefix="replay")
+        pool = InterruptSafePool(max_workers=len(ROLES), thread_name_prefix="replay")
         try:
             for exchange in exchanges:
                 if self._stop(began):

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Self
 from harness.errors import ServiceError
 from harness.migration.drill import UPGRADE_TIMEOUT_S, restore_dump
 from harness.runtime.processes import REGISTRY, run_to_completion
+from harness.runtime.shield import InterruptSafePool
 from harness.runtime.waiting import outcome
 from harness.services.mlflow_command import SECRET, SECRET_ENV, MlflowCommand
 from harness.services.mlflow_server import MlflowServer, ServerSpec
@@ -107,7 +107,7 @@ class ReplayServers:
         db_upgrade(session.sides["to"].command, dsns["new"], logs / "replay-db-upgrade.log")
         self.timings["upgrade_s"] = round(time.monotonic() - began, 2)
         began = time.monotonic()
-        with ThreadPoolExecutor(max_workers=len(ROLES), thread_name_prefix="replay") as pool:
+        with InterruptSafePool(max_workers=len(ROLES), thread_name_prefix="replay") as pool:
             futures = [pool.submit(self._start, role, dsns[role]) for role in ROLES]
             try:
                 for future in futures:

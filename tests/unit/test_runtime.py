@@ -285,3 +285,44 @@ def test_the_teardown_notice_is_written_even_while_the_progress_lock_is_held(
         with progress._lock:
             progress.urgent("finishing the teardown first")
     assert "finishing the teardown first" in (tmp_path / "console").read_text()
+
+
+@pytest.mark.parametrize("safe", [True, False], ids=["interrupt-safe pool", "plain pool"])
+def test_an_interrupt_inside_submit_leaves_no_worker_the_pools_shutdown_does_not_wait_for(
+    safe: bool, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C landing in `submit` just after it started a worker thread (seen: a run's
+    PostgreSQL folder outlived its teardown). The interrupt-safe pool delivers the signal
+    after `submit`, so its shutdown still waits for the worker; the plain pool, the reason it
+    exists, does not."""
+    import signal
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from harness.runtime.shield import InterruptSafePool
+
+    start = threading.Thread.start
+
+    def start_then_ctrl_c(thread: threading.Thread) -> None:
+        start(thread)
+        signal.raise_signal(signal.SIGINT)
+
+    finished: list[str] = []
+
+    def work() -> None:
+        time.sleep(0.3)
+        finished.append("done")
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        pool = (InterruptSafePool if safe else ThreadPoolExecutor)(max_workers=1)
+        monkeypatch.setattr(threading.Thread, "start", start_then_ctrl_c)
+        with pytest.raises(KeyboardInterrupt):
+            pool.submit(work)
+        monkeypatch.undo()
+        pool.shutdown(wait=True)
+        waited_for_the_worker = finished == ["done"]
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert waited_for_the_worker is safe
+    time.sleep(0.4)  # the plain pool's orphan ends too
