@@ -6,6 +6,8 @@ and both clients). Everything is torn down in reverse order, on success, failure
 
 from __future__ import annotations
 
+import glob
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
@@ -135,6 +137,7 @@ class RunSession:
                 if self.workdir is not None:
                     shutil.rmtree(self.workdir, ignore_errors=True)
                     self.workdir = None
+                sweep_run_folders(self.config.run_id)
 
     def health_problem(self, roles: Iterable[str] | None = None) -> str | None:
         """Why the run cannot serve more work: PostgreSQL, S3 or a server (of `roles`, default
@@ -304,6 +307,16 @@ def _check_image_version(side: SideConfig, found: str, env: MlflowEnv) -> None:
             f"{side.image_option} {side.image} has mlflow {found}, but --{side.role} is "
             f"{side.spec.raw} (mlflow {env.mlflow_version}): give the image's version"
         )
+
+
+def sweep_run_folders(run_id: str) -> list[str]:
+    """Remove what is left of this run's temporary folders (named `mlflow-upgrade-harness-
+    <what>-<run id>-…`): the last net, for a folder whose owner was killed before its own
+    cleanup (an agent's upload files). Returns the folders removed."""
+    found = glob.glob(os.path.join(tempfile.gettempdir(), f"mlflow-upgrade-harness-*-{run_id}-*"))
+    for folder in found:
+        shutil.rmtree(folder, ignore_errors=True)
+    return found
 
 
 def _result(future: Future[T]) -> T:

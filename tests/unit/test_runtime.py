@@ -326,3 +326,24 @@ def test_an_interrupt_inside_submit_leaves_no_worker_the_pools_shutdown_does_not
         signal.signal(signal.SIGINT, previous)
     assert waited_for_the_worker is safe
     time.sleep(0.4)  # the plain pool's orphan ends too
+
+
+def test_a_runs_teardown_removes_its_own_left_over_folders_and_no_other_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An agent killed before its cleanup left its 64 MB upload folder in /tmp; such folders
+    carry the run id, and the run's teardown sweeps them (another run's stay)."""
+    import tempfile
+
+    from harness.session import sweep_run_folders
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    ours = [tmp_path / "mlflow-upgrade-harness-bench-0123456789-a1", tmp_path /
+            "mlflow-upgrade-harness-pg-0123456789-b2"]
+    theirs = tmp_path / "mlflow-upgrade-harness-bench-9876543210-c3"
+    for folder in (*ours, theirs):
+        (folder / "inner").mkdir(parents=True)
+        (folder / "inner" / "blob-64mb.bin").write_bytes(b"x")
+    assert sorted(sweep_run_folders("0123456789")) == sorted(str(f) for f in ours)
+    assert [f.exists() for f in ours] == [False, False]
+    assert theirs.exists()

@@ -27,6 +27,7 @@ those. `probe_ready` / `probe_call` run one call outside any round, for the harn
 the SQL statements the server runs for it.
 """
 
+import os
 import shutil
 import tempfile
 import time
@@ -126,7 +127,10 @@ def warm_workers(tracking_uri, servers):
 def _folder():
     """The process's folder of files to upload (each written when first needed)."""
     if _STATE["folder"] is None:
-        _STATE["folder"] = tempfile.mkdtemp(prefix="mlflow-upgrade-harness-bench-")
+        # Named by the harness run (its processes carry MLFLOW_UPGRADE_HARNESS_RUN): if this
+        # process is killed before `cleanup`, the run's teardown finds the folder and removes it.
+        run_id = os.environ.get("MLFLOW_UPGRADE_HARNESS_RUN", "")
+        _STATE["folder"] = tempfile.mkdtemp(prefix=f"mlflow-upgrade-harness-bench-{run_id}-")
     return _STATE["folder"]
 
 
