@@ -137,6 +137,10 @@ def stop_leftover_runs() -> None:
             run.proc.kill()
             run.proc.wait()
         if run.run_id:
+            # Twice: a child the killed run forked an instant before still carries the run's
+            # own environment (no run marker) until it has exec'd (seen: two servers left).
+            sweep_run_processes(run.run_id)
+            time.sleep(1.0)
             sweep_run_processes(run.run_id)
             for folder in run_folders(run.run_id):
                 shutil.rmtree(folder, ignore_errors=True)
