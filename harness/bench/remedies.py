@@ -11,7 +11,7 @@ stops every one on exit, an unused one and a start still under way included.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import wait as wait_futures
 from types import TracebackType
 from typing import Any
@@ -79,7 +79,7 @@ class RemedyServers:
         self.stop_wait_s = stop_wait_s
         self.servers: dict[Key, MlflowServer] = {}
         self.starts: dict[Key, Future[MlflowServer]] = {}
-        self.pool: ThreadPoolExecutor | None = None
+        self.pool: InterruptSafePool | None = None
 
     def __enter__(self) -> RemedyServers:
         if self.wanted:

@@ -14,7 +14,6 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,7 +127,7 @@ class Replay:
         target, body, headers = request_of(exchange.request, self.ids[role], exchange)
         return self.targets[role].send(exchange.method, target, body, headers)
 
-    def _one(self, exchange: Exchange, pool: ThreadPoolExecutor) -> None:
+    def _one(self, exchange: Exchange, pool: InterruptSafePool) -> None:
         # Sent in a shuffled order: the first call's thread has the interpreter to itself a
         # little longer, and no server may always be first (its times would read faster).
         order = self._order.sample(ROLES, len(ROLES))
