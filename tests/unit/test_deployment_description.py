@@ -257,3 +257,15 @@ def test_the_harness_adds_loopback_to_an_allow_list_of_hosts(tmp_path: Path) -> 
     assert argv[argv.index("--allowed-hosts") + 1].startswith("mlflow.example.com,127.0.0.1,")
     assert server.environment()["MLFLOW_SERVER_ALLOWED_HOSTS"].startswith("m.example.com,127")
     assert server.server_args == ("--allowed-hosts", "mlflow.example.com")
+
+
+def test_the_readmes_example_deployments_read_as_it_says() -> None:
+    """README's fourth command: the old side reached by its public URL, the new one allowing
+    that host (without it, 3.5+ refuses the Host header)."""
+    examples = Path(__file__).resolve().parents[2] / "examples" / "deployment"
+    config = _config(from_deployment=str(examples / "dev.toml"),
+                     to_deployment=str(examples / "prod.toml"))
+    old, new = config.from_side.deployment, config.to_side.deployment  # type: ignore[attr-defined]
+    assert old.public_url == new.public_url == parse_public_url("https://mlflow.example.com")
+    assert old.server_options == ()
+    assert new.server_options == ("--allowed-hosts", "mlflow.example.com")
